@@ -1,0 +1,1 @@
+"""One module per rule: each a small plugin the engine runs."""
