@@ -1,1 +1,78 @@
-"""engine package."""
+"""The rule engine: pure, synchronous, deterministic. Broker events in, enforcement actions out.
+
+``Engine`` is the small public face; ``core.evaluate(state, name, data, now)`` and
+``core.tick(state, now)`` are the functional form the spec describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.engine import core
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.events import MalformedEvent
+from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.setup import account_settings
+from risk_manager.engine.state import AccountSettings, AccountState, EngineState
+
+__all__ = ["Action", "Engine", "EngineState", "Lockout", "MalformedEvent", "evaluate", "tick"]
+
+evaluate = core.evaluate
+tick = core.tick
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("the engine clock must be timezone-aware (UTC)")
+
+
+class Engine:
+    """Holds one ``EngineState`` and exposes the operations the daemon and replay need."""
+
+    def __init__(self, settings: Iterable[AccountSettings], state: EngineState | None = None) -> None:
+        self.state = state if state is not None else core.new_state(settings)
+
+    @classmethod
+    def from_config(cls, app_config: Any) -> Engine:
+        return cls(account_settings(app_config))
+
+    # ----- driving --------------------------------------------------------------------------------
+    def evaluate(self, event: str, data: Any, now: datetime) -> list[Action]:
+        """Apply one broker event; raises ``MalformedEvent`` (state untouched) when it is unusable."""
+        _require_aware(now)
+        return core.evaluate(self.state, event, data, now)
+
+    def tick(self, now: datetime) -> list[Action]:
+        _require_aware(now)
+        return core.tick(self.state, now)
+
+    def next_deadline(self) -> datetime | None:
+        return core.next_deadline(self.state)
+
+    def reload(self, app_config: Any, now: datetime) -> list[Action]:
+        return core.reload(self.state, account_settings(app_config), now)
+
+    # ----- queries --------------------------------------------------------------------------------
+    def account(self, account_id: int) -> AccountState:
+        return self.state.accounts[account_id]
+
+    def account_ids(self) -> list[int]:
+        return sorted(self.state.accounts)
+
+    def lockouts(self, account_id: int) -> list[Lockout]:
+        return self.state.accounts[account_id].lockouts.active()
+
+    def realized_pnl(self, account_id: int) -> Decimal:
+        return self.state.accounts[account_id].realized
+
+    def unrealized_pnl(self, account_id: int) -> Decimal:
+        acct = self.state.accounts[account_id]
+        now = self.state.now or datetime.now().astimezone()
+        return RuleContext(self.state, acct, now).total_unrealized()
+
+    def last_reset(self, account_id: int) -> datetime | None:
+        return self.state.accounts[account_id].last_reset

@@ -1,0 +1,179 @@
+"""What a rule sees while it decides: one account's state plus shared market data and the clock.
+
+Rules stay small because everything they have in common (prices, P&L, symbols, building actions,
+setting lockouts, 80/90 % warnings) lives here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.engine import actions as A
+from risk_manager.engine.actions import Action
+from risk_manager.engine.events import ContractInfo
+from risk_manager.engine.lockouts import ACCOUNT_SCOPE, Lockout
+from risk_manager.engine.money import ZERO, fmt_money, fmt_price
+from risk_manager.engine.state import AccountState, EngineState, PositionState
+from risk_manager.engine.symbols import canonical_symbol, symbol_matches
+from risk_manager.engine.trading_day import next_reset_after
+
+
+class RuleContext:
+    __slots__ = ("state", "account", "now", "rules", "settings")
+
+    def __init__(self, state: EngineState, account: AccountState, now: datetime) -> None:
+        self.state = state
+        self.account = account
+        self.now = now
+        self.settings = account.settings
+        self.rules: Any = account.settings.rules
+
+    # ----- market data -------------------------------------------------------------------------
+    def contract(self, contract_id: str) -> ContractInfo | None:
+        return self.state.contracts.get(contract_id)
+
+    def symbol(self, contract_id: str) -> str:
+        info = self.state.contracts.get(contract_id)
+        return canonical_symbol(contract_id, info.name if info else None)
+
+    def matches(self, configured: str, contract_id: str) -> bool:
+        info = self.state.contracts.get(contract_id)
+        return symbol_matches(configured, contract_id, info.name if info else None)
+
+    def price(self, contract_id: str) -> Decimal | None:
+        quote = self.state.quotes.get(contract_id)
+        return quote.price() if quote is not None else None
+
+    def quote_stale(self, contract_id: str) -> bool:
+        quote = self.state.quotes.get(contract_id)
+        if quote is None or quote.received is None:
+            return False
+        return self.now - quote.received > timedelta(seconds=self.settings.max_quote_age_seconds)
+
+    def unrealized(self, pos: PositionState) -> Decimal | None:
+        """Unrealized P&L of one position; None when the contract or a price is unknown."""
+        info = self.state.contracts.get(pos.contract_id)
+        price = self.price(pos.contract_id)
+        if info is None or price is None:
+            return None
+        return (price - pos.average_price) / info.tick_size * info.tick_value * pos.size * pos.direction
+
+    def total_unrealized(self) -> Decimal:
+        total = ZERO
+        for pos in self.account.positions.values():
+            value = self.unrealized(pos)
+            if value is not None:
+                total += value
+        return total
+
+    def price_note(self, contract_id: str) -> str:
+        """Suffix for reasons: which price was used, flagged when stale."""
+        price = self.price(contract_id)
+        info = self.state.contracts.get(contract_id)
+        note = f" at {fmt_price(price, info.tick_size if info else None)}" if price is not None else ""
+        return note + (" (stale quote)" if self.quote_stale(contract_id) else "")
+
+    # ----- actions --------------------------------------------------------------------------------
+    def act(self, rule: str, action: str, reason: str, **fields: Any) -> Action:
+        return Action(
+            account_id=self.settings.account_id,
+            rule=rule,
+            action=action,
+            reason=reason,
+            at=self.now,
+            observe_only=self.settings.observe_only,
+            **fields,
+        )
+
+    def close_position(self, rule: str, contract_id: str, reason: str) -> Action:
+        return self.act(rule, A.CLOSE_POSITION, reason, contract_id=contract_id)
+
+    def flatten(self, rule: str, reason: str) -> list[Action]:
+        return [self.act(rule, A.CLOSE_ALL, reason), self.act(rule, A.CANCEL_ALL, reason)]
+
+    def lock(
+        self,
+        rule: str,
+        kind: str,
+        until: datetime | None,
+        reason: str,
+        *,
+        scope: str = ACCOUNT_SCOPE,
+        symbol: str | None = None,
+    ) -> list[Action]:
+        """Set (or extend) a lockout; emits a ``lockout`` action only when the record changed."""
+        if until is not None and until <= self.now:
+            return []
+        self.state.lockout_seq += 1
+        record = Lockout(
+            id=f"L{self.state.lockout_seq}",
+            account_id=self.settings.account_id,
+            rule=rule,
+            scope=scope,
+            kind=kind,
+            until=until,
+            reason=reason,
+            created=self.now,
+            symbol=symbol,
+        )
+        if kind == "cooldown":
+            record.baseline = {cid: p.signed for cid, p in self.account.positions.items()}
+        changed = self.account.lockouts.add(record)
+        if changed is None:
+            return []
+        return [self.act(rule, A.LOCKOUT, reason, lockout=_snapshot(changed))]
+
+    def next_reset(self) -> datetime:
+        return next_reset_after(self.now, self.settings.reset_time, self.settings.timezone)
+
+    # ----- warnings -------------------------------------------------------------------------------
+    def warn_levels(
+        self, rule: str, key: str, used: Decimal, limit: Decimal, what: str, *, money: bool = True
+    ) -> list[Action]:
+        """``warn`` once per trading day when ``used`` first reaches a configured percent of ``limit``.
+
+        Levels crossed together give one warning (the highest); a breach gives none, since the
+        breach's own action says more.
+        """
+        if limit <= 0:
+            return []
+        warned = self.account.warned
+        crossed = [p for p in self.settings.warn_at_percent if used * 100 >= limit * p]
+        fresh = [p for p in crossed if (rule, key, p) not in warned]
+        if not fresh:
+            return []
+        for p in crossed:
+            warned.add((rule, key, p))
+        if used > limit:
+            return []
+        percent = max(fresh)
+        return [
+            self.act(
+                rule,
+                A.WARN,
+                f"{what} at {percent}% of limit: {_fmt(used, money)} of {_fmt(limit, money)}",
+                contract_id=key if key.startswith("CON.") else None,
+            )
+        ]
+
+
+def _fmt(value: Decimal, money: bool) -> str:
+    return fmt_money(value) if money else str(value)
+
+
+def _snapshot(record: Lockout) -> Lockout:
+    """A copy for the action, so later extensions do not rewrite what was reported."""
+    return Lockout(
+        id=record.id,
+        account_id=record.account_id,
+        rule=record.rule,
+        scope=record.scope,
+        kind=record.kind,
+        until=record.until,
+        reason=record.reason,
+        created=record.created,
+        symbol=record.symbol,
+        baseline=dict(record.baseline),
+    )

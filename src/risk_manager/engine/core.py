@@ -1,0 +1,409 @@
+"""The engine: apply an event, run the lockout gate, run every matching rule, merge the actions.
+
+Pure and synchronous: no I/O, no asyncio, no wall clock. ``evaluate`` and ``tick`` take the state
+and the time and return the actions; the state is updated in place (no copy on the hot path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from risk_manager.engine import actions as A
+from risk_manager.engine import events as E
+from risk_manager.engine.actions import Action, merge_actions
+from risk_manager.engine.bands import invalidate, refresh_bands
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.gate import gate_order, gate_position
+from risk_manager.engine.lockouts import UNTIL_RESET
+from risk_manager.engine.money import to_decimal
+from risk_manager.engine.rules.auth_loss_guard import AuthLossGuard
+from risk_manager.engine.rules.base import Rule
+from risk_manager.engine.rules.cooldown_after_loss import CooldownAfterLoss
+from risk_manager.engine.rules.daily_realized_loss import DailyRealizedLoss
+from risk_manager.engine.rules.daily_unrealized_loss import DailyUnrealizedLoss
+from risk_manager.engine.rules.max_contracts import MaxContracts
+from risk_manager.engine.rules.max_contracts_per_instrument import MaxContractsPerInstrument
+from risk_manager.engine.rules.max_unrealized_profit import MaxUnrealizedProfit
+from risk_manager.engine.rules.no_stop_loss_grace import NoStopLossGrace
+from risk_manager.engine.rules.session_block import SessionBlockOutside
+from risk_manager.engine.rules.symbol_blocks import SymbolBlocks
+from risk_manager.engine.rules.trade_frequency import TradeFrequencyLimit
+from risk_manager.engine.rules.trade_management import TradeManagement
+from risk_manager.engine.state import (
+    NO_BAND,
+    AccountSettings,
+    AccountState,
+    EngineState,
+    PositionState,
+    QuoteState,
+)
+from risk_manager.engine.trading_day import next_reset_after, reset_at_or_before
+
+RULES: tuple[Rule, ...] = (
+    MaxContracts(),
+    MaxContractsPerInstrument(),
+    DailyRealizedLoss(),
+    DailyUnrealizedLoss(),
+    MaxUnrealizedProfit(),
+    TradeFrequencyLimit(),
+    CooldownAfterLoss(),
+    NoStopLossGrace(),
+    SessionBlockOutside(),
+    AuthLossGuard(),
+    SymbolBlocks(),
+    TradeManagement(),
+)
+RESET = "RESET"
+_HOUR = timedelta(hours=1)
+
+
+def new_state(settings: Iterable[AccountSettings]) -> EngineState:
+    state = EngineState()
+    for s in settings:
+        state.accounts[s.account_id] = AccountState(settings=s)
+    return state
+
+
+def enabled_rules(ctx: RuleContext) -> list[Rule]:
+    return [r for r in RULES if r.enabled(ctx)]
+
+
+# ----- housekeeping: daily reset and lockout expiry -----------------------------------------------
+def _housekeeping(state: EngineState, acct: AccountState, now: datetime) -> list[Action]:
+    out: list[Action] = []
+    if acct.next_reset is None or now >= acct.next_reset:
+        out += _daily_reset(state, acct, now)
+    book = acct.lockouts
+    if len(book):
+        end = book.next_end()
+        if end is not None and now >= end:
+            ctx = RuleContext(state, acct, now)
+            for record in book.expired(now):
+                book.remove_record(record)
+                out.append(ctx.act(record.rule, A.UNLOCK, f"{record.kind} lockout ended", lockout=record))
+    return out
+
+
+def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[Action]:
+    """Once per trading day; also catches up at once on a reset missed while stopped."""
+    s = acct.settings
+    latest = reset_at_or_before(now, s.reset_time, s.timezone)
+    acct.next_reset = next_reset_after(latest, s.reset_time, s.timezone)
+    if acct.last_reset is None:
+        acct.last_reset = latest  # first sight of the account: the current trading day is already running
+        return []
+    if acct.last_reset >= latest:
+        return []
+    acct.last_reset = latest
+    ctx = RuleContext(state, acct, now)
+    local = latest.astimezone(s.timezone).strftime("%Y-%m-%d %H:%M %Z")
+    out: list[Action] = []
+    for record in acct.lockouts:
+        if record.kind == UNTIL_RESET:
+            acct.lockouts.remove_record(record)
+            out.append(
+                ctx.act(RESET, A.UNLOCK, f"daily reset {local}: {record.rule} lockout lifted", lockout=record)
+            )
+    acct.realized = Decimal(0)
+    acct.trades.clear()
+    acct.session_trades = 0
+    acct.warned.clear()
+    invalidate(state, acct)  # warning levels are armed again
+    return out
+
+
+# ----- applying events ------------------------------------------------------------------------------
+def _apply_position(
+    state: EngineState, acct: AccountState, upd: E.PositionUpdate, now: datetime
+) -> tuple[PositionState | None, bool]:
+    """Update the position book; returns (the previous record, whether exposure grew)."""
+    cid = upd.contract_id
+    previous = acct.positions.get(cid)
+    if upd.size == 0:
+        if previous is not None:
+            del acct.positions[cid]
+            holders = state.holders.get(cid)
+            if holders is not None:
+                holders.discard(acct.account_id)
+            acct.bands.pop(cid, None)
+        return previous, False
+    direction = -1 if upd.type == 2 else 1
+    if previous is None or previous.direction != direction:
+        if previous is None and upd.created is not None and upd.created <= now:
+            opened = upd.created
+        else:
+            opened = now
+        acct.positions[cid] = PositionState(
+            contract_id=cid,
+            size=upd.size,
+            direction=direction,
+            average_price=upd.average_price,
+            opened_at=opened,
+            position_id=upd.position_id,
+        )
+        state.holders.setdefault(cid, set()).add(acct.account_id)
+        return previous, True
+    grew = upd.size > previous.size
+    previous.size = upd.size
+    previous.average_price = upd.average_price
+    previous.position_id = upd.position_id
+    return previous, grew
+
+
+def _apply_order(acct: AccountState, upd: E.OrderUpdate) -> bool:
+    """Returns False for an event older than what we already hold for that order."""
+    seen = acct.order_seen.get(upd.order_id)
+    if seen is not None and upd.updated is not None and upd.updated < seen:
+        return False
+    acct.order_seen[upd.order_id] = upd.updated or seen
+    if upd.working:
+        acct.orders[upd.order_id] = upd
+    else:
+        acct.orders.pop(upd.order_id, None)
+    return True
+
+
+def _contribution(trade: E.TradeUpdate, include_fees: bool) -> Any:
+    value = trade.pnl if trade.pnl is not None else 0
+    return value - trade.fees if include_fees else value
+
+
+def _apply_trade(acct: AccountState, trade: E.TradeUpdate, now: datetime) -> bool:
+    """Book a fill; True when it is a new, non-voided fill of today's trading day (it counts)."""
+    fees = acct.settings.include_fees
+    if trade.trade_id in acct.trade_ids:
+        existing = acct.trades.get(trade.trade_id)
+        if existing is not None and trade.voided and not existing.voided:
+            acct.realized -= _contribution(existing, fees)
+            acct.trades[trade.trade_id] = trade
+        return False
+    acct.trade_ids.add(trade.trade_id)
+    if trade.voided:
+        return False
+    if trade.created is not None and acct.last_reset is not None and trade.created < acct.last_reset:
+        return False  # belongs to an earlier trading day
+    acct.trades[trade.trade_id] = trade
+    acct.realized += _contribution(trade, fees)
+    acct.session_trades += 1
+    recent = acct.recent_trades
+    recent.append(trade.created or now)
+    horizon = now - _HOUR - _HOUR
+    while recent and recent[0] < horizon:
+        recent.popleft()
+    return True
+
+
+def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
+    if not isinstance(data, Mapping):
+        raise E.MalformedEvent("quote payload must be an object")
+    cid = data.get("contractId")
+    if not isinstance(cid, str) or not cid:
+        raise E.MalformedEvent("quote without a contractId")
+    quote = state.quotes.get(cid)
+    if quote is None:
+        quote = state.quotes[cid] = QuoteState()
+    last = data.get("lastPrice")
+    bid = data.get("bestBid")
+    ask = data.get("bestAsk")
+    for value in (last, bid, ask):
+        if value is not None and type(value) is not float and type(value) is not int:
+            try:
+                to_decimal(value)
+            except ValueError as exc:
+                raise E.MalformedEvent(f"quote for {cid}: {exc}") from None
+    if last is not None:
+        quote.last = last
+    if bid is not None:
+        quote.bid = bid
+    if ask is not None:
+        quote.ask = ask
+    quote.timestamp = data.get("timestamp") or quote.timestamp
+    quote.received = now
+    quote._price = None
+    return cid
+
+
+# ----- evaluation -----------------------------------------------------------------------------------
+def _run_rules(
+    ctx: RuleContext, rules: Iterable[Rule], method: str, *args: Any, locked_only: bool = False
+) -> list[Action]:
+    out: list[Action] = []
+    for rule in rules:
+        if locked_only and not rule.runs_while_locked:
+            continue
+        if rule.enabled(ctx):
+            out += getattr(rule, method)(ctx, *args)
+    return out
+
+
+def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Action]:
+    """Apply one broker event at time ``now`` and return the merged actions."""
+    state.now = now
+    if name == E.QUOTE:
+        return _on_quote(state, data, now)
+    if name == E.CONTRACT:
+        info = E.parse_contract(data)
+        state.contracts[info.contract_id] = info
+        state.contract_bands.pop(info.contract_id, None)
+        for acct in state.accounts.values():
+            acct.bands.pop(info.contract_id, None)
+        return []
+    if name == E.TICK:
+        return tick(state, now)
+    if name == E.POSITION:
+        return _on_position(state, E.parse_position(data), now)
+    if name == E.ORDER:
+        return _on_order(state, E.parse_order(data), now)
+    if name == E.TRADE:
+        return _on_trade(state, E.parse_trade(data), now)
+    if name == E.ACCOUNT:
+        return _on_account(state, E.parse_account(data), now)
+    raise E.MalformedEvent(f"unknown event '{name}'")
+
+
+def _finish(state: EngineState, acct: AccountState, ctx: RuleContext, actions: list[Action]) -> list[Action]:
+    refresh_bands(state, acct, ctx)
+    return merge_actions(actions)
+
+
+def _on_position(state: EngineState, upd: E.PositionUpdate, now: datetime) -> list[Action]:
+    acct = state.accounts.get(upd.account_id)
+    if acct is None:
+        return []
+    out = _housekeeping(state, acct, now)
+    previous, grew = _apply_position(state, acct, upd, now)
+    ctx = RuleContext(state, acct, now)
+    gated, run = gate_position(ctx, upd.contract_id, previous, grew)
+    out += gated
+    if run:
+        out += _run_rules(ctx, RULES, "on_position", upd.contract_id, previous, grew)
+    return _finish(state, acct, ctx, out)
+
+
+def _on_order(state: EngineState, upd: E.OrderUpdate, now: datetime) -> list[Action]:
+    acct = state.accounts.get(upd.account_id)
+    if acct is None:
+        return []
+    out = _housekeeping(state, acct, now)
+    if not _apply_order(acct, upd):
+        return merge_actions(out)
+    ctx = RuleContext(state, acct, now)
+    gated, run = gate_order(ctx, upd)
+    out += gated
+    if run:
+        out += _run_rules(ctx, RULES, "on_order", upd)
+    return _finish(state, acct, ctx, out)
+
+
+def _on_trade(state: EngineState, trade: E.TradeUpdate, now: datetime) -> list[Action]:
+    acct = state.accounts.get(trade.account_id)
+    if acct is None:
+        return []
+    out = _housekeeping(state, acct, now)
+    counted = _apply_trade(acct, trade, now)
+    ctx = RuleContext(state, acct, now)
+    if acct.lockouts.has_hard():
+        return merge_actions(out)  # P&L keeps accumulating; the rules wait for the lockout to end
+    out += _run_rules(ctx, RULES, "on_trade", trade, counted)
+    return _finish(state, acct, ctx, out)
+
+
+def _on_account(state: EngineState, upd: E.AccountUpdate, now: datetime) -> list[Action]:
+    acct = state.accounts.get(upd.account_id)
+    if acct is None:
+        return []
+    out = _housekeeping(state, acct, now)
+    previous = acct.can_trade
+    acct.can_trade = True if upd.can_trade is None else upd.can_trade
+    acct.name = upd.name or acct.name
+    acct.balance = upd.balance if upd.balance is not None else acct.balance
+    ctx = RuleContext(state, acct, now)
+    out += _run_rules(ctx, RULES, "on_account", upd, previous, locked_only=acct.lockouts.has_hard())
+    return _finish(state, acct, ctx, out)
+
+
+def _on_quote(state: EngineState, data: Any, now: datetime) -> list[Action]:
+    cid = _apply_quote(state, data, now)
+    holders = state.holders.get(cid)
+    if not holders:
+        return []
+    quote = state.quotes[cid]
+    raw = quote.raw_price()
+    if raw is None:
+        return []
+    lo, hi = state.contract_bands.get(cid, NO_BAND)
+    if lo < raw < hi:
+        return []  # inside every holder's quiet band: no decision can change
+    out: list[Action] = []
+    for account_id in sorted(holders):
+        acct = state.accounts[account_id]
+        alo, ahi = acct.bands.get(cid, NO_BAND)
+        if alo < raw < ahi:
+            continue
+        ctx = RuleContext(state, acct, now)
+        if acct.lockouts.has_hard():
+            acct.bands[cid] = NO_BAND
+            continue
+        actions = [a for r in RULES if r.price_driven and r.enabled(ctx) for a in r.on_quote(ctx, cid)]
+        refresh_bands(state, acct, ctx)
+        out += merge_actions(actions)
+    return out
+
+
+def tick(state: EngineState, now: datetime) -> list[Action]:
+    """The 1-second tick: daily reset, lockout expiry, grace timers, session boundaries."""
+    state.now = now
+    out: list[Action] = []
+    for account_id in sorted(state.accounts):
+        acct = state.accounts[account_id]
+        actions = _housekeeping(state, acct, now)
+        ctx = RuleContext(state, acct, now)
+        if not acct.lockouts.has_hard():
+            actions += _run_rules(ctx, RULES, "on_tick")
+        else:
+            # Keep the session-window bookkeeping current so a lockout ending mid-window is no transition.
+            for key in list(acct.window_inside):
+                acct.window_inside[key] = False
+        if actions:
+            out += _finish(state, acct, ctx, actions)
+    return out
+
+
+def next_deadline(state: EngineState) -> datetime | None:
+    """The earliest instant at which ``tick`` could act; ticks before it are no-ops."""
+    candidates: list[datetime] = []
+    now = state.now
+    for acct in state.accounts.values():
+        if acct.next_reset is not None:
+            candidates.append(acct.next_reset)
+        end = acct.lockouts.next_end()
+        if end is not None:
+            candidates.append(end)
+        if now is None or acct.lockouts.has_hard():
+            continue  # rules do not run while hard-locked; only the lockout's end matters
+        ctx = RuleContext(state, acct, now)
+        for rule in RULES:
+            if rule.enabled(ctx):
+                when = rule.next_deadline(ctx)
+                if when is not None:
+                    candidates.append(when)
+    return min(candidates) if candidates else None
+
+
+def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetime) -> list[Action]:
+    """Swap in new settings (config hot reload) keeping every account's state; re-check RULE-011."""
+    out: list[Action] = []
+    for s in settings:
+        acct = state.accounts.get(s.account_id)
+        if acct is None:
+            state.accounts[s.account_id] = AccountState(settings=s)
+            continue
+        acct.settings = s
+        acct.bands.clear()
+        ctx = RuleContext(state, acct, now)
+        out += merge_actions(SymbolBlocks().on_reload(ctx))
+    state.contract_bands.clear()
+    return out

@@ -1,0 +1,92 @@
+"""The lockout gate (rules.md §3): what a locked account may still do.
+
+Runs after an event has been applied and before the rules. Hard lockouts close every new or larger
+position and cancel every working order; symbol lockouts do that for their symbol only; cooldowns
+only stop new exposure. Trader exits (smaller positions, protective orders) are never blocked.
+"""
+
+from __future__ import annotations
+
+from risk_manager.engine import actions as A
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.events import OrderUpdate
+from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.state import PositionState
+from risk_manager.engine.stops import is_protective
+
+GATE = "LOCKOUT"
+
+
+def _describe(lock: Lockout) -> str:
+    until = lock.until.isoformat().replace("+00:00", "Z") if lock.until else "lifted"
+    what = f"{lock.symbol} " if lock.symbol else ""
+    return f"{what}lockout {lock.kind} by {lock.rule} in force (until {until})"
+
+
+def _symbol_lock(ctx: RuleContext, contract_id: str) -> Lockout | None:
+    for lock in ctx.account.lockouts.symbol_locks():
+        if lock.symbol is not None and ctx.matches(lock.symbol, contract_id):
+            return lock
+    return None
+
+
+def gate_position(
+    ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
+) -> tuple[list[Action], bool]:
+    """(gate actions, whether the rules still run for this event)."""
+    book = ctx.account.lockouts
+    hard = book.hard()
+    pos = ctx.account.positions.get(contract_id)
+    if hard is not None:
+        if pos is not None and grew:
+            reason = f"new exposure in {contract_id} while {_describe(hard)}"
+            return [ctx.close_position(GATE, contract_id, reason)], False
+        return [], False
+    if pos is None or not grew:
+        return [], True
+    lock = _symbol_lock(ctx, contract_id)
+    if lock is not None:
+        return [
+            ctx.close_position(GATE, contract_id, f"position in {contract_id} while {_describe(lock)}")
+        ], False
+    out: list[Action] = []
+    for cooldown in book.cooldowns():
+        held = cooldown.baseline.get(contract_id, 0)
+        reason = f"new exposure in {contract_id} during {_describe(cooldown)}"
+        if held == 0 or (held > 0) != (pos.signed > 0):
+            out.append(ctx.close_position(GATE, contract_id, reason))
+        elif abs(pos.signed) > abs(held):
+            increase = abs(pos.signed) - abs(held)
+            out.append(
+                ctx.act(
+                    GATE,
+                    A.REDUCE_POSITION,
+                    f"{reason}: +{increase} over the {abs(held)} held",
+                    contract_id=contract_id,
+                    size=increase,
+                )
+            )
+    return out, True
+
+
+def gate_order(ctx: RuleContext, update: OrderUpdate) -> tuple[list[Action], bool]:
+    if not update.working:
+        return [], ctx.account.lockouts.hard() is None
+    book = ctx.account.lockouts
+    hard = book.hard()
+
+    def cancel(reason: str) -> Action:
+        return ctx.act(GATE, A.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id)
+
+    if hard is not None:
+        return [cancel(f"working order {update.order_id} while {_describe(hard)}")], False
+    lock = _symbol_lock(ctx, update.contract_id)
+    if lock is not None:
+        return [
+            cancel(f"working order {update.order_id} in {update.contract_id} while {_describe(lock)}")
+        ], False
+    cooldowns = book.cooldowns()
+    if cooldowns and not is_protective(ctx.account.positions.get(update.contract_id), update):
+        return [cancel(f"order {update.order_id} would add exposure during {_describe(cooldowns[0])}")], True
+    return [], True

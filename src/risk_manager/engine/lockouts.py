@@ -1,0 +1,149 @@
+"""Lockout records and the per-account book that keeps them (rules.md §2).
+
+A lockout is a record, not a flag: an account may hold many (one per rule, scope and symbol), each
+with its own kind and end. A new record never shortens an existing one of the same rule and scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACCOUNT_SCOPE = "account"
+SYMBOL_SCOPE = "symbol"
+
+UNTIL_RESET = "until_reset"
+UNTIL_SESSION_START = "until_session_start"
+COOLDOWN = "cooldown"
+INDEFINITE = "indefinite"
+PERMANENT = "permanent"
+KINDS = (UNTIL_RESET, UNTIL_SESSION_START, COOLDOWN, INDEFINITE, PERMANENT)
+
+
+@dataclass(slots=True)
+class Lockout:
+    id: str
+    account_id: int
+    rule: str
+    scope: str
+    kind: str
+    until: datetime | None
+    reason: str
+    created: datetime
+    symbol: str | None = None
+    # For cooldowns: signed position sizes held when the cooldown began (exposure baseline).
+    baseline: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.rule, self.scope, self.symbol)
+
+    @property
+    def hard(self) -> bool:
+        """Account-wide and blocking everything (every kind but a cooldown)."""
+        return self.scope == ACCOUNT_SCOPE and self.kind != COOLDOWN
+
+    def over(self, now: datetime) -> bool:
+        return self.until is not None and now >= self.until
+
+    def to_dict(self) -> dict[str, Any]:
+        from risk_manager.engine.actions import iso
+
+        out: dict[str, Any] = {"scope": self.scope}
+        if self.symbol is not None:
+            out["symbol"] = self.symbol
+        out["kind"] = self.kind
+        out["until"] = iso(self.until)
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """The full record, for persistence and the local API."""
+        from risk_manager.engine.actions import iso
+
+        return {
+            "id": self.id,
+            "accountId": self.account_id,
+            "rule": self.rule,
+            "scope": self.scope,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "until": iso(self.until),
+            "reason": self.reason,
+            "created": iso(self.created),
+            "baseline": dict(self.baseline),
+        }
+
+
+def later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two ends, where None means never."""
+    if a is None or b is None:
+        return None
+    return a if a >= b else b
+
+
+class LockoutBook:
+    """Lockouts of one account, keyed by (rule, scope, symbol)."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str, str | None], Lockout] = {}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._records.values()))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def active(self) -> list[Lockout]:
+        return list(self._records.values())
+
+    def get(self, rule: str, scope: str, symbol: str | None = None) -> Lockout | None:
+        return self._records.get((rule, scope, symbol))
+
+    def add(self, new: Lockout) -> Lockout | None:
+        """Insert or extend; returns the record now in force when it changed, None when it did not.
+
+        Never shortens: the later ``until`` wins (None = never ends), and the kind follows it.
+        """
+        existing = self._records.get(new.key)
+        if existing is None:
+            self._records[new.key] = new
+            return new
+        end = later(existing.until, new.until)
+        if end == existing.until and (existing.kind == new.kind or end != new.until):
+            return None
+        existing.until = end
+        if end == new.until:
+            existing.kind = new.kind
+            existing.reason = new.reason
+        return existing
+
+    def remove(self, rule: str, scope: str, symbol: str | None = None) -> Lockout | None:
+        return self._records.pop((rule, scope, symbol), None)
+
+    def remove_record(self, record: Lockout) -> None:
+        self._records.pop(record.key, None)
+
+    def hard(self) -> Lockout | None:
+        for rec in self._records.values():
+            if rec.hard:
+                return rec
+        return None
+
+    def has_hard(self) -> bool:
+        return any(rec.hard for rec in self._records.values())
+
+    def symbol_locks(self) -> list[Lockout]:
+        return [r for r in self._records.values() if r.scope == SYMBOL_SCOPE]
+
+    def cooldowns(self) -> list[Lockout]:
+        return [r for r in self._records.values() if r.kind == COOLDOWN and r.scope == ACCOUNT_SCOPE]
+
+    def expired(self, now: datetime) -> list[Lockout]:
+        return [r for r in self._records.values() if r.over(now)]
+
+    def next_end(self) -> datetime | None:
+        ends = [r.until for r in self._records.values() if r.until is not None]
+        return min(ends) if ends else None

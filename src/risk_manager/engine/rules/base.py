@@ -1,0 +1,54 @@
+"""The rule plugin interface: each rule reacts to the triggers it cares about and ignores the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.events import AccountUpdate, OrderUpdate, TradeUpdate
+from risk_manager.engine.state import PositionState
+
+
+class Rule:
+    """Base class; ``config_key`` names the rule's block in risk_config.yaml."""
+
+    rule_id = "RULE-000"
+    config_key = ""
+    #: evaluated even while the account is hard-locked (only RULE-010)
+    runs_while_locked = False
+    #: reacts to quotes (unrealized P&L and trade management)
+    price_driven = False
+
+    def config(self, ctx: RuleContext) -> object:
+        return getattr(ctx.rules, self.config_key)
+
+    def enabled(self, ctx: RuleContext) -> bool:
+        return bool(getattr(self.config(ctx), "enabled", False))
+
+    def on_account(self, ctx: RuleContext, update: AccountUpdate, previous: bool | None) -> list[Action]:
+        return []
+
+    def on_position(
+        self, ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
+    ) -> list[Action]:
+        return []
+
+    def on_order(self, ctx: RuleContext, update: OrderUpdate) -> list[Action]:
+        return []
+
+    def on_trade(self, ctx: RuleContext, trade: TradeUpdate, counted: bool) -> list[Action]:
+        return []
+
+    def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
+        return []
+
+    def on_tick(self, ctx: RuleContext) -> list[Action]:
+        return []
+
+    def on_reload(self, ctx: RuleContext) -> list[Action]:
+        return []
+
+    def next_deadline(self, ctx: RuleContext) -> datetime | None:
+        """The next instant at which ``on_tick`` could decide something (None: never on its own)."""
+        return None

@@ -1,0 +1,33 @@
+"""RULE-007: a losing trade starts a cooldown whose length depends on the size of the loss."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.events import TradeUpdate
+from risk_manager.engine.lockouts import COOLDOWN
+from risk_manager.engine.money import fmt_money
+from risk_manager.engine.rules.base import Rule
+
+
+class CooldownAfterLoss(Rule):
+    rule_id = "RULE-007"
+    config_key = "cooldown_after_loss"
+
+    def on_trade(self, ctx: RuleContext, trade: TradeUpdate, counted: bool) -> list[Action]:
+        if not counted or trade.pnl is None:
+            return []
+        pnl = trade.pnl - (trade.fees if ctx.settings.include_fees else 0)
+        if pnl >= 0:
+            return []
+        loss = -pnl
+        tiers = [t for t in ctx.rules.cooldown_after_loss.tiers if loss >= t.loss_amount]
+        if not tiers:
+            return []
+        tier = max(tiers, key=lambda t: t.loss_amount)
+        seconds = tier.cooldown_seconds
+        reason = f"trade loss {fmt_money(pnl)} <= -{fmt_money(tier.loss_amount)}: cooldown {seconds}s"
+        until = ctx.now + timedelta(seconds=tier.cooldown_seconds)
+        return ctx.lock(self.rule_id, COOLDOWN, until, reason)

@@ -1,0 +1,32 @@
+"""RULE-003: realized loss for the trading day; a breach flattens and locks until the reset."""
+
+from __future__ import annotations
+
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.events import TradeUpdate
+from risk_manager.engine.lockouts import PERMANENT, UNTIL_RESET
+from risk_manager.engine.money import ZERO, fmt_money
+from risk_manager.engine.rules.base import Rule
+
+
+class DailyRealizedLoss(Rule):
+    rule_id = "RULE-003"
+    config_key = "daily_realized_loss"
+
+    def on_trade(self, ctx: RuleContext, trade: TradeUpdate, counted: bool) -> list[Action]:
+        if trade.pnl is None and not ctx.settings.include_fees:
+            return []
+        cfg = ctx.rules.daily_realized_loss
+        realized = ctx.account.realized
+        limit = cfg.loss_limit
+        out = ctx.warn_levels(self.rule_id, "realized", max(-realized, ZERO), limit, "daily realized loss")
+        if realized >= -limit:
+            return out
+        reason = f"realized {fmt_money(realized)} < -{fmt_money(limit)}"
+        out += ctx.flatten(self.rule_id, reason)
+        if cfg.lockout_until == "permanent":
+            out += ctx.lock(self.rule_id, PERMANENT, None, reason)
+        else:
+            out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
+        return out

@@ -1,0 +1,58 @@
+"""RULE-004: unrealized loss, per position (close it) or in total (flatten and lock until reset)."""
+
+from __future__ import annotations
+
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.lockouts import UNTIL_RESET
+from risk_manager.engine.money import ZERO, fmt_money
+from risk_manager.engine.rules.base import Rule
+from risk_manager.engine.rules.unrealized import missing_quote_warnings, positions_with_pnl
+from risk_manager.engine.state import PositionState
+
+
+class DailyUnrealizedLoss(Rule):
+    rule_id = "RULE-004"
+    config_key = "daily_unrealized_loss"
+    price_driven = True
+
+    def on_position(
+        self, ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
+    ) -> list[Action]:
+        return self._check(ctx)
+
+    def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
+        return self._check(ctx)
+
+    def _check(self, ctx: RuleContext) -> list[Action]:
+        cfg = ctx.rules.daily_unrealized_loss
+        limit = cfg.loss_limit
+        out = missing_quote_warnings(ctx, self.rule_id)
+        if cfg.scope == "per_position":
+            for pos, pnl in positions_with_pnl(ctx):
+                if pnl is None:
+                    continue
+                out += ctx.warn_levels(
+                    self.rule_id,
+                    pos.contract_id,
+                    max(-pnl, ZERO),
+                    limit,
+                    f"unrealized loss {pos.contract_id}",
+                )
+                if pnl < -limit:
+                    reason = (
+                        f"unrealized {fmt_money(pnl)} < -{fmt_money(limit)} on {pos.contract_id}"
+                        f"{ctx.price_note(pos.contract_id)}"
+                    )
+                    out.append(ctx.close_position(self.rule_id, pos.contract_id, reason))
+            return out
+        total = ctx.total_unrealized()
+        out += ctx.warn_levels(self.rule_id, "total", max(-total, ZERO), limit, "total unrealized loss")
+        if total < -limit:
+            stale = any(ctx.quote_stale(c) for c in ctx.account.positions)
+            reason = f"total unrealized {fmt_money(total)} < -{fmt_money(limit)}" + (
+                " (stale quote)" if stale else ""
+            )
+            out += ctx.flatten(self.rule_id, reason)
+            out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
+        return out

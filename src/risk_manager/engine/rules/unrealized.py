@@ -1,0 +1,34 @@
+"""Shared arithmetic for the unrealized-P&L rules (RULE-004, RULE-005)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from risk_manager.engine import actions as A
+from risk_manager.engine.actions import Action
+from risk_manager.engine.context import RuleContext
+from risk_manager.engine.state import PositionState
+
+
+def positions_with_pnl(ctx: RuleContext) -> list[tuple[PositionState, Decimal | None]]:
+    return [(p, ctx.unrealized(p)) for p in ctx.account.positions.values()]
+
+
+def missing_quote_warnings(ctx: RuleContext, rule: str) -> list[Action]:
+    """No quote yet: the position counts 0 and the trader is told once (never breach on missing data)."""
+    out: list[Action] = []
+    for pos in ctx.account.positions.values():
+        if pos.no_quote_warned:
+            continue
+        if ctx.price(pos.contract_id) is None or ctx.contract(pos.contract_id) is None:
+            pos.no_quote_warned = True
+            what = "no quote yet" if ctx.contract(pos.contract_id) else "no contract details yet"
+            out.append(
+                ctx.act(
+                    rule,
+                    A.WARN,
+                    f"{what} for {pos.contract_id}: unrealized P&L counted as 0",
+                    contract_id=pos.contract_id,
+                )
+            )
+    return out

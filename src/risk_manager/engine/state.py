@@ -1,0 +1,146 @@
+"""Engine state: what the engine knows about every account, contract and quote.
+
+Plain mutable records, so the daemon can persist and restore them and the hot path (quotes) costs
+no copying. ``evaluate``/``tick`` mutate the state they are given and return it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
+from risk_manager.engine.lockouts import LockoutBook
+from risk_manager.engine.money import to_decimal
+from risk_manager.engine.sessions import Window
+
+_NO_BAND = (float("inf"), float("-inf"))  # an empty band: every quote is evaluated
+
+
+@dataclass(slots=True)
+class QuoteState:
+    """Latest quote of a contract; prices kept as received and converted to Decimal when used."""
+
+    last: float | int | str | None = None
+    bid: float | int | str | None = None
+    ask: float | int | str | None = None
+    timestamp: str | None = None
+    received: datetime | None = None
+    _price: Decimal | None = None
+
+    def raw_price(self) -> float | None:
+        """Fast float view of the price for the quiet-band check (never used for decisions)."""
+        if self.last is not None:
+            return float(self.last)
+        if self.bid is not None and self.ask is not None:
+            return (float(self.bid) + float(self.ask)) / 2
+        return None
+
+    def price(self) -> Decimal | None:
+        """The decision price: last trade, or the bid/ask mid when no last price is known."""
+        if self._price is None:
+            if self.last is not None:
+                self._price = to_decimal(self.last)
+            elif self.bid is not None and self.ask is not None:
+                self._price = (to_decimal(self.bid) + to_decimal(self.ask)) / 2
+        return self._price
+
+
+@dataclass(slots=True)
+class ManagedStop:
+    """A stop this product placed (RULE-012); ``order_id`` is known once the broker reports it."""
+
+    stop_price: Decimal
+    size: int
+    order_id: int | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class PositionState:
+    contract_id: str
+    size: int  # absolute contracts
+    direction: int  # +1 long, -1 short
+    average_price: Decimal
+    opened_at: datetime
+    position_id: int | None = None
+    # RULE-008: when the grace period ends without a valid stop (None: a valid stop exists).
+    stop_deadline: datetime | None = None
+    stop_fired: bool = False
+    # RULE-005 breakeven mode.
+    armed: bool = False
+    # RULE-012 trade management.
+    managed_stop: ManagedStop | None = None
+    stop_requested: bool = False
+    breakeven_done: bool = False
+    best_price: Decimal | None = None
+    trailing_active: bool = False
+    no_quote_warned: bool = False
+
+    @property
+    def signed(self) -> int:
+        return self.size * self.direction
+
+
+@dataclass(slots=True)
+class AccountSettings:
+    """Everything the engine needs to know about one configured account."""
+
+    account_id: int
+    name: str
+    observe_only: bool
+    reset_time: time
+    timezone: ZoneInfo
+    rules: object  # risk_manager.config.models.RulesConfig (kept untyped: the engine reads attributes)
+    include_fees: bool = False
+    max_quote_age_seconds: int = 10
+    warn_at_percent: tuple[int, ...] = (80, 90)
+    holidays: frozenset[date] = frozenset()
+    session_window: Window | None = None
+    symbol_windows: dict[str, Window] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AccountState:
+    settings: AccountSettings
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    orders: dict[int, OrderUpdate] = field(default_factory=dict)  # working orders only
+    order_seen: dict[int, datetime | None] = field(default_factory=dict)
+    trades: dict[int, TradeUpdate] = field(default_factory=dict)  # trades counted today
+    trade_ids: set[int] = field(default_factory=set)  # every trade id ever seen (idempotency)
+    realized: Decimal = Decimal(0)
+    recent_trades: deque[datetime] = field(default_factory=deque)  # for minute/hour windows
+    session_trades: int = 0
+    can_trade: bool | None = None
+    name: str | None = None
+    balance: Decimal | None = None
+    lockouts: LockoutBook = field(default_factory=LockoutBook)
+    last_reset: datetime | None = None
+    next_reset: datetime | None = None
+    warned: set[tuple[str, str, int]] = field(default_factory=set)
+    window_inside: dict[str | None, bool] = field(default_factory=dict)
+    # Quiet bands per held contract: a quote strictly inside (lo, hi) cannot change any decision.
+    bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> int:
+        return self.settings.account_id
+
+
+@dataclass(slots=True)
+class EngineState:
+    accounts: dict[int, AccountState] = field(default_factory=dict)
+    contracts: dict[str, ContractInfo] = field(default_factory=dict)
+    quotes: dict[str, QuoteState] = field(default_factory=dict)
+    # contract -> accounts holding a position in it (for quote fan-out)
+    holders: dict[str, set[int]] = field(default_factory=dict)
+    # contract -> the intersection of its holders' quiet bands
+    contract_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+    now: datetime | None = None
+    lockout_seq: int = 0
+
+
+NO_BAND = _NO_BAND

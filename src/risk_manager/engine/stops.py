@@ -1,0 +1,43 @@
+"""What counts as a protective stop for a position (RULE-008 and RULE-012 share this)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from risk_manager.engine.enums import STOP_TYPES, OrderSide, OrderType
+from risk_manager.engine.events import OrderUpdate
+from risk_manager.engine.state import PositionState
+
+#: customTag prefix of the stops this product places, so it can recognise them when the broker reports them
+STOP_TAG_PREFIX = "RM-STOP-"
+
+
+def exit_side(pos: PositionState) -> int:
+    """The order side that reduces the position: sell a long, buy back a short."""
+    return OrderSide.ASK if pos.direction > 0 else OrderSide.BID
+
+
+def is_valid_stop(pos: PositionState, order: OrderUpdate) -> bool:
+    """Working stop-type order on the exit side, priced on the protective side of the entry."""
+    if order.contract_id != pos.contract_id or not order.working:
+        return False
+    if order.type not in STOP_TYPES or order.side != exit_side(pos):
+        return False
+    if order.type == OrderType.TRAILING_STOP:
+        return True
+    if order.stop_price is None:
+        return False
+    if pos.direction > 0:
+        return order.stop_price < pos.average_price
+    return order.stop_price > pos.average_price
+
+
+def valid_stops(pos: PositionState, orders: Iterable[OrderUpdate]) -> list[OrderUpdate]:
+    return [o for o in orders if is_valid_stop(pos, o)]
+
+
+def is_protective(pos: PositionState | None, order: OrderUpdate) -> bool:
+    """An order that can only take exposure away: exit side, no bigger than the position."""
+    if pos is None:
+        return False
+    return order.side == exit_side(pos) and order.size <= pos.size
