@@ -154,6 +154,8 @@ def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
 
 def refresh_bands(state: EngineState, acct: AccountState, ctx: RuleContext) -> None:
     """Recompute this account's bands and the per-contract intersections they take part in."""
+    if not state.quiet_bands:
+        return
     new = _account_bands(ctx)
     touched = set(acct.bands) | set(new)
     acct.bands = new

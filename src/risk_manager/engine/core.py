@@ -154,11 +154,17 @@ def _apply_position(
 
 
 def _apply_order(acct: AccountState, upd: E.OrderUpdate) -> bool:
-    """Returns False for an event older than what we already hold for that order."""
+    """Returns False for an event older than what we already hold for that order.
+
+    Newer ``updateTimestamp`` wins; on equal timestamps the more final status wins (gateway.md §4.4).
+    """
     seen = acct.order_seen.get(upd.order_id)
-    if seen is not None and upd.updated is not None and upd.updated < seen:
-        return False
-    acct.order_seen[upd.order_id] = upd.updated or seen
+    if seen is not None:
+        seen_at, seen_final = seen
+        if upd.updated is not None and seen_at is not None:
+            if upd.updated < seen_at or (upd.updated == seen_at and seen_final and upd.working):
+                return False
+    acct.order_seen[upd.order_id] = (upd.updated or (seen[0] if seen else None), not upd.working)
     if upd.working:
         acct.orders[upd.order_id] = upd
     else:
@@ -242,6 +248,10 @@ def _run_rules(
 def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Action]:
     """Apply one broker event at time ``now`` and return the merged actions."""
     state.now = now
+    if isinstance(data, list) and name in _USER_EVENTS:
+        # A user-hub payload that is a list is processed element by element (gateway.md §4.4).
+        parsed = [_PARSERS[name](item) for item in data]  # all or nothing: validate first
+        return merge_actions([a for item in parsed for a in _DISPATCH[name](state, item, now)])
     if name == E.QUOTE:
         return _on_quote(state, data, now)
     if name == E.CONTRACT:
@@ -334,14 +344,15 @@ def _on_quote(state: EngineState, data: Any, now: datetime) -> list[Action]:
     raw = quote.raw_price()
     if raw is None:
         return []
+    fast = state.quiet_bands
     lo, hi = state.contract_bands.get(cid, NO_BAND)
-    if lo < raw < hi:
+    if fast and lo < raw < hi:
         return []  # inside every holder's quiet band: no decision can change
     out: list[Action] = []
     for account_id in sorted(holders):
         acct = state.accounts[account_id]
         alo, ahi = acct.bands.get(cid, NO_BAND)
-        if alo < raw < ahi:
+        if fast and alo < raw < ahi:
             continue
         ctx = RuleContext(state, acct, now)
         if acct.lockouts.has_hard():
@@ -391,6 +402,21 @@ def next_deadline(state: EngineState) -> datetime | None:
                 if when is not None:
                     candidates.append(when)
     return min(candidates) if candidates else None
+
+
+_USER_EVENTS = frozenset({E.POSITION, E.ORDER, E.TRADE, E.ACCOUNT})
+_PARSERS: dict[str, Any] = {
+    E.POSITION: E.parse_position,
+    E.ORDER: E.parse_order,
+    E.TRADE: E.parse_trade,
+    E.ACCOUNT: E.parse_account,
+}
+_DISPATCH: dict[str, Any] = {
+    E.POSITION: _on_position,
+    E.ORDER: _on_order,
+    E.TRADE: _on_trade,
+    E.ACCOUNT: _on_account,
+}
 
 
 def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetime) -> list[Action]:

@@ -32,11 +32,14 @@ class MalformedEvent(ValueError):
 
 
 def unwrap(data: Any) -> Mapping[str, Any]:
-    """Accept a bare payload or the hub's ``{"action": n, "data": {...}}`` wrapper."""
+    """Accept a bare payload or the hub's ``{"action": n, "data": {...}}`` wrapper.
+
+    gateway.md §4.4: an object with an object ``data`` member and no ``id`` member is a wrapper.
+    """
     if not isinstance(data, Mapping):
         raise MalformedEvent(f"payload must be an object, got {type(data).__name__}")
     inner = data.get("data")
-    if isinstance(inner, Mapping) and "action" in data:
+    if isinstance(inner, Mapping) and "id" not in data:
         return inner
     return data
 

@@ -108,7 +108,8 @@ class AccountState:
     settings: AccountSettings
     positions: dict[str, PositionState] = field(default_factory=dict)
     orders: dict[int, OrderUpdate] = field(default_factory=dict)  # working orders only
-    order_seen: dict[int, datetime | None] = field(default_factory=dict)
+    # order id -> (newest updateTimestamp seen, whether that status was final)
+    order_seen: dict[int, tuple[datetime | None, bool]] = field(default_factory=dict)
     trades: dict[int, TradeUpdate] = field(default_factory=dict)  # trades counted today
     trade_ids: set[int] = field(default_factory=set)  # every trade id ever seen (idempotency)
     realized: Decimal = Decimal(0)
@@ -141,6 +142,8 @@ class EngineState:
     contract_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     now: datetime | None = None
     lockout_seq: int = 0
+    #: the quote fast path (quiet bands); off only to measure or verify it against full evaluation
+    quiet_bands: bool = True
 
 
 NO_BAND = _NO_BAND

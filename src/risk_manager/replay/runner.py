@@ -3,7 +3,7 @@
 No broker is involved, so positions stay open until the recording says otherwise and the same
 decision may come back on later events; an identical action is reported at most once per second.
 Between two events the engine's 1-second tick runs on the grid that starts at the earlier event
-(only at the instants where something can happen: ``Engine.next_deadline``; the skipped ticks
+(ticks at the new line's own time included; only at the instants where something can happen: ``Engine.next_deadline``; the skipped ticks
 would decide nothing).
 """
 
@@ -58,6 +58,7 @@ class Replayer:
         self.stats = ReplayStats()
         self._clock: datetime | None = None
         self._last_emitted: dict[tuple[Any, ...], datetime] = {}
+        self._last_tick: datetime | None = None
 
     def _emit(self, actions: list[Action]) -> Iterator[Action]:
         for action in actions:
@@ -72,7 +73,7 @@ class Replayer:
             yield action
 
     def _tick_until(self, at: datetime) -> Iterator[Action]:
-        """Run the grid ticks strictly before ``at`` at which the engine has something due."""
+        """Run the grid ticks up to and including ``at`` at which the engine has something due."""
         start = self._clock
         if start is None:
             return
@@ -84,8 +85,9 @@ class Replayer:
             if due > start:
                 k = max(k, -(-(due - start) // _SECOND))  # ceil: first grid tick at or after ``due``
             when = start + k * _SECOND
-            if when >= at:
+            if when > at:
                 return
+            self._last_tick = when
             yield from self._emit(self.engine.tick(when))
             k += 1
 
@@ -107,7 +109,8 @@ class Replayer:
         yield from self._tick_until(at)
         self._clock = at
         if name == TICK:
-            yield from self._emit(self.engine.tick(at))
+            if self._last_tick != at:  # the grid may already have ticked at this very instant
+                yield from self._emit(self.engine.tick(at))
             return
         try:
             actions = self.engine.evaluate(name, data, at)

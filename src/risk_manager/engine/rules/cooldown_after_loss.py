@@ -29,5 +29,7 @@ class CooldownAfterLoss(Rule):
         tier = max(tiers, key=lambda t: t.loss_amount)
         seconds = tier.cooldown_seconds
         reason = f"trade loss {fmt_money(pnl)} <= -{fmt_money(tier.loss_amount)}: cooldown {seconds}s"
-        until = ctx.now + timedelta(seconds=tier.cooldown_seconds)
+        # From the fill's own time: a loss found again on reconciliation does not restart its cooldown.
+        start = trade.created if trade.created is not None and trade.created <= ctx.now else ctx.now
+        until = start + timedelta(seconds=seconds)
         return ctx.lock(self.rule_id, COOLDOWN, until, reason)

@@ -19,17 +19,18 @@ class DailyUnrealizedLoss(Rule):
     def on_position(
         self, ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
     ) -> list[Action]:
-        return self._check(ctx)
+        return self._check(ctx, contract_id)
 
     def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
-        return self._check(ctx)
+        return self._check(ctx, contract_id)
 
-    def _check(self, ctx: RuleContext) -> list[Action]:
+    def _check(self, ctx: RuleContext, contract_id: str) -> list[Action]:
+        """Per-position limits look at the contract whose price or position moved; totals at all."""
         cfg = ctx.rules.daily_unrealized_loss
         limit = cfg.loss_limit
         out = missing_quote_warnings(ctx, self.rule_id)
         if cfg.scope == "per_position":
-            for pos, pnl in positions_with_pnl(ctx):
+            for pos, pnl in positions_with_pnl(ctx, contract_id):
                 if pnl is None:
                     continue
                 out += ctx.warn_levels(

@@ -19,19 +19,20 @@ class MaxUnrealizedProfit(Rule):
     def on_position(
         self, ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
     ) -> list[Action]:
-        return self._check(ctx)
+        return self._check(ctx, contract_id)
 
     def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
-        return self._check(ctx)
+        return self._check(ctx, contract_id)
 
-    def _check(self, ctx: RuleContext) -> list[Action]:
+    def _check(self, ctx: RuleContext, contract_id: str) -> list[Action]:
+        """Per-position limits look at the contract whose price or position moved; totals at all."""
         cfg = ctx.rules.max_unrealized_profit
         if cfg.mode == "breakeven":
-            return self._breakeven(ctx)
+            return self._breakeven(ctx, contract_id)
         target = cfg.profit_target
         out: list[Action] = []
         if cfg.scope == "per_position":
-            for pos, pnl in positions_with_pnl(ctx):
+            for pos, pnl in positions_with_pnl(ctx, contract_id):
                 if pnl is None:
                     continue
                 out += ctx.warn_levels(
@@ -56,9 +57,10 @@ class MaxUnrealizedProfit(Rule):
             out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
         return out
 
-    def _breakeven(self, ctx: RuleContext) -> list[Action]:
+    def _breakeven(self, ctx: RuleContext, contract_id: str) -> list[Action]:
         out: list[Action] = []
-        for pos in ctx.account.positions.values():
+        pos = ctx.account.positions.get(contract_id)
+        for pos in [pos] if pos is not None else []:
             info = ctx.contract(pos.contract_id)
             price = ctx.price(pos.contract_id)
             if info is None or price is None:

@@ -27,6 +27,10 @@ class NoStopLossGrace(Rule):
             return []
         if pos.stop_fired:
             return [self._close(ctx, pos)]
+        if pos.stop_deadline is not None and pos.stop_deadline <= ctx.now:
+            pos.stop_fired = True
+            pos.stop_deadline = None
+            return [self._close(ctx, pos)]
         if pos.stop_deadline is None:
             # A stop that protected the position went away: a fresh grace period starts now.
             pos.stop_deadline = ctx.now + self._grace(ctx)
@@ -46,11 +50,6 @@ class NoStopLossGrace(Rule):
         if pos is not previous and (previous is None or previous.direction != pos.direction):
             pos.stop_deadline = pos.opened_at + self._grace(ctx)
             pos.stop_fired = False
-        if pos.stop_deadline is not None and pos.stop_deadline <= ctx.now and not pos.stop_fired:
-            if not valid_stops(pos, ctx.account.orders.values()):
-                pos.stop_fired = True
-                pos.stop_deadline = None
-                return [self._close(ctx, pos)]
         return self._refresh(ctx, pos)
 
     def on_order(self, ctx: RuleContext, update: OrderUpdate) -> list[Action]:

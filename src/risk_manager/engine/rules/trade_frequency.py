@@ -33,7 +33,7 @@ class TradeFrequencyLimit(Rule):
                 continue
             count = count_in_window(times, at, seconds)
             if count > window.limit:
-                until = max(at, ctx.now) + timedelta(seconds=window.cooldown_seconds)
+                until = at + timedelta(seconds=window.cooldown_seconds)
                 reason = (
                     f"{count} trades in the last {label} > limit {window.limit}: "
                     f"cooldown {window.cooldown_seconds}s"

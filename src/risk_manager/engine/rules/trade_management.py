@@ -163,7 +163,8 @@ class TradeManagement(Rule):
     def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
         cfg = ctx.rules.trade_management
         out: list[Action] = []
-        for pos in ctx.account.positions.values():
+        held = ctx.account.positions.get(contract_id)
+        for pos in [held] if held is not None else []:
             info = ctx.contract(pos.contract_id)
             price = ctx.price(pos.contract_id)
             if info is None or price is None:

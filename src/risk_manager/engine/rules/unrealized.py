@@ -10,8 +10,10 @@ from risk_manager.engine.context import RuleContext
 from risk_manager.engine.state import PositionState
 
 
-def positions_with_pnl(ctx: RuleContext) -> list[tuple[PositionState, Decimal | None]]:
-    return [(p, ctx.unrealized(p)) for p in ctx.account.positions.values()]
+def positions_with_pnl(ctx: RuleContext, contract_id: str) -> list[tuple[PositionState, Decimal | None]]:
+    """The position in ``contract_id`` with its unrealized P&L (empty when none is held)."""
+    pos = ctx.account.positions.get(contract_id)
+    return [] if pos is None else [(pos, ctx.unrealized(pos))]
 
 
 def missing_quote_warnings(ctx: RuleContext, rule: str) -> list[Action]:
