@@ -223,11 +223,13 @@ def run(n: int, seed: int) -> float:
     )
     print(
         f"  engine (quiet-band fast path) : {n / fast_total:>12,.0f} quotes/s   "
-        f"p50 {pct(fast_samples, 0.5):6.2f} us   p99 {pct(fast_samples, 0.99):6.2f} us   actions {fast_actions}"
+        f"p50 {pct(fast_samples, 0.5):6.2f} us   p99 {pct(fast_samples, 0.99):6.2f} us   "
+        f"actions {fast_actions}"
     )
     print(
         f"  engine (full evaluation)      : {n / full_total:>12,.0f} quotes/s   "
-        f"p50 {pct(full_samples, 0.5):6.2f} us   p99 {pct(full_samples, 0.99):6.2f} us   actions {full_actions}"
+        f"p50 {pct(full_samples, 0.5):6.2f} us   p99 {pct(full_samples, 0.99):6.2f} us   "
+        f"actions {full_actions}"
     )
     ratio = fast_total / json_total
     print(

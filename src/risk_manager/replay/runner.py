@@ -2,9 +2,9 @@
 
 No broker is involved, so positions stay open until the recording says otherwise and the same
 decision may come back on later events; an identical action is reported at most once per second.
-Between two events the engine's 1-second tick runs on the grid that starts at the earlier event
-(ticks at the new line's own time included; only at the instants where something can happen: ``Engine.next_deadline``; the skipped ticks
-would decide nothing).
+Between two events the engine's 1-second tick runs on the grid that starts at the earlier event, up
+to and including the new line's time, but only at the instants where something can happen
+(``Engine.next_deadline``); the skipped ticks would decide nothing.
 """
 
 from __future__ import annotations

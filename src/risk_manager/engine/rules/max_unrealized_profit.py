@@ -59,8 +59,8 @@ class MaxUnrealizedProfit(Rule):
 
     def _breakeven(self, ctx: RuleContext, contract_id: str) -> list[Action]:
         out: list[Action] = []
-        pos = ctx.account.positions.get(contract_id)
-        for pos in [pos] if pos is not None else []:
+        held = ctx.account.positions.get(contract_id)
+        for pos in [held] if held is not None else []:
             info = ctx.contract(pos.contract_id)
             price = ctx.price(pos.contract_id)
             if info is None or price is None:
