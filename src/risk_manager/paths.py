@@ -2,10 +2,10 @@
 
 One place decides, so the service, the admin console and every command agree (daemon.md §8.1):
 
-| mode    | config                                  | data                     | logs                     |
-|---------|-----------------------------------------|--------------------------|--------------------------|
-| console | platformdirs user config dir            | user data dir            | user log dir             |
-| service | Windows ``%ProgramData%\\risk-manager\\config`` / Linux ``/etc/risk-manager`` | ``...\\data`` / ``/var/lib/risk-manager`` | ``...\\logs`` / ``/var/log/risk-manager`` |
+- console mode (``run``, ``demo``, ``sim``, ``init``, ``config check``): the platformdirs user
+  config, data and log directories of "risk-manager";
+- service mode: Windows ``%ProgramData%\\risk-manager\\{config,data,logs}``, Linux ``/etc/risk-manager``,
+  ``/var/lib/risk-manager``, ``/var/log/risk-manager``.
 
 An environment variable (``RISK_MANAGER_CONFIG_DIR``, ``..._DATA_DIR``, ``..._LOG_DIR``) overrides both,
 for tests, containers and a second instance; ``--config-dir`` and friends override everything.

@@ -8,8 +8,9 @@ from risk_manager.engine.enums import STOP_TYPES, OrderSide, OrderType
 from risk_manager.engine.events import OrderUpdate
 from risk_manager.engine.state import PositionState
 
-#: customTag prefix of the stops this product places, so it can recognise them when the broker reports them
-STOP_TAG_PREFIX = "RM-STOP-"
+#: customTag prefix of every order this product places ("rm-" + 20 hex chars, gateway.md §2.6), so it
+#: recognises its own stops when the broker reports them
+STOP_TAG_PREFIX = "rm-"
 
 
 def exit_side(pos: PositionState) -> int:

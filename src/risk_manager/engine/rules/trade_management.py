@@ -1,7 +1,8 @@
 """RULE-012: the product manages stops itself: an automatic stop-loss, breakeven and trailing stops.
 
-Stops it places carry a customTag starting with ``RM-STOP-`` so they are recognised when the broker
-reports them; until then the engine remembers the request and does not place a second one.
+The executor tags the stops it places with ``customTag = "rm-" + key`` (gateway.md §2.6), so they
+are recognised when the broker reports them; until then the engine remembers the request and does
+not place a second one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ class TradeManagement(Rule):
             size=pos.size,
             stop_price=price,
             stop_price_text=text,
-            extra={"customTag": f"{STOP_TAG_PREFIX}{pos.contract_id}"},
         )
 
     def _move(
