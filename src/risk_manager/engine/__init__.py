@@ -56,6 +56,25 @@ class Engine:
     def reload(self, app_config: Any, now: datetime) -> list[Action]:
         return core.reload(self.state, account_settings(app_config), now)
 
+    # ----- daemon: restore, reconcile, admin -------------------------------------------------------
+    def apply_only(self, event: str, data: Any, now: datetime) -> None:
+        """Update state without deciding anything (loading history)."""
+        _require_aware(now)
+        core.apply_only(self.state, event, data, now)
+
+    def reconcile_account(self, account_id: int, now: datetime, **snapshot: Any) -> list[Action]:
+        """Adopt the broker's REST snapshot of an account and evaluate every rule at once."""
+        _require_aware(now)
+        return core.reconcile_account(self.state, account_id, now, **snapshot)
+
+    def restore_account(
+        self, account_id: int, *, last_reset: datetime | None, lockouts: Iterable[Lockout] = ()
+    ) -> None:
+        core.restore_account(self.state, account_id, last_reset=last_reset, lockouts=lockouts)
+
+    def admin_unlock(self, account_id: int, lockout_id: str, now: datetime, reason: str) -> Action | None:
+        return core.admin_unlock(self.state, account_id, lockout_id, now, reason)
+
     # ----- queries --------------------------------------------------------------------------------
     def account(self, account_id: int) -> AccountState:
         return self.state.accounts[account_id]

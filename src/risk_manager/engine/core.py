@@ -433,3 +433,139 @@ def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetim
         out += merge_actions(SymbolBlocks().on_reload(ctx))
     state.contract_bands.clear()
     return out
+
+
+# ----- reconciliation and restore (daemon start-up, reconnects) ---------------------------------
+def apply_only(state: EngineState, name: str, data: Any, now: datetime) -> None:
+    """Update state from an event without running the gate or the rules (history, restore)."""
+    state.now = now
+    if name == E.QUOTE:
+        _apply_quote(state, data, now)
+    elif name == E.CONTRACT:
+        info = E.parse_contract(data)
+        state.contracts[info.contract_id] = info
+    elif name == E.POSITION:
+        upd = E.parse_position(data)
+        acct = state.accounts.get(upd.account_id)
+        if acct is not None:
+            _housekeeping(state, acct, now)
+            _apply_position(state, acct, upd, now)
+    elif name == E.ORDER:
+        order = E.parse_order(data)
+        acct = state.accounts.get(order.account_id)
+        if acct is not None:
+            _apply_order(acct, order)
+    elif name == E.TRADE:
+        trade = E.parse_trade(data)
+        acct = state.accounts.get(trade.account_id)
+        if acct is not None:
+            _housekeeping(state, acct, now)
+            _apply_trade(acct, trade, now)
+    elif name == E.ACCOUNT:
+        upd_a = E.parse_account(data)
+        acct = state.accounts.get(upd_a.account_id)
+        if acct is not None:
+            acct.can_trade = True if upd_a.can_trade is None else upd_a.can_trade
+            acct.name = upd_a.name or acct.name
+            acct.balance = upd_a.balance if upd_a.balance is not None else acct.balance
+
+
+def reconcile_account(
+    state: EngineState,
+    account_id: int,
+    now: datetime,
+    *,
+    account: Mapping[str, Any] | None = None,
+    positions: Iterable[Mapping[str, Any]] = (),
+    orders: Iterable[Mapping[str, Any]] = (),
+    trades: Iterable[Mapping[str, Any]] = (),
+) -> list[Action]:
+    """Replace an account's positions and working orders with the broker's snapshot, book today's
+    trades (idempotently), then evaluate every rule at once: breaches that happened while we were
+    not watching are enforced now.
+
+    Everything is parsed before anything is applied, so a malformed snapshot changes nothing.
+    """
+    acct = state.accounts.get(account_id)
+    if acct is None:
+        return []
+    parsed_account = E.parse_account(account) if account is not None else None
+    parsed_positions = [E.parse_position(p) for p in positions]
+    parsed_orders = [E.parse_order(o) for o in orders]
+    parsed_trades = [E.parse_trade(t) for t in trades]
+    state.now = now
+    out = _housekeeping(state, acct, now)
+    previous_can_trade = acct.can_trade
+    if parsed_account is not None:
+        acct.can_trade = True if parsed_account.can_trade is None else parsed_account.can_trade
+        acct.name = parsed_account.name or acct.name
+        acct.balance = parsed_account.balance if parsed_account.balance is not None else acct.balance
+    live = {p.contract_id for p in parsed_positions if p.size > 0}
+    for cid in [c for c in acct.positions if c not in live]:
+        _apply_position(state, acct, E.PositionUpdate(None, account_id, cid, 0, 0, Decimal(0), None), now)
+    for upd in parsed_positions:
+        _apply_position(state, acct, upd, now)
+    working = {o.order_id for o in parsed_orders if o.working}
+    for order_id in [o for o in acct.orders if o not in working]:
+        acct.orders.pop(order_id, None)
+    for order in parsed_orders:
+        _apply_order(acct, order)
+    counted = [t for t in parsed_trades if _apply_trade(acct, t, now)]
+    ctx = RuleContext(state, acct, now)
+    hard = acct.lockouts.has_hard()
+    if parsed_account is not None:
+        out += _run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
+    for cid in list(acct.positions):
+        gated, run = gate_position(ctx, cid, None, True)
+        out += gated
+        if run:
+            out += _run_rules(ctx, RULES, "on_position", cid, None, True)
+    for order in list(acct.orders.values()):
+        gated, run = gate_order(ctx, order)
+        out += gated
+        if run:
+            out += _run_rules(ctx, RULES, "on_order", order)
+    # Fills we had not seen: each one as it would have been judged (cooldowns run from the fill's
+    # time, so expired ones are skipped); otherwise one check of today's realized P&L.
+    for trade in sorted(counted, key=lambda t: t.created or now):
+        if acct.lockouts.has_hard():
+            break
+        out += _run_rules(ctx, RULES, "on_trade", trade, True)
+    if not counted and parsed_trades and not acct.lockouts.has_hard():
+        out += _run_rules(ctx, RULES, "on_trade", parsed_trades[-1], False)
+    return _finish(state, acct, ctx, out)
+
+
+def restore_account(
+    state: EngineState,
+    account_id: int,
+    *,
+    last_reset: datetime | None,
+    lockouts: Iterable[Any] = (),
+) -> None:
+    """Put persisted day state and lockouts back (daemon start); a missed reset runs at the next event."""
+    acct = state.accounts.get(account_id)
+    if acct is None:
+        return
+    acct.last_reset = last_reset
+    acct.next_reset = None  # recomputed (and a missed reset caught up) by the next housekeeping
+    for record in lockouts:
+        acct.lockouts.add(record)
+        seq = record.id[1:] if isinstance(record.id, str) and record.id.startswith("L") else ""
+        if seq.isdigit():
+            state.lockout_seq = max(state.lockout_seq, int(seq))
+
+
+def admin_unlock(
+    state: EngineState, account_id: int, lockout_id: str, now: datetime, reason: str
+) -> Action | None:
+    """Remove one lockout record on an admin's request (the daemon audits it)."""
+    acct = state.accounts.get(account_id)
+    if acct is None:
+        return None
+    for record in acct.lockouts:
+        if record.id == lockout_id:
+            acct.lockouts.remove_record(record)
+            invalidate(state, acct)
+            return RuleContext(state, acct, now).act("ADMIN", A.UNLOCK, reason, lockout=record)
+    return None

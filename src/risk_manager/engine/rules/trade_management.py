@@ -115,6 +115,8 @@ class TradeManagement(Rule):
             return []
         is_new = pos is not previous and (previous is None or previous.direction != pos.direction)
         if is_new:
+            if pos.managed_stop is not None:
+                return []  # ours is already on its way (reconciliation re-checks positions)
             if not cfg.auto_stop_loss.enabled or valid_stops(pos, ctx.account.orders.values()):
                 return []
             distance = info.tick_size * cfg.auto_stop_loss.stop_loss_ticks

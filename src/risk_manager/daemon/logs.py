@@ -1,0 +1,123 @@
+"""Daemon logging: ``daemon.log``, ``error.log`` and ``enforcement.jsonl`` through one writer thread.
+
+Records go through a queue to a listener thread, so the event loop never waits for the disk
+(daemon.md §7). Every handler redacts secrets. ``daemon.log`` lines have a fixed field order so the
+admin console can parse them::
+
+    2025-11-20 15:04:09.551 INFO  acct=12345 rule=RULE-003 engine  Daily realized loss breached: ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import queue
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from risk_manager.daemon.redact import RedactingFilter, SecretRedactor
+
+ENFORCEMENT_LOGGER = "risk_manager.enforcement"
+
+
+class LineFormatter(logging.Formatter):
+    """UTC time, level, acct=, rule=, component, message (fields always in this order)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        acct = getattr(record, "acct", None)
+        rule = getattr(record, "rule", None)
+        component = record.name.rsplit(".", 1)[-1]
+        line = (
+            f"{ts} {record.levelname:<5} acct={acct if acct is not None else '-'} "
+            f"rule={rule or '-'} {component:<8} {record.getMessage()}"
+        )
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+class JsonLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = getattr(record, "payload", None)
+        if payload is None:
+            payload = {"message": record.getMessage()}
+        return json.dumps(payload, separators=(",", ":"), default=str)
+
+
+class LogSystem:
+    """Owns the queue listener; ``stop()`` flushes and closes the files."""
+
+    def __init__(self, listener: logging.handlers.QueueListener, redactor: SecretRedactor) -> None:
+        self._listener = listener
+        self.redactor = redactor
+
+    def stop(self) -> None:
+        self._listener.stop()
+        for handler in self._listener.handlers:
+            handler.flush()
+            handler.close()
+        root = logging.getLogger("risk_manager")
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        enforcement = logging.getLogger(ENFORCEMENT_LOGGER)
+        for handler in list(enforcement.handlers):
+            enforcement.removeHandler(handler)
+
+
+def setup_logging(
+    log_dir: Path, *, debug: bool = False, console: bool = True, level: str = "INFO"
+) -> LogSystem:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    redactor = SecretRedactor()
+    redact = RedactingFilter(redactor)
+    fmt = LineFormatter()
+
+    main = logging.handlers.RotatingFileHandler(
+        log_dir / "daemon.log", maxBytes=10 * 1024 * 1024, backupCount=10, encoding="utf-8"
+    )
+    main.setFormatter(fmt)
+    main.setLevel(logging.DEBUG if debug else getattr(logging, level, logging.INFO))
+    errors = logging.handlers.RotatingFileHandler(
+        log_dir / "error.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    errors.setFormatter(fmt)
+    errors.setLevel(logging.ERROR)
+    enforcement = logging.handlers.TimedRotatingFileHandler(
+        log_dir / "enforcement.jsonl", when="midnight", backupCount=90, encoding="utf-8", utc=True
+    )
+    enforcement.setFormatter(JsonLineFormatter())
+    enforcement.addFilter(lambda r: r.name == ENFORCEMENT_LOGGER)
+    for h in (main, errors):
+        h.addFilter(lambda r: r.name != ENFORCEMENT_LOGGER)
+    handlers: list[logging.Handler] = [main, errors, enforcement]
+    if console:
+        term = logging.StreamHandler(sys.stderr)
+        term.setFormatter(fmt)
+        term.setLevel(logging.INFO)
+        term.addFilter(lambda r: r.name != ENFORCEMENT_LOGGER)
+        handlers.append(term)
+    for h in handlers:
+        h.addFilter(redact)
+
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    qh = logging.handlers.QueueHandler(q)
+    qh.addFilter(redact)  # redact before the record leaves the loop thread (args are formatted there)
+    root = logging.getLogger("risk_manager")
+    root.setLevel(logging.DEBUG)
+    root.addHandler(qh)
+    enf = logging.getLogger(ENFORCEMENT_LOGGER)
+    enf.propagate = True
+    listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
+    listener.start()
+    return LogSystem(listener, redactor)
+
+
+def log_enforcement(payload: dict[str, Any]) -> None:
+    """One line of ``enforcement.jsonl`` (a decision or an outcome, with the numbers the rule saw)."""
+    logging.getLogger(ENFORCEMENT_LOGGER).info("enforcement", extra={"payload": payload})

@@ -1,0 +1,1 @@
+"""Platform-specific pieces (file locks, signals, service managers) behind small portable functions."""
