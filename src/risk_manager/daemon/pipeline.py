@@ -1,0 +1,183 @@
+"""The event pipeline (daemon.md §3): one event at a time, on the loop, in arrival order.
+
+Account events, clock ticks and control events go through one unbounded FIFO and are never dropped.
+Quotes are coalesced latest-wins per contract and processed when the FIFO is empty (and at least every
+50 ms under a continuous flow), so a burst of quotes costs one evaluation per contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from risk_manager.engine import Action, Engine, MalformedEvent
+from risk_manager.engine import events as E
+
+log = logging.getLogger("risk_manager.daemon.pipeline")
+
+QUOTE_MAX_DELAY = 0.05
+
+
+@dataclass
+class InternalEvent:
+    """An input to the pipeline: a broker event, a clock tick, or a control callable."""
+
+    name: str
+    data: Any = None
+    received_ns: int = field(default_factory=time.perf_counter_ns)
+    login: str | None = None
+    control: Callable[[], Awaitable[list[Action]] | list[Action]] | None = None
+    seq: int = 0
+
+
+ActionSink = Callable[[list[Action], InternalEvent], Awaitable[None] | None]
+EventSink = Callable[[InternalEvent], None]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        engine: Engine,
+        on_actions: ActionSink,
+        on_applied: EventSink | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self._on_actions = on_actions
+        self._on_applied = on_applied
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._fifo: asyncio.Queue[InternalEvent] = asyncio.Queue()
+        self._quotes: dict[str, tuple[dict[str, Any], int]] = {}
+        self._wake = asyncio.Event()
+        self._seq = 0
+        self._paused_accounts: dict[int, list[InternalEvent]] = {}
+        self.events_processed = 0
+        self.malformed = 0
+        self._stopped = False
+
+    # ----- inputs -------------------------------------------------------------------------------
+    def put(self, event: InternalEvent) -> None:
+        self._seq += 1
+        event.seq = self._seq
+        self._fifo.put_nowait(event)
+        self._wake.set()
+
+    def broker_event(
+        self, name: str, payload: Any, login: str | None = None, received_ns: int | None = None
+    ) -> None:
+        """Entry point for hub callbacks: quotes are coalesced, everything else queued in order."""
+        ns = received_ns or time.perf_counter_ns()
+        if name == E.QUOTE:
+            cid = payload.get("contractId") if isinstance(payload, dict) else None
+            if not isinstance(cid, str):
+                self.malformed += 1
+                log.warning("quote without a contractId skipped")
+                return
+            previous = self._quotes.get(cid)
+            if previous is not None:
+                merged = dict(previous[0])
+                merged.update({k: v for k, v in payload.items() if v is not None})
+                self._quotes[cid] = (merged, previous[1])
+            else:
+                self._quotes[cid] = (payload, ns)
+            self._wake.set()
+            return
+        self.put(InternalEvent(name, payload, ns, login))
+
+    def control(
+        self, fn: Callable[[], Awaitable[list[Action]] | list[Action]], name: str = "control"
+    ) -> None:
+        self.put(InternalEvent(name, control=fn))
+
+    def tick(self) -> None:
+        self.put(InternalEvent(E.TICK))
+
+    # ----- buffering during reconciliation -------------------------------------------------------
+    def pause_account(self, account_id: int) -> None:
+        self._paused_accounts.setdefault(account_id, [])
+
+    def resume_account(self, account_id: int) -> None:
+        """Re-queue buffered events of the account (after its REST snapshot was applied)."""
+        for event in self._paused_accounts.pop(account_id, []):
+            self.put(event)
+
+    @staticmethod
+    def _account_of(event: InternalEvent) -> int | None:
+        data = event.data
+        if isinstance(data, dict):
+            inner = data.get("data") if isinstance(data.get("data"), dict) and "id" not in data else data
+            if event.name == E.ACCOUNT:
+                value = inner.get("id")
+            else:
+                value = inner.get("accountId")
+            return value if isinstance(value, int) else None
+        return None
+
+    # ----- the loop ------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        last_quotes = time.monotonic()
+        while not self._stopped:
+            if self._fifo.empty() and not self._quotes:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if not self._fifo.empty() and (
+                not self._quotes or time.monotonic() - last_quotes < QUOTE_MAX_DELAY
+            ):
+                await self._process(self._fifo.get_nowait())
+            else:
+                last_quotes = time.monotonic()
+                await self._process_quotes()
+            await asyncio.sleep(0)  # let hub readers and the API breathe between events
+
+    async def _process_quotes(self) -> None:
+        quotes, self._quotes = self._quotes, {}
+        for cid, (payload, ns) in quotes.items():
+            data = payload if payload.get("contractId") == cid else dict(payload, contractId=cid)
+            await self._process(InternalEvent(E.QUOTE, data, ns))
+
+    async def _process(self, event: InternalEvent) -> None:
+        if event.name not in (E.QUOTE, E.TICK) and event.control is None and self._paused_accounts:
+            account = self._account_of(event)
+            if account is not None and account in self._paused_accounts:
+                self._paused_accounts[account].append(event)
+                return
+        now = self._clock()
+        try:
+            if event.control is not None:
+                result = event.control()
+                actions = await result if asyncio.iscoroutine(result) else result
+            elif event.name == E.TICK:
+                actions = self.engine.tick(now)
+            else:
+                actions = self.engine.evaluate(event.name, event.data, now)
+        except MalformedEvent as exc:
+            self.malformed += 1
+            log.warning("malformed %s skipped: %s", event.name, exc)
+            log.debug("malformed payload: %r", event.data)
+            return
+        except Exception:
+            log.exception("engine error on %s (event skipped, daemon keeps running)", event.name)
+            return
+        self.events_processed += 1
+        if self._on_applied is not None and event.control is None:
+            try:
+                self._on_applied(event)
+            except Exception:
+                log.exception("state push failed")
+        if actions:
+            try:
+                result = self._on_actions(list(actions), event)  # type: ignore[arg-type]
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("action dispatch failed")
