@@ -21,6 +21,8 @@ _COMMAND_MODULES = (
     "risk_manager.cli.config_cmds",
     "risk_manager.cli.replay_cmd",
     "risk_manager.cli.sim_cmd",
+    "risk_manager.cli.run_cmd",
+    "risk_manager.cli.demo_cmd",
 )
 
 

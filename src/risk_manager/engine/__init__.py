@@ -53,9 +53,6 @@ class Engine:
     def next_deadline(self) -> datetime | None:
         return core.next_deadline(self.state)
 
-    def reload(self, app_config: Any, now: datetime) -> list[Action]:
-        return core.reload(self.state, account_settings(app_config), now)
-
     # ----- daemon: restore, reconcile, admin -------------------------------------------------------
     def apply_only(self, event: str, data: Any, now: datetime) -> None:
         """Update state without deciding anything (loading history)."""
@@ -66,6 +63,22 @@ class Engine:
         """Adopt the broker's REST snapshot of an account and evaluate every rule at once."""
         _require_aware(now)
         return core.reconcile_account(self.state, account_id, now, **snapshot)
+
+    def evaluate_account(self, account_id: int, now: datetime) -> list[Action]:
+        """Every rule over the account's current state (config reload, observe-only switched off)."""
+        _require_aware(now)
+        return core.evaluate_account(self.state, account_id, now)
+
+    def reload(self, app_config: Any, now: datetime, *, observe_only: bool = False) -> list[Action]:
+        """Swap in a new configuration keeping all state; then every account is evaluated at once."""
+        settings = account_settings(app_config)
+        if observe_only:
+            for s in settings:
+                s.observe_only = True
+        out = core.reload(self.state, settings, now)
+        for account_id in self.account_ids():
+            out += core.evaluate_account(self.state, account_id, now)
+        return out
 
     def restore_account(
         self, account_id: int, *, last_reset: datetime | None, lockouts: Iterable[Lockout] = ()

@@ -512,9 +512,17 @@ def reconcile_account(
         _apply_order(acct, order)
     counted = [t for t in parsed_trades if _apply_trade(acct, t, now)]
     ctx = RuleContext(state, acct, now)
-    hard = acct.lockouts.has_hard()
     if parsed_account is not None:
+        hard = acct.lockouts.has_hard()
         out += _run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
+    out += _evaluate_all(ctx, counted, parsed_trades)
+    return _finish(state, acct, ctx, out)
+
+
+def _evaluate_all(ctx: RuleContext, counted: list[E.TradeUpdate], trades: list[E.TradeUpdate]) -> list[Action]:
+    """Every rule over the account's current state, as if each position and order had just arrived."""
+    acct = ctx.account
+    out: list[Action] = []
     for cid in list(acct.positions):
         gated, run = gate_position(ctx, cid, None, True)
         out += gated
@@ -527,12 +535,25 @@ def reconcile_account(
             out += _run_rules(ctx, RULES, "on_order", order)
     # Fills we had not seen: each one as it would have been judged (cooldowns run from the fill's
     # time, so expired ones are skipped); otherwise one check of today's realized P&L.
-    for trade in sorted(counted, key=lambda t: t.created or now):
+    for trade in sorted(counted, key=lambda t: t.created or ctx.now):
         if acct.lockouts.has_hard():
             break
         out += _run_rules(ctx, RULES, "on_trade", trade, True)
-    if not counted and parsed_trades and not acct.lockouts.has_hard():
-        out += _run_rules(ctx, RULES, "on_trade", parsed_trades[-1], False)
+    if not counted and trades and not acct.lockouts.has_hard():
+        out += _run_rules(ctx, RULES, "on_trade", trades[-1], False)
+    return out
+
+
+def evaluate_account(state: EngineState, account_id: int, now: datetime) -> list[Action]:
+    """Run every rule over an account's current state (after a config reload or a mode change)."""
+    acct = state.accounts.get(account_id)
+    if acct is None:
+        return []
+    state.now = now
+    out = _housekeeping(state, acct, now)
+    ctx = RuleContext(state, acct, now)
+    trades = sorted(acct.trades.values(), key=lambda t: t.created or now)
+    out += _evaluate_all(ctx, [], trades)
     return _finish(state, acct, ctx, out)
 
 

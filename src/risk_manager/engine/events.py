@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine.enums import WORKING_STATUSES, OrderStatus, OrderType, PositionType
+from risk_manager.engine.enums import WORKING_STATUSES, PositionType
 from risk_manager.engine.money import to_decimal
 
 ACCOUNT = "GatewayUserAccount"
@@ -225,10 +225,8 @@ def parse_order(data: Any) -> OrderUpdate:
     size = _int(p, "size")
     assert order_id is not None and account_id is not None and contract_id is not None
     assert status is not None and otype is not None and side is not None and size is not None
-    if status not in tuple(OrderStatus):
-        raise MalformedEvent(f"field 'status' has unknown value {status}")
-    if otype not in tuple(OrderType):
-        raise MalformedEvent(f"field 'type' has unknown value {otype}")
+    # Unknown statuses (the live broker has sent 7 and 8) and types are kept as they are: they are
+    # simply not "working" and not stops (gateway.md §7.3).
     if side not in (0, 1):
         raise MalformedEvent(f"field 'side' must be 0 (buy) or 1 (sell), got {side}")
     tag = p.get("customTag")
