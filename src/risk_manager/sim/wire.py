@@ -1,0 +1,141 @@
+"""Wire conventions shared by every simulator module: timestamps, numbers, enums, strict JSON.
+
+The simulator keeps money and prices as ``Decimal``; they become JSON numbers only at the edge, via
+``plain()``. ``float(Decimal)`` is exact enough here because every value is already rounded to cents or
+to the tick grid, and ``repr(float)`` prints the shortest text that round-trips.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Enums (gateway.md §3)
+LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING_STOP, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6, 7
+BUY, SELL = 0, 1
+ST_OPEN, ST_FILLED, ST_CANCELLED, ST_EXPIRED, ST_REJECTED, ST_PENDING = 1, 2, 3, 4, 5, 6
+WORKING = frozenset({ST_OPEN, ST_PENDING})
+LONG, SHORT = 1, 2
+
+ORDER_TYPE_NAMES = {
+    "limit": LIMIT,
+    "market": MARKET,
+    "stop_limit": STOP_LIMIT,
+    "stoplimit": STOP_LIMIT,
+    "stop": STOP,
+    "trailing_stop": TRAILING_STOP,
+    "trailingstop": TRAILING_STOP,
+    "join_bid": JOIN_BID,
+    "joinbid": JOIN_BID,
+    "join_ask": JOIN_ASK,
+    "joinask": JOIN_ASK,
+}
+SIDE_NAMES = {"buy": BUY, "bid": BUY, "sell": SELL, "ask": SELL}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (gateway.md §6.4)."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """ISO-8601 with ``Z``/offset and 0-7 fractional digits; no offset means UTC. None if unparsable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python accepts at most 6 fractional digits: trim the 7th (.NET ticks).
+    if "." in text:
+        head, _, frac = text.partition(".")
+        digits = ""
+        rest = ""
+        for i, ch in enumerate(frac):
+            if ch.isdigit():
+                digits += ch
+            else:
+                rest = frac[i:]
+                break
+        text = f"{head}.{digits[:6]}{rest}" if digits else head + rest
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A JSON number (already Decimal when parsed with ``loads``) or numeric string; None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float | str):
+        try:
+            result = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return None
+        return result if result.is_finite() else None
+    return None
+
+
+def num(value: Decimal | None) -> float | int | None:
+    """Decimal → JSON number (int when integral, so ``YM`` prices print as ``47000``)."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def plain(obj: Any) -> Any:
+    """Recursively turn Decimals into JSON numbers and datetimes into ISO strings."""
+    if isinstance(obj, Decimal):
+        return num(obj)
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if isinstance(obj, datetime):
+        return iso(obj)
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict compact JSON (no NaN) of an object that may still hold Decimals."""
+    return json.dumps(plain(obj), separators=(",", ":"), allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    """Parse request JSON keeping numbers exact (floats as Decimal)."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def enum_value(value: Any, names: dict[str, int]) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in names:
+            return names[key]
+        if key.lstrip("-").isdigit():
+            return int(key)
+    return None
