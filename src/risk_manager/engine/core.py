@@ -208,18 +208,23 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
     cid = data.get("contractId")
     if not isinstance(cid, str) or not cid:
         raise E.MalformedEvent("quote without a contractId")
-    quote = state.quotes.get(cid)
-    if quote is None:
-        quote = state.quotes[cid] = QuoteState()
     last = data.get("lastPrice")
     bid = data.get("bestBid")
     ask = data.get("bestAsk")
     for value in (last, bid, ask):
-        if value is not None and type(value) is not float and type(value) is not int:
-            try:
-                to_decimal(value)
-            except ValueError as exc:
-                raise E.MalformedEvent(f"quote for {cid}: {exc}") from None
+        if value is None or type(value) is int:
+            continue
+        if type(value) is float:
+            if value - value != 0.0:  # NaN or +-inf (JSON decoders accept them): no price
+                raise E.MalformedEvent(f"quote for {cid}: expected a finite number, got {value!r}")
+            continue
+        try:
+            to_decimal(value)
+        except ValueError as exc:
+            raise E.MalformedEvent(f"quote for {cid}: {exc}") from None
+    quote = state.quotes.get(cid)
+    if quote is None:
+        quote = state.quotes[cid] = QuoteState()
     if last is not None:
         quote.last = last
     if bid is not None:

@@ -29,9 +29,9 @@ def local_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
     # Round-trip check for the spring-forward gap: the time does not exist locally.
     back = utc.astimezone(tz).replace(tzinfo=None)
     if back != naive:
-        later = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-        utc = min(utc, later)
-        # Snap to the transition itself: the first instant whose local time is >= the wall time.
+        # In a gap, fold=0 reads the wall time with the offset from before the jump, which lands
+        # after the jump (02:30 CST = 03:30 CDT); fold=1 would land before it (01:30 CST), too early.
+        # Snap back to the transition itself: the first instant whose local time is >= the wall time.
         while (utc - timedelta(minutes=1)).astimezone(tz).replace(tzinfo=None) >= naive:
             utc -= timedelta(minutes=1)
     return utc

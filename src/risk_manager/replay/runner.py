@@ -103,12 +103,12 @@ class Replayer:
         if self._clock is not None and at < self._clock:
             raise ReplayInputError(f"{where}: time {event['at']} is earlier than the previous line")
         data = event.get("data", {})
-        self.stats.events += 1
         self.stats.first = self.stats.first or at
         self.stats.last = at
         yield from self._tick_until(at)
         self._clock = at
         if name == TICK:
+            self.stats.events += 1
             if self._last_tick != at:  # the grid may already have ticked at this very instant
                 yield from self._emit(self.engine.tick(at))
             return
@@ -116,6 +116,7 @@ class Replayer:
             actions = self.engine.evaluate(name, data, at)
         except MalformedEvent as exc:
             raise ReplayInputError(f"{where}: malformed {name}: {exc}") from None
+        self.stats.events += 1  # a skipped line is counted as skipped, not as replayed
         yield from self._emit(actions)
 
     def run(
