@@ -261,11 +261,17 @@ def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Ac
         return _on_quote(state, data, now)
     if name == E.CONTRACT:
         info = E.parse_contract(data)
+        known = info.contract_id in state.contracts
         state.contracts[info.contract_id] = info
         state.contract_bands.pop(info.contract_id, None)
         for acct in state.accounts.values():
             acct.bands.pop(info.contract_id, None)
-        return []
+        if known:
+            return []
+        # Metadata that arrives after the position (the daemon fetches it on first sight): the
+        # price rules could not judge that position yet, so they judge it now.
+        holders = [a.account_id for a in state.accounts.values() if info.contract_id in a.positions]
+        return merge_actions([a for acct_id in holders for a in evaluate_account(state, acct_id, now)])
     if name == E.TICK:
         return tick(state, now)
     if name == E.POSITION:

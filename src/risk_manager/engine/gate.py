@@ -31,6 +31,23 @@ def _symbol_lock(ctx: RuleContext, contract_id: str) -> Lockout | None:
     return None
 
 
+def _shrink_baselines(cooldowns: list[Lockout], contract_id: str, pos: PositionState | None) -> None:
+    """A cooldown allows what was held when it began, never more than what is held since.
+
+    The broker reports a closing fill before the position update, so a cooldown set on that fill
+    sees the old size; exposure given up afterwards must not be re-openable during the cooldown.
+    """
+    for cooldown in cooldowns:
+        held = cooldown.baseline.get(contract_id, 0)
+        if held == 0:
+            continue
+        now = 0 if pos is None else pos.signed
+        if now == 0 or (now > 0) != (held > 0):
+            cooldown.baseline.pop(contract_id, None)
+        elif abs(now) < abs(held):
+            cooldown.baseline[contract_id] = now
+
+
 def gate_position(
     ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
 ) -> tuple[list[Action], bool]:
@@ -38,6 +55,7 @@ def gate_position(
     book = ctx.account.lockouts
     hard = book.hard()
     pos = ctx.account.positions.get(contract_id)
+    _shrink_baselines(book.cooldowns(), contract_id, pos)
     if hard is not None:
         if pos is not None and grew:
             reason = f"new exposure in {contract_id} while {_describe(hard)}"

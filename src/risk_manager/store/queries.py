@@ -1,0 +1,282 @@
+"""Read-side queries: the history pages of the local API (daemon.md §9.4) and the state loaded at
+start (§2.1 step 6). Pure functions over a connection; they run on the reader's worker thread.
+
+Items use the local API's camelCase names; money stays decimal text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from risk_manager.store.codec import loads
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+UNFINISHED = ("pending", "sent", "uncertain", "verifying", "retrying", "interrupted")
+
+
+class QueryError(ValueError):
+    """A filter the client sent is unusable; the message names the field."""
+
+
+# ----- filter parsing ---------------------------------------------------------------------------------
+def _int(data: Mapping[str, Any], key: str, *, required: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise QueryError(f"field 'data.{key}' is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise QueryError(f"field 'data.{key}' must be an integer")
+    return value
+
+
+def _day(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise QueryError(f"field 'data.{key}' must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise QueryError(f"field 'data.{key}' must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise QueryError(f"field 'data.{key}' must be a string")
+    return value
+
+
+def _limit(data: Mapping[str, Any]) -> int:
+    limit = _int(data, "limit")
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"field 'data.limit' must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _page(rows: list[sqlite3.Row], limit: int, shape: Any) -> dict[str, Any]:
+    return {"items": [shape(r) for r in rows[:limit]], "more": len(rows) > limit}
+
+
+def _where(clauses: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    if not clauses:
+        return "", []
+    return " WHERE " + " AND ".join(c for c, _ in clauses), [v for _, v in clauses]
+
+
+# ----- shapes --------------------------------------------------------------------------------------
+def enforcement_item(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "createdAt": r["created_at"],
+        "accountId": r["account_id"],
+        "tradingDay": r["trading_day"],
+        "ruleId": r["rule_id"],
+        "action": r["action"],
+        "target": r["target"],
+        "key": r["key"],
+        "state": r["state"],
+        "attempts": r["attempts"],
+        "reason": r["reason"],
+        "seen": loads(r["seen"]),
+        "result": loads(r["result"]),
+        "firstRequestMs": r["first_request_ms"],
+        "confirmedMs": r["confirmed_ms"],
+        "eventId": r["event_id"],
+        "lockoutId": r["lockout_id"],
+        "completedAt": r["completed_at"],
+    }
+
+
+def lockout_item(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "lockoutId": r["engine_id"],
+        "accountId": r["account_id"],
+        "ruleId": r["rule_id"],
+        "scope": r["scope"],
+        "symbol": r["symbol"],
+        "kind": r["kind"],
+        "createdAt": r["created_at"],
+        "until": r["until"],
+        "clearsOn": r["clears_on"],
+        "tradingDay": r["trading_day"],
+        "reason": r["reason"],
+        "observed": bool(r["observed"]),
+        "active": bool(r["active"]),
+        "clearedAt": r["cleared_at"],
+        "clearedBy": r["cleared_by"],
+        "clearReason": r["clear_reason"],
+        "clearedByUser": r["cleared_by_user"],
+    }
+
+
+def trade_item(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "tradeId": r["trade_id"],
+        "accountId": r["account_id"],
+        "contractId": r["contract_id"],
+        "symbol": r["symbol"],
+        "tradingDay": r["trading_day"],
+        "side": r["side"],
+        "size": r["size"],
+        "price": r["price"],
+        "pnl": r["pnl"],
+        "fees": r["fees"],
+        "voided": bool(r["voided"]),
+        "executedAt": r["executed_at"],
+    }
+
+
+def pnl_item(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "accountId": r["account_id"],
+        "tradingDay": r["trading_day"],
+        "realized": r["realized"],
+        "fees": r["fees"],
+        "tradeCount": r["trade_count"],
+        "winning": r["winning"],
+        "losing": r["losing"],
+        "maxNet": r["max_net"],
+        "minNet": r["min_net"],
+    }
+
+
+def sample_item(r: sqlite3.Row) -> dict[str, Any]:
+    return {"at": r["at"], "realized": r["realized"], "unrealized": r["unrealized"]}
+
+
+# ----- history pages -----------------------------------------------------------------------------------
+def history_enforcement(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
+    limit = _limit(data)
+    clauses: list[tuple[str, Any]] = []
+    for col, value in (
+        ("account_id = ?", _int(data, "accountId")),
+        ("rule_id = ?", _str(data, "ruleId")),
+        ("trading_day = ?", _day(data, "tradingDay")),
+        ("id < ?", _int(data, "before")),
+    ):
+        if value is not None:
+            clauses.append((col, value))
+    where, args = _where(clauses)
+    rows = conn.execute(
+        f"SELECT * FROM enforcement_log{where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    return _page(rows, limit, enforcement_item)
+
+
+def history_lockouts(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
+    limit = _limit(data)
+    clauses: list[tuple[str, Any]] = []
+    for col, value in (
+        ("account_id = ?", _int(data, "accountId")),
+        ("trading_day >= ?", _day(data, "from")),
+        ("trading_day <= ?", _day(data, "to")),
+        ("trading_day = ?", _day(data, "tradingDay")),
+        ("id < ?", _int(data, "before")),
+    ):
+        if value is not None:
+            clauses.append((col, value))
+    where, args = _where(clauses)
+    rows = conn.execute(
+        f"SELECT * FROM lockouts{where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    return _page(rows, limit, lockout_item)
+
+
+def history_trades(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
+    limit = _limit(data)
+    clauses: list[tuple[str, Any]] = []
+    for col, value in (
+        ("account_id = ?", _int(data, "accountId")),
+        ("trading_day = ?", _day(data, "tradingDay")),
+        ("trade_id < ?", _int(data, "before")),
+    ):
+        if value is not None:
+            clauses.append((col, value))
+    where, args = _where(clauses)
+    rows = conn.execute(
+        f"SELECT * FROM trades{where} ORDER BY trade_id DESC LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    return _page(rows, limit, trade_item)
+
+
+def history_pnl(conn: sqlite3.Connection, data: Mapping[str, Any], day_bounds: Any = None) -> dict[str, Any]:
+    """Daily rows (newest first), or with ``intraday: true`` the samples of ``tradingDay``.
+
+    ``day_bounds(account_id, day) -> (start_ts, end_ts)`` turns a trading day into UTC text bounds.
+    """
+    limit = _limit(data)
+    account_id = _int(data, "accountId")
+    if data.get("intraday"):
+        day = _day(data, "tradingDay")
+        if account_id is None or day is None:
+            raise QueryError("intraday P&L needs 'data.accountId' and 'data.tradingDay'")
+        if day_bounds is None:
+            raise QueryError(f"account {account_id} is not monitored")
+        start, end = day_bounds(account_id, day)
+        rows = conn.execute(
+            "SELECT * FROM pnl_samples WHERE account_id = ? AND at >= ? AND at < ? ORDER BY at LIMIT ?",
+            (account_id, start, end, MAX_LIMIT * 4 + 1),
+        ).fetchall()
+        return _page(rows, MAX_LIMIT * 4, sample_item)
+    clauses: list[tuple[str, Any]] = []
+    for col, value in (
+        ("account_id = ?", account_id),
+        ("trading_day >= ?", _day(data, "from")),
+        ("trading_day <= ?", _day(data, "to")),
+        ("trading_day < ?", _day(data, "beforeDay")),
+    ):
+        if value is not None:
+            clauses.append((col, value))
+    where, args = _where(clauses)
+    rows = conn.execute(
+        f"SELECT * FROM daily_pnl{where} ORDER BY trading_day DESC, account_id LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    return _page(rows, limit, pnl_item)
+
+
+HISTORY = {
+    "history.enforcement": history_enforcement,
+    "history.lockouts": history_lockouts,
+    "history.trades": history_trades,
+}
+
+
+# ----- start-up loads ----------------------------------------------------------------------------------
+def meta(conn: sqlite3.Connection) -> dict[str, str | None]:
+    return {k: v for k, v in conn.execute("SELECT key, value FROM meta").fetchall()}
+
+
+def active_lockouts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM lockouts WHERE active = 1 ORDER BY id").fetchall()
+
+
+def day_states(conn: sqlite3.Connection) -> dict[int, sqlite3.Row]:
+    return {r["account_id"]: r for r in conn.execute("SELECT * FROM day_state").fetchall()}
+
+
+def trades_since(conn: sqlite3.Connection, account_id: int, since: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM trades WHERE account_id = ? AND executed_at >= ? ORDER BY executed_at, trade_id",
+        (account_id, since),
+    ).fetchall()
+
+
+def contracts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM contracts").fetchall()
+
+
+def unfinished_enforcement(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    marks = ", ".join("?" for _ in UNFINISHED)
+    return conn.execute(
+        f"SELECT * FROM enforcement_log WHERE state IN ({marks}) ORDER BY id", UNFINISHED
+    ).fetchall()

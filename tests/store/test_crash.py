@@ -1,0 +1,92 @@
+"""Crash simulation: a real child process commits, then dies with os._exit(1) (no close, no
+checkpoint). The next open finds every reported record and knows the previous run was unclean."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from risk_manager.daemon.persist import Persistence
+from tests.store.conftest import ACCOUNT, T0, make_engine
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from pathlib import Path
+    from risk_manager.daemon.persist import Persistence
+    from risk_manager.engine import events as E
+    from tests.store.conftest import ACCOUNT, T0, make_engine, trade
+
+    async def main() -> None:
+        engine = make_engine()
+        p = await Persistence.open(Path(sys.argv[1]))
+        await p.restore(engine, T0)
+        payload = trade(int(sys.argv[2]), -600, T0)
+        actions = engine.evaluate(E.TRADE, payload, T0)
+        await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
+        fresh = [a.lockout for a in actions if a.lockout is not None]
+        lock = fresh[0] if fresh else engine.lockouts(ACCOUNT)[0]  # already locked: extend/keep it
+        await p.lockout_set(lock, observed=False)
+        print("committed", lock.id, flush=True)
+        os._exit(1)  # no close(): no clean-shutdown marker, no checkpoint, WAL left behind
+
+    asyncio.run(main())
+    """
+)
+
+
+def _crash(data: Path, trade_id: int = 1) -> str:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(data), str(trade_id)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith("committed"), proc.stderr
+    return proc.stdout.split()[1]
+
+
+async def test_data_survives_a_crash_and_the_unclean_end_is_detected(tmp_path: Path) -> None:
+    lock_id = _crash(tmp_path)
+    assert (tmp_path / "risk.db-wal").exists()  # the commits live in the WAL only
+    p = await Persistence.open(tmp_path)
+    try:
+        assert p.replaced_corrupt is None
+        assert not p.previous_run.clean and not p.previous_run.first_start
+        assert p.previous_run.clean_shutdown_at is None
+        assert p.previous_run.unclean_ends_last_hour == 1 and not p.previous_run.repeated_failures
+        engine = make_engine()
+        await p.restore(engine, T0)
+        assert engine.realized_pnl(ACCOUNT) == -600
+        assert [r.id for r in engine.lockouts(ACCOUNT)] == [lock_id]
+    finally:
+        await p.close(clean=True)
+    p = await Persistence.open(tmp_path)  # that run ended cleanly
+    try:
+        assert p.previous_run.clean
+    finally:
+        await p.close(clean=False)
+    p = await Persistence.open(tmp_path)  # close(clean=False) writes no marker
+    try:
+        assert not p.previous_run.clean
+    finally:
+        await p.close(clean=True)
+
+
+async def test_three_unclean_ends_within_an_hour_are_repeated_failures(tmp_path: Path) -> None:
+    seen = []
+    for n in range(3):
+        _crash(tmp_path, trade_id=n + 1)
+        p = await Persistence.open(tmp_path)
+        seen.append((p.previous_run.unclean_ends_last_hour, p.previous_run.repeated_failures))
+        await p.close(clean=True)  # a clean run in between does not reset the count
+    assert seen == [(1, False), (2, False), (3, True)]
+    with sqlite3.connect(tmp_path / "risk.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM trades").fetchone() == (3,)
+        assert conn.execute("SELECT COUNT(*) FROM lockouts WHERE active = 1").fetchone() == (1,)
