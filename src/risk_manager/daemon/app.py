@@ -90,6 +90,9 @@ class Daemon:
         except StartupError as exc:
             log.error("%s", exc)
             print(f"error: {exc}", file=sys.stderr, flush=True)
+            if self.persist is not None:
+                with contextlib.suppress(Exception):
+                    await self.persist.close(clean=True)
             await self._close_partial()
             return exc.code
         except Exception:
@@ -165,7 +168,20 @@ class Daemon:
             raise StartupError(EXIT_DATABASE, str(exc)) from None
         self.engine = Engine(apply_observe_only(config, o.observe_only))
         now = datetime.now(UTC)
-        await self.persist.restore(self.engine, now)
+        summary = await self.persist.restore(self.engine, now)
+        log.info(
+            "restored %d lockouts and %d of today's trades for %d accounts",
+            summary.lockouts,
+            summary.trades,
+            summary.accounts,
+        )
+        if summary.unfinished:
+            # Re-derived, not replayed: the first reconcile re-evaluates every account and issues
+            # only what is still needed (daemon.md §2.3).
+            log.warning(
+                "%d enforcement actions were unfinished at the last stop; re-checking them",
+                summary.unfinished,
+            )
         for login, account in config.account_configs():
             if account.enabled:
                 self.protection[account.id] = P.Protection(account.id, login.user_name)
