@@ -158,9 +158,7 @@ class BrokerLogin:
         if pipeline is None:
             return
         if target == "GatewayLogout":
-            log.warning("login %s: broker sent GatewayLogout; signing in again", self.name)
-            self._spawn(self._relogin(), "relogin")
-            return
+            return  # the hub signs in again and reconnects by itself; the gap reconciles
         if target not in (E.ACCOUNT, E.POSITION, E.ORDER, E.TRADE):
             return
         pipeline.broker_event(target, payload, self.name)
@@ -189,13 +187,6 @@ class BrokerLogin:
 
     def _on_gap(self) -> Any:
         return self.reconcile_all("reconnect")
-
-    async def _relogin(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.rest.session.token_rejected(await self.rest.token())
-        await asyncio.gather(self.user_hub.stop(), self.market_hub.stop(), return_exceptions=True)
-        self.user_hub.start()
-        self.market_hub.start()
 
     # ----- reconciliation ---------------------------------------------------------------------------
     async def reconcile_all(self, why: str) -> None:
