@@ -98,6 +98,7 @@ class BrokerLogin:
                 self._set_all(P.DISCONNECTED, f"cannot reach the broker: {exc}")
                 await asyncio.sleep(RETRY_DELAYS_S[min(delay_index, len(RETRY_DELAYS_S) - 1)])
                 delay_index += 1
+        await self._preload_contracts()
         await self.user_hub.subscribe_accounts()
         for account_id in self.account_ids:
             await self.user_hub.subscribe_account(account_id)
@@ -194,7 +195,11 @@ class BrokerLogin:
 
     def _day_start(self, account_id: int) -> datetime:
         engine = self.d.engine
-        last = engine.last_reset(account_id) if engine is not None and account_id in engine.account_ids() else None
+        last = (
+            engine.last_reset(account_id)
+            if engine is not None and account_id in engine.account_ids()
+            else None
+        )
         now = datetime.now(UTC)
         if last is None or now - last > timedelta(days=4):
             return now - timedelta(days=1)
@@ -251,7 +256,30 @@ class BrokerLogin:
         for cid in {p.get("contractId") for p in positions} | {o.get("contractId") for o in orders}:
             if isinstance(cid, str):
                 await self._ensure_contract_loaded(cid)
-        return {"account": account, "positions": positions, "orders": orders, "trades": trades, "today": today_orders}
+        return {
+            "account": account,
+            "positions": positions,
+            "orders": orders,
+            "trades": trades,
+            "today": today_orders,
+        }
+
+    async def _preload_contracts(self) -> None:
+        """Metadata of every tradable front contract in one call, so the first position in any of
+        them is priced at once (the per-contract fetch stays as the fallback for the rest)."""
+        try:
+            contracts = await self.rest.available_contracts()
+        except (GatewayError, OSError) as exc:
+            log.info("contract list not loaded (%s); contracts are fetched one by one", exc)
+            return
+        engine, pipeline = self.d.engine, self.d.pipeline
+        for info in contracts:
+            cid = info.get("id")
+            if not isinstance(cid, str) or cid in self._contracts:
+                continue
+            self._contracts[cid] = info
+            if pipeline is not None and engine is not None and cid not in engine.state.contracts:
+                pipeline.put(InternalEvent(E.CONTRACT, info))
 
     async def _ensure_contract_loaded(self, cid: str) -> None:
         engine = self.d.engine
@@ -374,7 +402,9 @@ class BrokerLogin:
             broker = {p.get("contractId"): int(p.get("size") or 0) for p in positions}
             ours = {cid: pos.size for cid, pos in acct.positions.items()}
             if broker != ours:
-                log.warning("state drift: broker %s, daemon %s; reconciling", broker, ours, extra={"acct": account_id})
+                log.warning(
+                    "state drift: broker %s, daemon %s; reconciling", broker, ours, extra={"acct": account_id}
+                )
                 await self.reconcile(account_id, "drift")
 
     # ----- status ------------------------------------------------------------------------------------

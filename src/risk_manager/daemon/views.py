@@ -7,21 +7,22 @@ strings, times as UTC ISO-8601 with Z.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from risk_manager.engine import Engine
 from risk_manager.engine.actions import iso
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.lockouts import Lockout
-from risk_manager.engine.money import fmt_money, fmt_price
+from risk_manager.engine.money import CENT, fmt_money, fmt_price
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.engine.stops import STOP_TAG_PREFIX
 from risk_manager.engine.trading_day import trading_date
 
 
 def money(value: Decimal | None) -> str | None:
-    return None if value is None else fmt_money(value)
+    """Cents for display (half-even); decisions use the exact value, never this string."""
+    return None if value is None else fmt_money(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
 
 
 def position_view(engine: Engine, acct: AccountState, pos: PositionState, now: datetime) -> dict[str, Any]:

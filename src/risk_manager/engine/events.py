@@ -137,6 +137,9 @@ class PositionUpdate:
         return -self.size if self.type == PositionType.SHORT else self.size
 
 
+ORDER_TYPE_MARKET = 2
+
+
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     order_id: int
@@ -154,6 +157,12 @@ class OrderUpdate:
     @property
     def working(self) -> bool:
         return self.status in WORKING_STATUSES
+
+    @property
+    def cancellable(self) -> bool:
+        """Working and worth a cancel: a market order is only "working" for the instant before its
+        fill (and the product's own closes are market orders), so rules judge its position instead."""
+        return self.working and self.type != ORDER_TYPE_MARKET
 
 
 @dataclass(frozen=True, slots=True)

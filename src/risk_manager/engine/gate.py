@@ -89,7 +89,7 @@ def gate_position(
 
 
 def gate_order(ctx: RuleContext, update: OrderUpdate) -> tuple[list[Action], bool]:
-    if not update.working:
+    if not update.cancellable:
         return [], ctx.account.lockouts.hard() is None
     book = ctx.account.lockouts
     hard = book.hard()

@@ -350,6 +350,14 @@ class ControlApi:
     async def server_load(self, scenario: Any) -> Any:
         from risk_manager.sim.scenario import ScenarioRunner
 
+        for user in scenario.users:  # refuse before touching anything (no half-added users)
+            if user.name in self.sim.broker.users:
+                continue
+            for acct in user.accounts:
+                if acct.get("id") is not None and int(acct["id"]) in self.sim.broker.accounts:
+                    raise ControlError(
+                        400, f"{scenario.source}: users.{user.name}: account id {acct['id']} already exists"
+                    )
         if self.sim.scenario is not None:
             await self.sim.scenario.stop()
         runner = ScenarioRunner(self.sim, scenario, self)

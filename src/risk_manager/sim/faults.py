@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 KINDS: dict[str, dict[str, Any]] = {
@@ -100,8 +101,14 @@ def validate(body: Any) -> dict[str, Any]:
         raise FaultError(f"target: expected one of {', '.join(_LATENCY_TARGETS)}, got {spec['target']!r}")
     for key in ("count", "duration_s", "ms", "retry_after_s", "hold_ms"):
         value = spec.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise FaultError(f"{key}: expected a number >= 0, got {value!r}")
+        if value is None:
+            continue
+        # request JSON is parsed with exact decimals, so 0.5 arrives as Decimal("0.5")
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or value < 0:
+            raise FaultError(f"{key}: expected a number >= 0, got {value}")
+        if key == "count" and value != int(value):
+            raise FaultError(f"count: expected an integer >= 0, got {value}")
+        spec[key] = int(value) if value == int(value) else float(value)
     if "path" in spec and not isinstance(spec["path"], str):
         raise FaultError("path: expected a REST path such as /api/Order/place or *")
     return {"kind": kind, **spec}

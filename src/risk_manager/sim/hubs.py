@@ -608,7 +608,11 @@ class HubServer:
         """Server pings, silent-client drops, continuous token checks and quote heartbeats."""
         last_heartbeat = time.monotonic()
         while True:
-            await asyncio.sleep(0.5)
+            settings = self.sim.settings
+            interval = float(settings["ping_interval_s"])
+            timeout = float(settings["client_timeout_s"])
+            # tick at least twice per ping interval so small test intervals are honoured
+            await asyncio.sleep(max(0.02, min(0.5, (interval or 1) / 2, (timeout or 1) / 4)))
             now = time.monotonic()
             settings = self.sim.settings
             interval = float(settings["ping_interval_s"])

@@ -119,7 +119,13 @@ class Call:
             return None
         if not isinstance(value, dict) or not isinstance(value.get("ticks"), int | Decimal):
             raise BadRequest(key, "expected {ticks: int, type: int}")
-        return {"ticks": int(value["ticks"]), "type": int(value.get("type") or 4)}
+        out = {"ticks": int(value["ticks"])}
+        kind = value.get("type")
+        if kind is not None:  # absent: Stop for the stop loss, Limit for the take profit (matching.py)
+            if isinstance(kind, bool) or not isinstance(kind, int | Decimal):
+                raise BadRequest(f"{key}.type", "expected an OrderType integer")
+            out["type"] = int(kind)
+        return out
 
 
 def envelope(result: Result | None = None, **payload: Any) -> dict[str, Any]:

@@ -64,6 +64,40 @@ ACTIONS = {
     "end",
 }
 STEP_KEYS = {"at", "repeat", "every"} | ACTIONS
+ACCOUNT_KEYS = {"id", "name", "balance", "canTrade", "simulated", "isVisible", "active"}
+_ORDER_KEYS = {
+    "account",
+    "contract",
+    "type",
+    "side",
+    "size",
+    "limitPrice",
+    "stopPrice",
+    "trailPrice",
+    "customTag",
+    "stopLossBracket",
+    "takeProfitBracket",
+    "fills",
+    "label",
+    "stopOffsetTicks",
+    "limitOffsetTicks",
+}
+# keys each action accepts (gateway.md §6.8); ``fault`` and ``settings`` are validated by their own parsers
+ACTION_KEYS: dict[str, set[str] | None] = {
+    "quote": {"contract", "bid", "ask", "last"},
+    "move": {"contract", "ticks", "over"},
+    "walk": {"contract", "enabled", "every", "sigma_ticks", "drift_ticks"},
+    "order": _ORDER_KEYS,
+    "cancel": {"account", "label", "all"},
+    "modify": {"account", "label", "size", "limitPrice", "stopPrice"},
+    "flatten": {"account", "contract"},
+    "can_trade": {"account", "value"},
+    "fault": None,
+    "settings": None,
+    "say": {"text"},
+    "end": set(),
+}
+WALK_KEYS = {"every", "sigma_ticks", "drift_ticks", "enabled"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
@@ -134,39 +168,49 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _at(source: str, node: Any, key: Any, path: str) -> str:
+    """``file:line: path`` for a key (or list index) of a YAML node; line omitted for plain data."""
+    return _where(source, node, key, path)
+
+
 def parse_users(raw: Any, source: str, node: Any = None, base: str = "users") -> list[UserSpec]:
     if not isinstance(raw, list):
         raise ScenarioError(f"{source}: {base}: expected a list of users")
     out = []
     for i, item in enumerate(raw):
-        where = _where(source, node, i, f"{base}[{i}]") if node is not None else f"{source}: {base}[{i}]"
+        path = f"{base}[{i}]"
+        where = _at(source, raw, i, path)
         if not isinstance(item, dict):
             raise ScenarioError(f"{where}: expected a mapping with userName, apiKey, accounts")
-        unknown = set(item) - {"userName", "apiKey", "accounts"}
-        if unknown:
-            raise ScenarioError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        for key in item:
+            if key not in ("userName", "apiKey", "accounts"):
+                raise ScenarioError(f"{_at(source, item, key, f'{path}.{key}')}: unknown key")
         name, key = item.get("userName"), item.get("apiKey")
         if not isinstance(name, str) or not name:
-            raise ScenarioError(f"{where}.userName: expected a non-empty string")
+            raise ScenarioError(
+                f"{_at(source, item, 'userName', f'{path}.userName')}: expected a non-empty string"
+            )
         if not isinstance(key, str) or not key:
-            raise ScenarioError(f"{where}.apiKey: expected a non-empty string")
+            raise ScenarioError(
+                f"{_at(source, item, 'apiKey', f'{path}.apiKey')}: expected a non-empty string"
+            )
         accounts = item.get("accounts") or []
         if not isinstance(accounts, list):
-            raise ScenarioError(f"{where}.accounts: expected a list")
+            raise ScenarioError(f"{_at(source, item, 'accounts', f'{path}.accounts')}: expected a list")
         parsed = []
         for j, acct in enumerate(accounts):
-            aw = f"{where}.accounts[{j}]"
+            apath = f"{path}.accounts[{j}]"
             if not isinstance(acct, dict):
-                raise ScenarioError(f"{aw}: expected a mapping")
-            bad = set(acct) - {"id", "name", "balance", "canTrade", "simulated", "isVisible", "active"}
-            if bad:
-                raise ScenarioError(f"{aw}.{sorted(bad)[0]}: unknown key")
+                raise ScenarioError(f"{_at(source, accounts, j, apath)}: expected a mapping")
+            for akey in acct:
+                if akey not in ACCOUNT_KEYS:
+                    raise ScenarioError(f"{_at(source, acct, akey, f'{apath}.{akey}')}: unknown key")
             if acct.get("id") is not None and (
                 isinstance(acct["id"], bool) or not isinstance(acct["id"], int)
             ):
-                raise ScenarioError(f"{aw}.id: expected an integer")
+                raise ScenarioError(f"{_at(source, acct, 'id', f'{apath}.id')}: expected an integer")
             if "balance" in acct and to_decimal(acct["balance"]) is None:
-                raise ScenarioError(f"{aw}.balance: expected a number")
+                raise ScenarioError(f"{_at(source, acct, 'balance', f'{apath}.balance')}: expected a number")
             parsed.append(_plain(dict(acct)))
         out.append(UserSpec(name, key, parsed))
     return out
@@ -262,9 +306,19 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         where = _where(source, market, contract, f"market.{contract}")
         if not isinstance(spec, dict):
             raise ScenarioError(f"{where}: expected {{bid, ask, walk?}}")
-        bad = set(spec) - {"bid", "ask", "walk"}
-        if bad:
-            raise ScenarioError(f"{where}.{sorted(bad)[0]}: unknown key")
+        for key in spec:
+            if key not in ("bid", "ask", "walk"):
+                raise ScenarioError(f"{_where(source, spec, key, f'market.{contract}.{key}')}: unknown key")
+        walk = spec.get("walk")
+        if walk is not None and not isinstance(walk, dict):
+            raise ScenarioError(
+                f"{_where(source, spec, 'walk', f'market.{contract}.walk')}: expected a mapping"
+            )
+        for key in walk or {}:
+            if key not in WALK_KEYS:
+                raise ScenarioError(
+                    f"{_where(source, walk, key, f'market.{contract}.walk.{key}')}: unknown key"
+                )
         sc.market[str(contract)] = _plain(dict(spec))
     steps = data.get("steps") or []
     if not isinstance(steps, list):
@@ -275,7 +329,9 @@ def parse_scenario(data: Any, source: str) -> Scenario:
             raise ScenarioError(f"{where}: expected a mapping")
         for key in step:
             if key not in STEP_KEYS:
-                raise ScenarioError(f"{where}.{key}: unknown key (actions: {', '.join(sorted(ACTIONS))})")
+                raise ScenarioError(
+                    f"{_where(source, step, key, f'steps[{i}].{key}')}: unknown key (actions: {', '.join(sorted(ACTIONS))})"
+                )
         actions = [k for k in step if k in ACTIONS]
         if len(actions) != 1:
             raise ScenarioError(f"{where}: expected exactly one action, got {len(actions)}")
@@ -286,6 +342,27 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         every = duration(step.get("every", 0), f"{where}.every") if repeat > 1 else 0.0
         action = actions[0]
         args = step[action]
+        allowed = ACTION_KEYS[action]
+        if isinstance(args, dict) and allowed is not None:
+            for key in args:
+                if key not in allowed:
+                    raise ScenarioError(
+                        f"{_where(source, args, key, f'steps[{i}].{action}.{key}')}: unknown key (expected one of {', '.join(sorted(allowed)) or 'none'})"
+                    )
+        if action == "fault" and isinstance(args, dict):
+            from risk_manager.sim.faults import FaultError, validate
+
+            try:
+                validate(_plain(args))
+            except FaultError as exc:
+                raise ScenarioError(f"{_where(source, step, action, f'steps[{i}].fault')}: {exc}") from None
+        if action == "settings" and isinstance(args, dict):
+            try:
+                Settings(_plain(args))
+            except SettingsError as exc:
+                raise ScenarioError(
+                    f"{_where(source, args, exc.key, f'steps[{i}].settings.{exc.key}')}: {exc}"
+                ) from None
         args = _plain(args) if isinstance(args, dict) else ({"text": str(args)} if action == "say" else args)
         if not isinstance(args, dict):
             raise ScenarioError(f"{where}.{action}: expected a mapping")

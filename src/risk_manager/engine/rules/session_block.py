@@ -54,7 +54,7 @@ class SessionBlockOutside(Rule):
         return [ctx.close_position(self.rule_id, contract_id, reason), *self._lock(ctx, key, window, reason)]
 
     def on_order(self, ctx: RuleContext, update: OrderUpdate) -> list[Action]:
-        if not update.working:
+        if not update.cancellable:
             return []
         key, window = self._window_for(ctx, update.contract_id)
         if window is None or window.inside(ctx.now):

@@ -45,7 +45,7 @@ class SymbolBlocks(Rule):
 
     def on_order(self, ctx: RuleContext, update: OrderUpdate) -> list[Action]:
         symbol = self._blocked(ctx, update.contract_id)
-        if symbol is None or not update.working:
+        if symbol is None or not update.cancellable:
             return []
         reason = f"{symbol} is a blocked symbol"
         return [
