@@ -191,3 +191,41 @@ async def test_two_logins_with_two_accounts_each(make_stack: MakeStack) -> None:
             assert calls and all(c["user"] == user for c in calls)
         final = (await api.request("status"))["data"]
         assert final["protected"] == 4, final
+
+
+async def test_malformed_events_are_logged_and_skipped(make_stack: MakeStack) -> None:
+    stack = make_stack({"junk": ("junk-key", [3006])}, {3006: MAX_ONE})
+    daemon = stack.start_daemon()
+    rs = "\x1e"
+    frames = [
+        "{not json" + rs,
+        json.dumps(
+            {"type": 1, "target": "GatewayUserPosition", "arguments": [{"action": 1, "data": {"id": "x"}}]}
+        )
+        + rs,
+        json.dumps({"type": 1, "target": "GatewayUserOrder", "arguments": ["oops"]}) + rs,
+        json.dumps(
+            {
+                "type": 1,
+                "target": "GatewayUserTrade",
+                "arguments": [
+                    {"id": 1, "accountId": 3006, "contractId": "CON.F.US.MNQ.Z26", "price": "NaN?"}
+                ],
+            }
+        )
+        + rs,
+        json.dumps(
+            {"type": 1, "target": "GatewayUserPosition", "arguments": [{"accountId": 3006, "size": -5}]}
+        )
+        + rs,
+    ]
+    for frame in frames:
+        reply = stack.sim.control("POST", "/hub/send", {"hub": "user", "frame": frame})
+        assert reply["sent"] == 1
+    # Still running and still enforcing.
+    stack.sim.order(3006, "MNQ", "buy", 2)
+    wait_until(lambda: stack.sim.positions(3006) == {}, 10, "enforcement after malformed events")
+    assert daemon.proc.p.poll() is None
+    log = (stack.root / "logs" / "daemon.log").read_text(encoding="utf-8")
+    assert log.count("malformed") >= 5, log[-2000:]
+    assert "Traceback" not in log

@@ -74,6 +74,7 @@ class ControlApi:
             ("POST", "/sim/scenario/stop", self.scenario_stop),
             ("GET", "/sim/scenario", self.scenario_status),
             ("POST", "/sim/reset", self.reset),
+            ("POST", "/sim/hub/send", self.hub_send),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, self._wrap(handler))
@@ -380,6 +381,24 @@ class ControlApi:
         if self.sim.scenario is None:
             return {"name": None, "state": "idle", "elapsed_s": 0, "next_step": None}
         return self.sim.scenario.status()
+
+    async def hub_send(self, request: web.Request, body: Any) -> Any:
+        """Extension for robustness tests: write a raw text frame (malformed on purpose, usually)
+        to every matching hub connection. ``frame`` is sent as given; nothing is appended."""
+        body = self._obj(body)
+        hub = body.get("hub", "user")
+        if hub not in ("user", "market", "all"):
+            raise ControlError(400, "hub: expected user, market or all")
+        frame = body.get("frame")
+        if not isinstance(frame, str) or not frame:
+            raise ControlError(400, "frame: expected a non-empty string")
+        user = body.get("userName")
+        sent = 0
+        if self.sim.hubs is not None:
+            for conn in self.sim.hubs.matching(hub, user):
+                if await conn.send(frame):
+                    sent += 1
+        return {"sent": sent}
 
     async def reset(self, request: web.Request, body: Any) -> Any:
         sim = self.sim
