@@ -34,6 +34,9 @@ log = logging.getLogger("risk_manager.daemon.broker")
 SWEEP_INTERVAL_S = 60.0
 UNWATCH_AFTER_S = 60.0
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+# daemon.md §4.2: routine calls may use 70 % of the window, the rest is kept for enforcement
+# (gateway.md's 90 % is the client default; the daemon's own, stricter budget wins here).
+ROUTINE_SHARE = 0.7
 
 
 class BrokerLogin:
@@ -49,6 +52,7 @@ class BrokerLogin:
             api_url=api_url,
             connect_timeout_s=float(getattr(broker, "connect_timeout_seconds", 5.0)),
             request_timeout_s=float(getattr(broker, "request_timeout_seconds", 10.0)),
+            routine_share=ROUTINE_SHARE,
         )
         self.rest = RestClient(user_name, api_key, settings)
         self.ops = RestBrokerOps(self.rest)
