@@ -5,20 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-RULE_NAMES = (
-    "max_contracts",
-    "max_contracts_per_instrument",
-    "daily_realized_loss",
-    "daily_unrealized_loss",
-    "max_unrealized_profit",
-    "trade_frequency_limit",
-    "cooldown_after_loss",
-    "no_stop_loss_grace",
-    "session_block_outside",
-    "auth_loss_guard",
-    "symbol_blocks",
-    "trade_management",
-)
+from risk_manager.config.models import RULE_KEYS
+
+RULE_NAMES = RULE_KEYS
 
 
 def all_disabled() -> dict[str, Any]:

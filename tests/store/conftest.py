@@ -9,22 +9,9 @@ from typing import Any
 import pytest
 
 from risk_manager.config.loader import AppConfig
+from risk_manager.config.models import RULE_KEYS
 from risk_manager.engine import Engine
 
-RULE_KEYS = (
-    "max_contracts",
-    "max_contracts_per_instrument",
-    "daily_realized_loss",
-    "daily_unrealized_loss",
-    "max_unrealized_profit",
-    "trade_frequency_limit",
-    "cooldown_after_loss",
-    "no_stop_loss_grace",
-    "session_block_outside",
-    "auth_loss_guard",
-    "symbol_blocks",
-    "trade_management",
-)
 GATEWAY = {
     "environment": "custom",
     "api_url": "http://127.0.0.1:1",

@@ -307,6 +307,10 @@ class RulesConfig(Strict):
     trade_management: TradeManagementRule = TradeManagementRule()
 
 
+RULE_KEYS: tuple[str, ...] = tuple(RulesConfig.model_fields)
+"""The twelve rule block names in RULE-001..RULE-012 order."""
+
+
 RULE_IDS: dict[str, str] = {
     name: f"RULE-{number:03d}" for number, name in enumerate(RulesConfig.model_fields, start=1)
 }
