@@ -195,6 +195,12 @@ async def test_two_logins_with_two_accounts_each(make_stack: MakeStack) -> None:
             assert calls and all(c["user"] == user for c in calls)
         final = (await api.request("status"))["data"]
         assert final["protected"] == 4, final
+    # Graceful shutdown on SIGTERM: exit 0 within the 5 s budget, state flushed.
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 5.0
+    log = (stack.root / "logs" / "daemon.log").read_text(encoding="utf-8")
+    assert "Stopped cleanly" in log
 
 
 async def test_malformed_events_are_logged_and_skipped(make_stack: MakeStack) -> None:
