@@ -249,6 +249,11 @@ class Dispatcher:
     async def on_work_update(self, item: WorkItem) -> None:
         d = self.d
         record = self._record(item.action, item.state, item)
+        # Updates are scheduled as tasks; two may carry the same state by the time they run.
+        seen = (record["state"], record.get("attempts"), record.get("confirmedMs"))
+        if item.reported == seen:
+            return
+        item.reported = seen
         log_enforcement(record)
         if d.persist is not None:
             item.record_id = await d.persist.enforcement(item, record)

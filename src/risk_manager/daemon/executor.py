@@ -67,6 +67,7 @@ class WorkItem:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     record_id: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    reported: tuple[Any, ...] | None = None  # last (state, attempts, confirmed) told to the world
 
     @property
     def account_id(self) -> int:

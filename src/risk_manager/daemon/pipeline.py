@@ -143,7 +143,8 @@ class Pipeline:
         quotes, self._quotes = self._quotes, {}
         for cid, (payload, ns) in quotes.items():
             data = payload if payload.get("contractId") == cid else dict(payload, contractId=cid)
-            await self._process(InternalEvent(E.QUOTE, data, ns))
+            self._seq += 1  # every event has its own id: it is the cause in enforcement keys
+            await self._process(InternalEvent(E.QUOTE, data, ns, seq=self._seq))
 
     async def _process(self, event: InternalEvent) -> None:
         if event.name not in (E.QUOTE, E.TICK) and event.control is None and self._paused_accounts:

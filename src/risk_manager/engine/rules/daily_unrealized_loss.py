@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.lockouts import UNTIL_RESET
 from risk_manager.engine.money import ZERO, fmt_money
 from risk_manager.engine.rules.base import Rule
-from risk_manager.engine.rules.unrealized import missing_quote_warnings, positions_with_pnl
+from risk_manager.engine.rules.unrealized import (
+    missing_quote_deadline,
+    missing_quote_warnings,
+    positions_with_pnl,
+)
 from risk_manager.engine.state import PositionState
 
 
@@ -24,11 +30,18 @@ class DailyUnrealizedLoss(Rule):
     def on_quote(self, ctx: RuleContext, contract_id: str) -> list[Action]:
         return self._check(ctx, contract_id)
 
+    def on_tick(self, ctx: RuleContext) -> list[Action]:
+        # From the tick only, so the quote fast path and full evaluation stay identical.
+        return missing_quote_warnings(ctx, self.rule_id)
+
+    def next_deadline(self, ctx: RuleContext) -> datetime | None:
+        return missing_quote_deadline(ctx)
+
     def _check(self, ctx: RuleContext, contract_id: str) -> list[Action]:
         """Per-position limits look at the contract whose price or position moved; totals at all."""
         cfg = ctx.rules.daily_unrealized_loss
         limit = cfg.loss_limit
-        out = missing_quote_warnings(ctx, self.rule_id)
+        out: list[Action] = []
         if cfg.scope == "per_position":
             for pos, pnl in positions_with_pnl(ctx, contract_id):
                 if pnl is None:
