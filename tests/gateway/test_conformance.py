@@ -105,3 +105,37 @@ async def test_signalrcore_receives_events(
             assert received[0][0]["data"]["accountId"] == 1001
     finally:
         await asyncio.to_thread(hub.stop)
+
+
+async def test_pysignalr_comes_back_after_drop_hubs(
+    sim: SimServer, rest: RestClient, control: httpx.AsyncClient, mnq: str
+) -> None:
+    """gateway.md §7.1: after ``drop_hubs`` pysignalr reconnects (reusing its old id, without
+    negotiating) and re-subscribes in its open callback; events flow again."""
+    pysignalr_client = pytest.importorskip("pysignalr.client")
+    token = await rest.token()
+    client = pysignalr_client.SignalRClient(f"{sim.base_url}/hubs/user?access_token={token}")
+    received: list[Any] = []
+    opens: list[int] = []
+
+    async def on_order(arguments: list[Any]) -> None:
+        received.append(arguments)
+
+    async def on_open() -> None:
+        opens.append(1)
+        await client.send("SubscribeOrders", [1001])
+
+    client.on("GatewayUserOrder", on_order)
+    client.on_open(on_open)
+    task = asyncio.create_task(client.run())
+    try:
+        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await sim_post(control, "/sim/faults", {"kind": "drop_hubs", "hub": "user"})
+        await wait_until(lambda: len(opens) >= 2, 20, "pysignalr reopened after the drop")
+        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await _buy(control, mnq)
+        await wait_until(lambda: len(received) >= 2, 10, "order events after the reconnect")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
