@@ -129,6 +129,7 @@ class HubServer:
         self._pending: deque[_Pending] = deque()
         self._lock = asyncio.Lock()
         self._flush_scheduled = False
+        self._holds = 0
         self._held: dict[int, list[_Pending]] = {}  # reorder fault id -> held events
         self._ticker: asyncio.Task[None] | None = None
         self.on_subscribe: list[Any] = []  # callbacks(hub, target, argument, user)
@@ -418,9 +419,18 @@ class HubServer:
     # -- publishing --------------------------------------------------------------------------------------
     def publish(self, event: Event) -> None:
         self._pending.append(_Pending(event, CAUSE.get()))
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._holds:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._spawn_flush)
+
+    def hold(self) -> None:
+        """Keep published events queued (``events_before_response: false``: answer first)."""
+        self._holds += 1
+
+    async def release(self) -> None:
+        self._holds = max(0, self._holds - 1)
+        if not self._holds:
+            await self.flush()
 
     def _spawn_flush(self) -> None:
         self._flush_scheduled = False

@@ -374,13 +374,25 @@ class RestApi:
             fault=None,
         )
         CAUSE.set(entry["seq"])
-        response_body, status, headers = await self._process(path, body, info, token, entry)
-        if self.sim.settings["events_before_response"] and self.sim.hubs is not None:
-            await self.sim.hubs.flush()
-        entry["status"] = status
-        entry["response"] = plain(response_body)
-        entry["done_ns"] = time.monotonic_ns()
-        return _json(response_body, status, headers)
+        hubs = self.sim.hubs
+        before = bool(self.sim.settings["events_before_response"])
+        if hubs is not None and not before:
+            hubs.hold()
+        try:
+            response_body, status, headers = await self._process(path, body, info, token, entry)
+            if hubs is not None and before:
+                await hubs.flush()
+            entry["status"] = status
+            entry["response"] = plain(response_body)
+            entry["done_ns"] = time.monotonic_ns()
+            response = _json(response_body, status, headers)
+            if hubs is not None and not before:
+                await response.prepare(request)  # the answer goes out first ...
+                await response.write_eof()
+        finally:
+            if hubs is not None and not before:
+                await hubs.release()  # ... then the execution's events
+        return response
 
     async def _process(
         self, path: str, body: Any, info: TokenInfo | None, token: str | None, entry: dict[str, Any]

@@ -1,0 +1,216 @@
+"""Real processes for the daemon benchmarks: the gateway simulator, the daemon, and their config.
+
+A pytest-free copy of the few lines of ``tests/e2e/harness.py`` the benchmarks need (the bench scripts
+run as plain ``python bench/x.py``). Child output lines are timestamped on arrival, so a benchmark can
+tell when the daemon printed its ready line relative to the moment it was started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PY = sys.executable
+API_LINE = re.compile(r"local API (ws://\S+)")
+RULE_NAMES = (
+    "max_contracts",
+    "max_contracts_per_instrument",
+    "daily_realized_loss",
+    "daily_unrealized_loss",
+    "max_unrealized_profit",
+    "trade_frequency_limit",
+    "cooldown_after_loss",
+    "no_stop_loss_grace",
+    "session_block_outside",
+    "auth_loss_guard",
+    "symbol_blocks",
+    "trade_management",
+)
+# Front contracts of every built-in root of the simulator (gateway.md §6.5), by symbol.
+SYMBOLS = ("MNQ", "NQ", "MES", "ES", "RTY", "M2K", "YM", "MYM", "CL", "MCL", "GC", "MGC")
+
+
+def _pump(stream: Any, sink: queue.Queue[tuple[float, str] | None], keep: list[str]) -> None:
+    for line in stream:
+        keep.append(line)
+        sink.put((time.perf_counter(), line))
+    sink.put(None)
+
+
+class Proc:
+    """A child process whose output lines are collected with their arrival time."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = dict(os.environ)
+        env.pop("RISK_MANAGER_API_KEY", None)
+        env.pop("RISK_MANAGER_API_KEYS", None)
+        self.args = args
+        self.started = time.perf_counter()
+        self.p = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[tuple[float, str] | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        threading.Thread(target=_pump, args=(self.p.stdout, self.lines, self.stdout), daemon=True).start()
+        threading.Thread(target=_pump, args=(self.p.stderr, queue.Queue(), self.stderr), daemon=True).start()
+
+    def wait_line(self, pattern: re.Pattern[str] | None, timeout: float) -> tuple[float, str]:
+        """(perf_counter time the line arrived, line) of the first matching stdout line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"no matching line within {timeout}s from {self.args}: {self.tail()}")
+            try:
+                item = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if item is None:
+                raise RuntimeError(f"process exited ({self.p.poll()}) before the line: {self.tail()}")
+            if pattern is None or pattern.search(item[1]):
+                return item
+
+    def tail(self) -> str:
+        return "".join(self.stdout[-10:]) + "".join(self.stderr[-30:])
+
+    def terminate(self, timeout: float = 10) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+
+class Sim:
+    """``risk-manager sim`` on a free port plus a keep-alive client for its control API."""
+
+    def __init__(self, users_file: Path) -> None:
+        self.proc = Proc([PY, "-m", "risk_manager", "sim", "--port", "0", "--users", str(users_file)])
+        self.urls: dict[str, str] = json.loads(self.proc.wait_line(None, 30)[1])
+        self.http = httpx.Client(base_url=self.urls["api_url"], timeout=30)
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        r = self.http.request(method, f"/sim{path}", json=body)
+        if r.status_code >= 300:
+            raise RuntimeError(f"{method} /sim{path} -> {r.status_code} {r.text}")
+        return r.json()
+
+    def close(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+
+
+def users_file(path: Path, users: dict[str, tuple[str, list[int]]]) -> Path:
+    """Simulator users file: {userName: (apiKey, [account ids])}."""
+    doc = {
+        "users": [
+            {
+                "userName": name,
+                "apiKey": key,
+                "accounts": [
+                    {"id": a, "name": f"BENCH-{a}", "balance": 50000, "canTrade": True, "simulated": True}
+                    for a in ids
+                ],
+            }
+            for name, (key, ids) in users.items()
+        ]
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def write_config(
+    directory: Path,
+    urls: dict[str, str],
+    login: str,
+    api_key: str,
+    accounts: list[int],
+    overrides: dict[str, Any],
+) -> Path:
+    """accounts.yaml / risk_config.yaml / secrets.yaml: every rule off globally, ``overrides`` per account."""
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "version": 1,
+        "gateway": {
+            "environment": "custom",
+            "api_url": urls["api_url"],
+            "user_hub_url": urls["user_hub_url"],
+            "market_hub_url": urls["market_hub_url"],
+        },
+        "logins": [
+            {
+                "name": login,
+                "user_name": login,
+                "accounts": [
+                    {
+                        "id": a,
+                        "name": f"BENCH-{a}",
+                        "reset_time": "17:00",
+                        "timezone": "America/Chicago",
+                        "rule_overrides": overrides,
+                    }
+                    for a in accounts
+                ],
+            }
+        ],
+    }
+    rules = {name: {"enabled": False} for name in RULE_NAMES}
+    (directory / "accounts.yaml").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    (directory / "risk_config.yaml").write_text(json.dumps({"version": 1, "rules": rules}), encoding="utf-8")
+    secrets = directory / "secrets.yaml"
+    secrets.write_text(json.dumps({"api_keys": {login: api_key}}), encoding="utf-8")
+    secrets.chmod(0o600)
+    return directory
+
+
+def daemon_args(config_dir: Path, workdir: Path) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "risk_manager",
+        "run",
+        "--config-dir",
+        str(config_dir),
+        "--data-dir",
+        str(workdir / "data"),
+        "--log-dir",
+        str(workdir / "logs"),
+        "--api-port",
+        "0",
+    ]
+
+
+def start_daemon(config_dir: Path, workdir: Path, timeout: float = 30) -> tuple[Proc, str, float]:
+    """Start the daemon; returns (process, local API url, seconds from Popen to the ready line)."""
+    proc = Proc(daemon_args(config_dir, workdir))
+    at, line = proc.wait_line(API_LINE, timeout)
+    match = API_LINE.search(line)
+    assert match is not None
+    return proc, match.group(1), at - proc.started
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]

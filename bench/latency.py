@@ -1,0 +1,429 @@
+"""Enforcement latency benchmark: breach -> close call, the daemon vs a minimal bare client.
+
+Real processes: the gateway simulator and the daemon (20 accounts on one login, each with
+``max_contracts`` limit 1, ``reduce_to_limit``: buying 2 is a breach closed by one ``closeContract``).
+A scenario random walk on every built-in contract supplies the background quote load (default
+1,000 quotes/s, the achieved rate is measured from the simulator journal and printed).
+
+Per breach the trader buys 2 contracts through ``POST /sim/orders`` (accounts rotate, contracts
+rotate), the bench waits until the account is flat again (polling ``/sim/state``), then reads the
+journal: latency = ``ts_ns`` of the first later ``rest`` entry ``/api/Position/closeContract`` (or
+``partialCloseContract``) for that account minus ``ts_ns`` of the ``GatewayUserPosition`` event
+(size 2, that account) whose ``cause_seq`` is the trader's ``/sim/orders`` control entry
+(gateway.md §6.6). Both timestamps come from the simulator's monotonic clock.
+
+The floor is a minimal client in this process (httpx + websockets, on another simulator user and its
+own 20 accounts, under the same quote load, with the daemon not running yet): it signs in, connects
+the user hub (negotiate, handshake, ``SubscribePositions`` per account) and the market hub (quotes of
+every contract, each frame JSON-decoded), and POSTs ``closeContract`` the moment a
+``GatewayUserPosition`` with size > 0 arrives.
+
+The daemon's client-side limiter allows 200 REST requests per 60 s per login and every close costs
+two (the close and its verification read), so breaches are paced from the journal to keep the
+daemon's window below the limit: otherwise the bench would measure limiter queueing, not the
+daemon. The simulator's own rate limit is switched off (the floor client has no limiter).
+
+    .venv/bin/python bench/latency.py [--breaches 200] [--quote-rate 1000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from _stack import SYMBOLS, Sim, percentile, start_daemon, users_file, write_config
+
+RS = "\x1e"
+CLOSE_PATHS = ("/api/Position/closeContract", "/api/Position/partialCloseContract")
+DAEMON_USER, DAEMON_KEY = "bench", "bench-key"
+FLOOR_USER, FLOOR_KEY = "floor", "floor-key"
+DAEMON_ACCOUNTS = list(range(3001, 3021))
+FLOOR_ACCOUNTS = list(range(4001, 4021))
+RULE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "reduce_to_limit"}}
+LIMIT_WINDOW_NS = 60_000_000_000
+LIMIT_BUDGET = 192  # of the 200 per 60 s: headroom for the verification read still in flight
+WALK_MIN_EVERY_S = 0.010  # the simulator's random walk sleeps at least 10 ms per step
+WALK_SIGMA = 6.0  # ticks per step: with sigma 6 about 93 % of steps move the price (others are no quote)
+
+
+# ----- quote load ------------------------------------------------------------------------------------------
+def load_walk(sim: Sim, every_s: float) -> None:
+    every_ms = max(every_s, WALK_MIN_EVERY_S) * 1000
+    walk = {"every": f"{every_ms:.2f}ms", "sigma_ticks": WALK_SIGMA}
+    scenario = {
+        "version": 1,
+        "name": "bench-quote-load",
+        "start": "immediate",
+        "market": {s: {"walk": walk} for s in SYMBOLS},
+    }
+    sim.control("POST", "/scenario", {"inline": scenario})
+
+
+async def measure_quote_rate(sim: Sim, http: httpx.AsyncClient, seconds: float) -> tuple[float, float]:
+    """(quotes/s produced, share of them delivered to at least one subscriber) over the next window."""
+    since = (await _get(http, "/sim/state?accountId=0"))["journal_seq"]
+    await asyncio.sleep(seconds)  # a measuring window, not synchronisation
+    quotes: list[dict[str, Any]] = []
+    while True:
+        page = await _get(http, f"/sim/journal?since={since}&kinds=event&limit=5000")
+        entries = page["entries"]
+        if not entries:
+            break
+        quotes += [e for e in entries if e.get("target") == "GatewayQuote"]
+        since = entries[-1]["seq"]
+        if quotes and quotes[-1]["ts_ns"] - quotes[0]["ts_ns"] >= seconds * 1e9:
+            break
+    if len(quotes) < 2:
+        return 0.0, 0.0
+    span = (quotes[-1]["ts_ns"] - quotes[0]["ts_ns"]) / 1e9
+    delivered = sum(1 for q in quotes if q.get("recipients", 0) > 0)
+    return (len(quotes) - 1) / span, delivered / len(quotes)
+
+
+async def calibrate(sim: Sim, http: httpx.AsyncClient, target: float) -> float:
+    """Start the walk for ``target`` quotes/s and correct its step interval once from the journal."""
+    every = len(SYMBOLS) * 0.93 / target
+    load_walk(sim, every)
+    rate, _ = await measure_quote_rate(sim, http, 1.0)
+    if rate > 0 and abs(rate - target) / target > 0.05 and every > WALK_MIN_EVERY_S:
+        every = every * rate / target
+        load_walk(sim, every)
+        rate, _ = await measure_quote_rate(sim, http, 1.0)
+    return rate
+
+
+# ----- simulator helpers -----------------------------------------------------------------------------------
+async def _get(http: httpx.AsyncClient, path: str) -> Any:
+    r = await http.get(path)
+    r.raise_for_status()
+    return r.json()
+
+
+async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+    r = await http.post(path, json=body)
+    if r.status_code >= 300:
+        raise RuntimeError(f"POST {path} -> {r.status_code} {r.text}")
+    return r.json()
+
+
+def _position_data(entry: dict[str, Any]) -> dict[str, Any]:
+    args = entry.get("arguments") or [{}]
+    data = args[0] if args else {}
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data = data["data"]
+    return data if isinstance(data, dict) else {}
+
+
+async def wait_flat(http: httpx.AsyncClient, account: int, timeout: float = 15.0) -> int:
+    """Poll the simulator's truth until the account holds nothing; returns the journal seq then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await _get(http, f"/sim/state?accountId={account}")
+        if not any(p["accountId"] == account and p["size"] for p in state["positions"]):
+            return int(state["journal_seq"])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"account {account} still not flat after {timeout}s: {state['positions']}")
+        await asyncio.sleep(0.005)  # poll interval of a condition wait
+
+
+async def breach_latency(http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0) -> float:
+    """Milliseconds from the breaching position event to the close call, read from the journal."""
+    order_seq: int | None = None
+    event_ns: int | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = await _get(http, f"/sim/journal?since={since}&kinds=rest,event,control&limit=400")
+        if page.get("truncated"):
+            raise RuntimeError("journal entries were evicted before they were read")
+        for e in page["entries"]:
+            since = e["seq"]
+            kind = e["kind"]
+            body = e.get("body") if isinstance(e.get("body"), dict) else {}
+            if order_seq is None:
+                if kind == "control" and e.get("path") == "/sim/orders" and body.get("accountId") == account:
+                    order_seq = e["seq"]
+            elif event_ns is None:
+                if (
+                    kind == "event"
+                    and e.get("target") == "GatewayUserPosition"
+                    and e.get("cause_seq") == order_seq
+                    and e.get("accountId") == account
+                    and _position_data(e).get("size") == 2
+                ):
+                    event_ns = e["ts_ns"]
+            elif kind == "rest" and e.get("path") in CLOSE_PATHS and body.get("accountId") == account:
+                return (e["ts_ns"] - event_ns) / 1e6
+        if not page["entries"]:
+            await asyncio.sleep(0.01)  # the journal has no newer entries yet
+    raise RuntimeError(f"breach on {account}: no order/event/close found in the journal (order {order_seq})")
+
+
+# ----- the floor: a minimal bare client --------------------------------------------------------------------
+class FloorClient:
+    """The least a client can do: sign in, subscribe, close on a position event. No state, no checks."""
+
+    def __init__(self, urls: dict[str, str], contracts: list[str]) -> None:
+        self.urls = urls
+        self.contracts = contracts
+        self.http = httpx.AsyncClient(base_url=urls["api_url"], timeout=10)
+        self.token = ""
+        self.sockets: list[ClientConnection] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.quotes = 0
+        self.closes = 0
+
+    async def start(self) -> None:
+        r = await self.http.post("/api/Auth/loginKey", json={"userName": FLOOR_USER, "apiKey": FLOOR_KEY})
+        self.token = r.json()["token"]
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        user = await self._hub(self.urls["user_hub_url"], self._on_user)
+        market = await self._hub(self.urls["market_hub_url"], self._on_market)
+        await self._invoke(user, [("SubscribePositions", [a]) for a in FLOOR_ACCOUNTS])
+        await self._invoke(market, [("SubscribeContractQuotes", [c]) for c in self.contracts])
+
+    async def _hub(self, url: str, handler: Any) -> ClientConnection:
+        r = await self.http.post(f"{url}/negotiate?negotiateVersion=1&access_token={self.token}")
+        conn_id = r.json()["connectionToken"]
+        ws_url = url.replace("http", "ws", 1) + f"?id={conn_id}&access_token={self.token}"
+        ws = await connect(ws_url, max_size=None)
+        await ws.send(json.dumps({"protocol": "json", "version": 1}) + RS)
+        await ws.recv()  # the handshake answer {}
+        self.sockets.append(ws)
+        self.tasks.append(asyncio.create_task(self._read(ws, handler)))
+        self.tasks.append(asyncio.create_task(self._ping(ws)))
+        return ws
+
+    async def _invoke(self, ws: ClientConnection, calls: list[tuple[str, list[Any]]]) -> None:
+        self._pending = {str(i) for i in range(len(calls))}
+        self._all_done = asyncio.Event()
+        for i, (target, args) in enumerate(calls):
+            msg = {"type": 1, "invocationId": str(i), "target": target, "arguments": args}
+            await ws.send(json.dumps(msg) + RS)
+        await asyncio.wait_for(self._all_done.wait(), 10)
+
+    async def _read(self, ws: ClientConnection, handler: Any) -> None:
+        async for frame in ws:
+            for record in str(frame).split(RS):
+                if not record:
+                    continue
+                msg = json.loads(record)
+                if msg.get("type") == 1:
+                    handler(msg.get("target"), msg.get("arguments") or [])
+                elif msg.get("type") == 3:
+                    self._pending.discard(str(msg.get("invocationId")))
+                    if not self._pending:
+                        self._all_done.set()
+
+    async def _ping(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(10)  # SignalR keep-alive period
+            await ws.send('{"type":6}' + RS)
+
+    def _on_user(self, target: str, args: list[Any]) -> None:
+        if target != "GatewayUserPosition" or not args:
+            return
+        data = args[0].get("data", args[0]) if isinstance(args[0], dict) else {}
+        if data.get("size", 0) > 0:
+            body = {"accountId": data["accountId"], "contractId": data["contractId"]}
+            self.tasks.append(asyncio.create_task(self.http.post("/api/Position/closeContract", json=body)))
+            self.closes += 1
+
+    def _on_market(self, target: str, args: list[Any]) -> None:
+        if target == "GatewayQuote":
+            self.quotes += 1
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for ws in self.sockets:
+            await ws.close()
+        await self.http.aclose()
+
+
+# ----- breach loops ----------------------------------------------------------------------------------------
+class DaemonBudget:
+    """The daemon login's REST requests seen in the journal, to keep its 60 s window under the limit."""
+
+    def __init__(self) -> None:
+        self.sent: deque[int] = deque()
+        self.cursor = 0
+        self.waited_s = 0.0
+
+    async def refresh(self, http: httpx.AsyncClient) -> None:
+        while True:
+            page = await _get(http, f"/sim/journal?since={self.cursor}&kinds=rest&limit=5000")
+            for e in page["entries"]:
+                self.cursor = e["seq"]
+                if e.get("user") == DAEMON_USER:
+                    self.sent.append(e["ts_ns"])
+            if not page.get("more"):
+                return
+
+    async def room_for(self, http: httpx.AsyncClient, requests: int) -> None:
+        await self.refresh(http)
+        while True:
+            now = time.monotonic_ns()  # the simulator's journal clock: same host, same monotonic clock
+            while self.sent and self.sent[0] <= now - LIMIT_WINDOW_NS:
+                self.sent.popleft()
+            if len(self.sent) + requests <= LIMIT_BUDGET:
+                return
+            wait = (self.sent[0] + LIMIT_WINDOW_NS - now) / 1e9 + 0.05
+            self.waited_s += wait
+            await asyncio.sleep(wait)  # pacing to the broker's rate limit
+
+
+async def run_breaches(
+    http: httpx.AsyncClient,
+    accounts: list[int],
+    contracts: list[str],
+    count: int,
+    budget: DaemonBudget | None,
+    label: str,
+) -> list[float]:
+    latencies: list[float] = []
+    since = await wait_flat(http, accounts[0])
+    started = time.monotonic()
+    for i in range(count):
+        account = accounts[i % len(accounts)]
+        contract = contracts[i % len(contracts)]
+        if budget is not None:
+            await budget.room_for(http, 3)
+            since = (await _get(http, "/sim/state?accountId=0"))["journal_seq"]
+        body = {"accountId": account, "contractId": contract, "type": "market", "side": "buy", "size": 2}
+        await _post(http, "/sim/orders", body)
+        next_since = await wait_flat(http, account)
+        latencies.append(await breach_latency(http, since, account))
+        since = next_since
+        if (i + 1) % 50 == 0:
+            print(f"  {label}: {i + 1}/{count} breaches ({time.monotonic() - started:.0f} s)", flush=True)
+    return latencies
+
+
+# ----- status of the daemon ----------------------------------------------------------------------------
+async def wait_protected(api_url: str, accounts: int, timeout: float = 30.0) -> None:
+    async with connect(api_url, max_size=None) as ws:
+        deadline = time.monotonic() + timeout
+        n = 0
+        while True:
+            n += 1
+            await ws.send(json.dumps({"id": f"s{n}", "op": "status", "data": {}}))
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                if msg.get("type") == "response" and msg.get("id") == f"s{n}":
+                    break
+            data = msg.get("data") or {}
+            if data.get("accounts") == accounts and data.get("protected") == accounts:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"daemon not protected within {timeout}s: {data.get('unprotected')}")
+            await asyncio.sleep(0.05)  # status poll interval
+
+
+# ----- report ----------------------------------------------------------------------------------------------
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
+
+
+def print_table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"\n{'client':<10} {'n':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9} {'mean ms':>9}")
+    for name, s in rows:
+        print(
+            f"{name:<10} {s['n']:>5} {s['p50']:>9.2f} {s['p90']:>9.2f} {s['p99']:>9.2f} {s['max']:>9.2f} {s['mean']:>9.2f}"
+        )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    t_start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rm-bench-latency-") as tmp:
+        root = Path(tmp)
+        users = {DAEMON_USER: (DAEMON_KEY, DAEMON_ACCOUNTS), FLOOR_USER: (FLOOR_KEY, FLOOR_ACCOUNTS)}
+        sim = Sim(users_file(root / "users.json", users))
+        daemon = None
+        http = httpx.AsyncClient(base_url=sim.urls["api_url"], timeout=30)
+        try:
+            # The floor client has no limiter; the daemon's own limiter is paced below. A bounded journal
+            # keeps every journal read cheap for the simulator.
+            sim.control("POST", "/settings", {"rate_limit_enabled": False, "journal_max_entries": 60000})
+            contracts = [c["id"] for c in sim.control("GET", "/state?accountId=0")["contracts"]]
+            rate0 = await calibrate(sim, http, args.quote_rate)
+            print(f"quote load: {len(contracts)} contracts, random walk, {rate0:.0f} quotes/s (journal)")
+
+            # --- floor ---------------------------------------------------------------------------------
+            floor = FloorClient(sim.urls, contracts)
+            await floor.start()
+            rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
+            print(f"floor client connected; {args.breaches} breaches ...", flush=True)
+            floor_lat = await run_breaches(http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor")
+            floor_quotes = floor.quotes
+            await floor.stop()
+
+            # --- daemon --------------------------------------------------------------------------------
+            config = write_config(root / "config", sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, RULE)
+            daemon, api_url, ready_s = start_daemon(config, root / "daemon")
+            await wait_protected(api_url, len(DAEMON_ACCOUNTS))
+            print(f"daemon ready after {ready_s:.2f} s, all {len(DAEMON_ACCOUNTS)} accounts protected")
+            budget = DaemonBudget()
+            # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
+            # contract of the load before measuring, as in steady trading.
+            await run_breaches(http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up")
+            rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
+            print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
+            daemon_lat = await run_breaches(
+                http, DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1], contracts, args.breaches, budget, "daemon"
+            )
+            rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
+        finally:
+            await http.aclose()
+            if daemon is not None:
+                daemon.terminate()
+            sim.close()
+
+    fs, ds = stats(floor_lat), stats(daemon_lat)
+    print("\n== Enforcement latency: breaching GatewayUserPosition -> closeContract (simulator journal) ==")
+    print(
+        f"quote load (journal): {rate_floor:.0f}/s during floor ({share_floor:.0%} delivered), "
+        f"{rate_daemon:.0f}/s after daemon warm-up ({share_daemon:.0%} delivered), "
+        f"{rate_end:.0f}/s at the end ({share_end:.0%} delivered); floor client decoded {floor_quotes} quotes"
+    )
+    print_table([("floor", fs), ("daemon", ds)])
+    r50, r99 = ds["p50"] / fs["p50"], ds["p99"] / fs["p99"]
+    print(f"\nratio p50/p50floor = {r50:.2f} (target <= 1.5)  {'OK' if r50 <= 1.5 else 'OVER'}")
+    print(f"ratio p99/p99floor = {r99:.2f} (target <= 2.0)  {'OK' if r99 <= 2.0 else 'OVER'}")
+    print(
+        f"pacing wait for the daemon's REST limit: {budget.waited_s:.1f} s; total run {time.monotonic() - t_start:.0f} s"
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--breaches", type=int, default=200)
+    parser.add_argument("--quote-rate", type=float, default=1000.0)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20 breaches")
+    args = parser.parse_args()
+    if args.quick:
+        args.breaches = min(args.breaches, 20)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
