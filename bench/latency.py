@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -39,6 +40,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -72,7 +74,7 @@ def load_walk(sim: Sim, every_s: float) -> None:
 
 async def measure_quote_rate(sim: Sim, http: httpx.AsyncClient, seconds: float) -> tuple[float, float]:
     """(quotes/s produced, share of them delivered to at least one subscriber) over the next window."""
-    since = (await _get(http, "/sim/state?accountId=0"))["journal_seq"]
+    since = await journal_seq(http)
     await asyncio.sleep(seconds)  # a measuring window, not synchronisation
     quotes: list[dict[str, Any]] = []
     while True:
@@ -117,24 +119,17 @@ async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any
     return r.json()
 
 
+async def journal_seq(http: httpx.AsyncClient) -> int:
+    """The simulator's newest journal seq (a page past the end: no entries to serialise)."""
+    return int((await _get(http, "/sim/journal?since=999999999999&limit=1"))["last_seq"])
+
+
 def _position_data(entry: dict[str, Any]) -> dict[str, Any]:
     args = entry.get("arguments") or [{}]
     data = args[0] if args else {}
     if isinstance(data, dict) and isinstance(data.get("data"), dict):
         data = data["data"]
     return data if isinstance(data, dict) else {}
-
-
-async def wait_flat(http: httpx.AsyncClient, account: int, timeout: float = 15.0) -> int:
-    """Poll the simulator's truth until the account holds nothing; returns the journal seq then."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = await _get(http, f"/sim/state?accountId={account}")
-        if not any(p["accountId"] == account and p["size"] for p in state["positions"]):
-            return int(state["journal_seq"])
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"account {account} still not flat after {timeout}s: {state['positions']}")
-        await asyncio.sleep(0.005)  # poll interval of a condition wait
 
 
 async def breach_latency(http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0) -> float:
@@ -173,10 +168,14 @@ async def breach_latency(http: httpx.AsyncClient, since: int, account: int, time
 class FloorClient:
     """The least a client can do: sign in, subscribe, close on a position event. No state, no checks."""
 
-    def __init__(self, urls: dict[str, str], contracts: list[str]) -> None:
+    def __init__(self, urls: dict[str, str], contracts: list[str], watch: PositionWatch) -> None:
         self.urls = urls
         self.contracts = contracts
+        self.watch = watch
         self.http = httpx.AsyncClient(base_url=urls["api_url"], timeout=10)
+        # The close itself goes through aiohttp, the HTTP client the daemon uses: the floor and the
+        # daemon pay the same library cost, so the ratio shows only what the daemon adds.
+        self.fast: aiohttp.ClientSession | None = None
         self.token = ""
         self.sockets: list[ClientConnection] = []
         self.tasks: list[asyncio.Task[Any]] = []
@@ -187,6 +186,10 @@ class FloorClient:
         r = await self.http.post("/api/Auth/loginKey", json={"userName": FLOOR_USER, "apiKey": FLOOR_KEY})
         self.token = r.json()["token"]
         self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.fast = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        )
+        await self._close_request({"accountId": FLOOR_ACCOUNTS[0], "contractId": "none"})  # warm the pool
         user = await self._hub(self.urls["user_hub_url"], self._on_user)
         market = await self._hub(self.urls["market_hub_url"], self._on_market)
         await self._invoke(user, [("SubscribePositions", [a]) for a in FLOOR_ACCOUNTS])
@@ -236,8 +239,15 @@ class FloorClient:
         data = args[0].get("data", args[0]) if isinstance(args[0], dict) else {}
         if data.get("size", 0) > 0:
             body = {"accountId": data["accountId"], "contractId": data["contractId"]}
-            self.tasks.append(asyncio.create_task(self.http.post("/api/Position/closeContract", json=body)))
+            self.tasks.append(asyncio.create_task(self._close_request(body)))
             self.closes += 1
+        self.watch.on_user(target, args)  # after the close is on its way: the floor pays nothing for it
+
+    async def _close_request(self, body: dict[str, Any]) -> None:
+        assert self.fast is not None
+        url = self.urls["api_url"] + "/api/Position/closeContract"
+        async with self.fast.post(url, data=json.dumps(body).encode()) as response:
+            await response.read()
 
     def _on_market(self, target: str, args: list[Any]) -> None:
         if target == "GatewayQuote":
@@ -250,6 +260,51 @@ class FloorClient:
         for ws in self.sockets:
             await ws.close()
         await self.http.aclose()
+        if self.fast is not None:
+            await self.fast.close()
+
+
+class PositionWatch:
+    """Knows when an account is flat from the user hub's own position events: waiting for the close
+    costs the simulator nothing (polling its state would load it right while it is being measured)."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[int, int] = {}
+        self.changed = asyncio.Event()
+
+    def on_user(self, target: str, args: list[Any]) -> None:
+        if target != "GatewayUserPosition" or not args or not isinstance(args[0], dict):
+            return
+        data = args[0].get("data", args[0])
+        if isinstance(data, dict) and isinstance(data.get("accountId"), int):
+            self.sizes[data["accountId"]] = int(data.get("size") or 0)
+            self.changed.set()
+
+    async def flat(self, account: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.sizes.get(account, 0) != 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"account {account} still not flat after {timeout}s")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+
+class Observer(FloorClient):
+    """A user-hub connection that only watches positions (for the daemon's accounts)."""
+
+    def __init__(
+        self, urls: dict[str, str], user: str, key: str, accounts: list[int], watch: PositionWatch
+    ) -> None:
+        super().__init__(urls, [], watch)
+        self.user, self.key, self.accounts = user, key, accounts
+
+    async def start(self) -> None:
+        r = await self.http.post("/api/Auth/loginKey", json={"userName": self.user, "apiKey": self.key})
+        self.token = r.json()["token"]
+        user = await self._hub(self.urls["user_hub_url"], self.watch.on_user)
+        await self._invoke(user, [("SubscribePositions", [a]) for a in self.accounts])
 
 
 # ----- breach loops ----------------------------------------------------------------------------------------
@@ -291,19 +346,23 @@ async def run_breaches(
     count: int,
     budget: DaemonBudget | None,
     label: str,
+    watch: PositionWatch,
 ) -> list[float]:
     latencies: list[float] = []
-    since = await wait_flat(http, accounts[0])
+    await watch.flat(accounts[0])
+    since = await journal_seq(http)
     started = time.monotonic()
     for i in range(count):
         account = accounts[i % len(accounts)]
         contract = contracts[i % len(contracts)]
         if budget is not None:
             await budget.room_for(http, 3)
-            since = (await _get(http, "/sim/state?accountId=0"))["journal_seq"]
+            since = await journal_seq(http)
         body = {"accountId": account, "contractId": contract, "type": "market", "side": "buy", "size": 2}
+        watch.sizes[account] = 2  # known at once: the order fills before the control call answers
         await _post(http, "/sim/orders", body)
-        next_since = await wait_flat(http, account)
+        await watch.flat(account)
+        next_since = await journal_seq(http)
         latencies.append(await breach_latency(http, since, account))
         since = next_since
         if (i + 1) % 50 == 0:
@@ -353,8 +412,15 @@ def print_table(rows: list[tuple[str, dict[str, float]]]) -> None:
 
 async def main_async(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="rm-bench-latency-") as tmp:
+    keep_dir = tempfile.mkdtemp(prefix="rm-bench-latency-") if args.keep else None
+    with (
+        contextlib.nullcontext(keep_dir)
+        if keep_dir
+        else tempfile.TemporaryDirectory(prefix="rm-bench-latency-") as tmp
+    ):
         root = Path(tmp)
+        if keep_dir:
+            print(f"keeping the working directory {keep_dir} (daemon logs: {keep_dir}/daemon/logs)")
         users = {DAEMON_USER: (DAEMON_KEY, DAEMON_ACCOUNTS), FLOOR_USER: (FLOOR_KEY, FLOOR_ACCOUNTS)}
         sim = Sim(users_file(root / "users.json", users))
         daemon = None
@@ -368,11 +434,14 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"quote load: {len(contracts)} contracts, random walk, {rate0:.0f} quotes/s (journal)")
 
             # --- floor ---------------------------------------------------------------------------------
-            floor = FloorClient(sim.urls, contracts)
+            floor_watch = PositionWatch()
+            floor = FloorClient(sim.urls, contracts, floor_watch)
             await floor.start()
             rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
             print(f"floor client connected; {args.breaches} breaches ...", flush=True)
-            floor_lat = await run_breaches(http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor")
+            floor_lat = await run_breaches(
+                http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", floor_watch
+            )
             floor_quotes = floor.quotes
             await floor.stop()
 
@@ -381,15 +450,27 @@ async def main_async(args: argparse.Namespace) -> int:
             daemon, api_url, ready_s = start_daemon(config, root / "daemon")
             await wait_protected(api_url, len(DAEMON_ACCOUNTS))
             print(f"daemon ready after {ready_s:.2f} s, all {len(DAEMON_ACCOUNTS)} accounts protected")
+            daemon_watch = PositionWatch()
+            observer = Observer(sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, daemon_watch)
+            await observer.start()  # after the daemon: the simulator writes to the daemon's socket first
             budget = DaemonBudget()
             # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
             # contract of the load before measuring, as in steady trading.
-            await run_breaches(http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up")
+            await run_breaches(
+                http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up", daemon_watch
+            )
             rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
             print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
             daemon_lat = await run_breaches(
-                http, DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1], contracts, args.breaches, budget, "daemon"
+                http,
+                DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1],
+                contracts,
+                args.breaches,
+                budget,
+                "daemon",
+                daemon_watch,
             )
+            await observer.stop()
             rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
         finally:
             await http.aclose()
@@ -419,6 +500,7 @@ def main() -> int:
     parser.add_argument("--breaches", type=int, default=200)
     parser.add_argument("--quote-rate", type=float, default=1000.0)
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 breaches")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (daemon logs)")
     args = parser.parse_args()
     if args.quick:
         args.breaches = min(args.breaches, 20)

@@ -39,6 +39,7 @@ from risk_manager.daemon.options import DaemonOptions
 from risk_manager.daemon.persist import DatabaseError, Persistence
 from risk_manager.daemon.pipeline import Pipeline
 from risk_manager.daemon.provider import DaemonProvider
+from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import Engine
 from risk_manager.engine.setup import account_settings
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
@@ -186,9 +187,12 @@ class Daemon:
             if account.enabled:
                 self.protection[account.id] = P.Protection(account.id, login.user_name)
                 self.account_login[account.id] = login.name
-        self.executor = Executor(self._ops_for, on_update=self._on_work_update)
+        urgency = Urgency()
+        self.executor = Executor(self._ops_for, on_update=self._on_work_update, urgency=urgency)
         self.dispatch = Dispatcher(self)
-        self.pipeline = Pipeline(self.engine, self.dispatch.on_actions, self.dispatch.on_applied)
+        self.pipeline = Pipeline(
+            self.engine, self.dispatch.on_actions, self.dispatch.on_applied, urgency=urgency
+        )
         self._tasks.append(asyncio.create_task(self.pipeline.run(), name="pipeline"))
         # Missed resets and expired lockouts first (step 7).
         self.pipeline.tick()

@@ -24,9 +24,11 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.daemon.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
+from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import actions as A
 from risk_manager.engine.actions import Action
 from risk_manager.engine.money import to_decimal
+from risk_manager.gateway.session import REQUEST_SENT
 
 log = logging.getLogger("risk_manager.daemon.executor")
 
@@ -47,6 +49,8 @@ MAX_ROUNDS = 5
 MAX_SECONDS = 10.0
 RETRY_FAILED_EVERY = 30.0
 WORKING = (1, 6)
+# Actions that take risk off: the pipeline steps aside until their first request is on the wire.
+URGENT_ACTIONS = frozenset({A.CLOSE_POSITION, A.REDUCE_POSITION, A.CLOSE_ALL, A.CANCEL_ORDER, A.CANCEL_ALL})
 
 
 def work_key(account_id: int, action: str, target: object, cause: str) -> str:
@@ -68,6 +72,7 @@ class WorkItem:
     record_id: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reported: tuple[Any, ...] | None = None  # last (state, attempts, confirmed) told to the world
+    urgent: bool = False  # holds the pipeline's urgency gate until its first request is written
 
     @property
     def account_id(self) -> int:
@@ -91,7 +96,10 @@ UpdateHook = Callable[[WorkItem], Awaitable[None] | None]
 
 class Executor:
     def __init__(
-        self, ops_for: Callable[[int], BrokerOps | None], on_update: UpdateHook | None = None
+        self,
+        ops_for: Callable[[int], BrokerOps | None],
+        on_update: UpdateHook | None = None,
+        urgency: Urgency | None = None,
     ) -> None:
         self._ops_for = ops_for
         self._on_update = on_update
@@ -100,6 +108,9 @@ class Executor:
         self._locks: dict[tuple[int, Any], asyncio.Lock] = {}
         self._flat_waiters: dict[tuple[int, str], list[asyncio.Future[None]]] = {}
         self._order_waiters: dict[tuple[int, int], list[asyncio.Future[None]]] = {}
+        self._sizes: dict[tuple[int, str], int] = {}  # last position size seen per (account, contract)
+        self._final_orders: set[tuple[int, int]] = set()  # orders seen final (filled, cancelled, ...)
+        self.urgency = urgency or Urgency()
         self.stopping = False
 
     # ----- submitting ------------------------------------------------------------------------------
@@ -142,6 +153,9 @@ class Executor:
             self._notify(item)
             return item
         self._inflight[slot] = item
+        if action.action in URGENT_ACTIONS:
+            item.urgent = True
+            self.urgency.hold()
         task = asyncio.get_running_loop().create_task(self._run(item, slot), name=f"enforce-{item.key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -166,6 +180,7 @@ class Executor:
 
     # ----- event hooks (verification shortcuts) ------------------------------------------------------
     def on_position(self, account_id: int, contract_id: str, size: int) -> None:
+        self._sizes[(account_id, contract_id)] = size
         if size == 0:
             for fut in self._flat_waiters.pop((account_id, contract_id), []):
                 if not fut.done():
@@ -173,17 +188,22 @@ class Executor:
 
     def on_order(self, account_id: int, order_id: int, working: bool) -> None:
         if not working:
+            self._final_orders.add((account_id, order_id))
+            if len(self._final_orders) > 10_000:
+                self._final_orders.clear()  # bounded memory; the read verifies whatever is forgotten
             for fut in self._order_waiters.pop((account_id, order_id), []):
                 if not fut.done():
                     fut.set_result(None)
 
-    async def _wait(self, table: dict[Any, list[asyncio.Future[None]]], key: Any, timeout: float) -> None:
+    async def _wait(self, table: dict[Any, list[asyncio.Future[None]]], key: Any, timeout: float) -> bool:
+        """Wait for the confirming event; True if the broker's own event confirmed it in time."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         table.setdefault(key, []).append(fut)
         try:
             await asyncio.wait_for(fut, timeout)
+            return True
         except TimeoutError:
-            pass
+            return False
         finally:
             waiters = table.get(key)
             if waiters and fut in waiters:
@@ -261,9 +281,15 @@ class Executor:
             log.exception("enforcement work item crashed", extra={"acct": item.account_id})
             self._set(item, "failed")
         finally:
+            self._release(item)
             if self._inflight.get(slot) is item:
                 del self._inflight[slot]
             item.done.set()
+
+    def _release(self, item: WorkItem) -> None:
+        if item.urgent:
+            item.urgent = False
+            self.urgency.release()
 
     def _mark_request(self, item: WorkItem) -> None:
         item.attempts += 1
@@ -278,7 +304,12 @@ class Executor:
     async def _mutate(self, item: WorkItem, call: Awaitable[Any]) -> Any:
         """Send one money-moving call; classify its outcome without ever repeating it blindly."""
         self._mark_request(item)
-        self._set(item, "sent")
+
+        def sent() -> None:  # the request is on the wire: the pipeline may go on, the world may know
+            self._release(item)
+            self._set(item, "sent")
+
+        token = REQUEST_SENT.set(sent)
         try:
             result = await call
         except BrokerRejected as exc:
@@ -289,6 +320,9 @@ class Executor:
             item.result = {"uncertain": str(exc)}
             self._set(item, "uncertain")
             return None
+        finally:
+            REQUEST_SENT.reset(token)
+            self._release(item)
         self._set(item, "verifying")
         return result
 
@@ -321,7 +355,10 @@ class Executor:
                 break
             if a.action == A.REDUCE_POSITION and a.size:
                 if target is None:
-                    size = self._size_of(await ops.open_positions(acct), cid)
+                    known = self._sizes.get((acct, cid))
+                    # The size the engine decided on is the one the last position event showed;
+                    # a read is needed only when no event has shown it (e.g. straight after start).
+                    size = known if known else self._size_of(await ops.open_positions(acct), cid)
                     target = max(0, size - a.size)
                     if size <= target:
                         return True
@@ -333,7 +370,13 @@ class Executor:
                     await self._mutate(item, ops.partial_close(acct, cid, current - target))
             else:
                 await self._mutate(item, ops.close_contract(acct, cid))
-            await self._wait(self._flat_waiters, (acct, cid), VERIFY_WAIT)
+            # Events may come before the call's answer: a flat already seen counts too.
+            confirmed = self._sizes.get((acct, cid)) == 0 or await self._wait(
+                self._flat_waiters, (acct, cid), VERIFY_WAIT
+            )
+            if confirmed and not target:
+                item.result = {"size": 0, "confirmedBy": "position event"}
+                return True  # the broker's own position event says flat: no read needed
             size = self._size_of(await ops.open_positions(acct), cid)
             if size <= (target or 0):
                 item.result = {"size": size}
@@ -350,10 +393,7 @@ class Executor:
             if round_no:
                 await self._sleep_backoff(round_no)
                 self._set(item, "retrying")
-            orders = [o for o in await ops.open_orders(acct) if int(o.get("status") or 0) in WORKING]
-            positions = (
-                [p for p in await ops.open_positions(acct) if int(p.get("size") or 0) > 0] if close else []
-            )
+            orders, positions = await self._open_state(ops, acct, close)
             if not orders and not positions:
                 item.result = {"rounds": round_no}
                 return True
@@ -362,17 +402,23 @@ class Executor:
             calls = [ops.cancel_order(acct, int(o["id"])) for o in orders]
             calls += [ops.close_contract(acct, str(p["contractId"])) for p in positions]
             self._mark_request(item)
-            self._set(item, "sent")
-            results = await asyncio.gather(*calls, return_exceptions=True)
+
+            def sent() -> None:
+                self._release(item)
+                self._set(item, "sent")
+
+            token = REQUEST_SENT.set(sent)
+            try:
+                results = await asyncio.gather(*calls, return_exceptions=True)
+            finally:
+                REQUEST_SENT.reset(token)
+                self._release(item)
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, BrokerRejected | OutcomeUncertain):
                     item.result = {"error": f"{type(r).__name__}: {r}"}
             self._set(item, "verifying")
             await asyncio.sleep(VERIFY_WAIT / 3)
-        orders = [o for o in await ops.open_orders(acct) if int(o.get("status") or 0) in WORKING]
-        positions = (
-            [p for p in await ops.open_positions(acct) if int(p.get("size") or 0) > 0] if close else []
-        )
+        orders, positions = await self._open_state(ops, acct, close)
         if not orders and not positions:
             return True
         item.result = {
@@ -381,6 +427,19 @@ class Executor:
             "orders": [o.get("id") for o in orders],
         }
         return False
+
+    @staticmethod
+    async def _open_state(
+        ops: BrokerOps, acct: int, with_positions: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Working orders and (optionally) open positions, read in parallel."""
+        if with_positions:
+            raw_orders, raw_positions = await asyncio.gather(ops.open_orders(acct), ops.open_positions(acct))
+        else:
+            raw_orders, raw_positions = await ops.open_orders(acct), []
+        orders = [o for o in raw_orders if int(o.get("status") or 0) in WORKING]
+        positions = [p for p in raw_positions if int(p.get("size") or 0) > 0]
+        return orders, positions
 
     # ----- orders ------------------------------------------------------------------------------------------
     async def _cancel_order(self, item: WorkItem, ops: BrokerOps) -> bool:
@@ -394,7 +453,10 @@ class Executor:
                 if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
                     return True
             await self._mutate(item, ops.cancel_order(acct, order_id))
-            await self._wait(self._order_waiters, (acct, order_id), VERIFY_WAIT)
+            if (acct, order_id) in self._final_orders or await self._wait(
+                self._order_waiters, (acct, order_id), VERIFY_WAIT
+            ):
+                return True  # the broker's order event says final: no read needed
             if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
                 return True
         item.result.setdefault("error", "order still working")

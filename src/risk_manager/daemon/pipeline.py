@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import Action, Engine, MalformedEvent
 from risk_manager.engine import events as E
 
@@ -46,8 +47,10 @@ class Pipeline:
         on_actions: ActionSink,
         on_applied: EventSink | None = None,
         clock: Callable[[], datetime] | None = None,
+        urgency: Urgency | None = None,
     ) -> None:
         self.engine = engine
+        self.urgency = urgency
         self._on_actions = on_actions
         self._on_applied = on_applied
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -130,6 +133,8 @@ class Pipeline:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self.urgency is not None and self.urgency.held:
+                await self.urgency.wait_clear()  # an enforcement request is leaving: let it go first
             if not self._fifo.empty() and (
                 not self._quotes or time.monotonic() - last_quotes < QUOTE_MAX_DELAY
             ):

