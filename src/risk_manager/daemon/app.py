@@ -305,6 +305,10 @@ class Daemon:
 def run_daemon(options: DaemonOptions) -> int:
     """Synchronous entry point: runs the daemon to completion and returns its exit code."""
     daemon = Daemon(options)
+    # The event loop shares the GIL with the store's writer thread and the log writer. With the
+    # default 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of
+    # them runs; 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
+    sys.setswitchinterval(0.0005)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:

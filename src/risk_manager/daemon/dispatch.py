@@ -79,12 +79,25 @@ class Dispatcher:
         cid = payload.get("contractId")
         if isinstance(cid, str):
             self.ensure_contract(cid, acct.account_id)
+        # Verification hooks at once (an enforcement may be waiting for exactly this event) ...
+        if event.name == E.POSITION and isinstance(cid, str) and d.executor is not None:
+            d.executor.on_position(acct.account_id, cid, int(payload.get("size") or 0))
+        elif event.name == E.ORDER and isinstance(payload.get("id"), int) and d.executor is not None:
+            d.executor.on_order(acct.account_id, payload["id"], payload["id"] in acct.orders)
+        # ... dashboards and snapshots once the queued events have been decided.
+        if d.pipeline is not None:
+            d.pipeline.later(lambda: self._publish(event.name, payload, acct, cid))
+        else:
+            self._publish(event.name, payload, acct, cid)
+
+    def _publish(self, name: str, payload: dict[str, Any], acct: Any, cid: Any) -> None:
+        d = self.d
+        engine = d.engine
+        assert engine is not None
+        now = datetime.now(UTC)
         persist = d.persist
-        if event.name == E.POSITION:
-            size = int(payload.get("size") or 0)
+        if name == E.POSITION:
             assert isinstance(cid, str)
-            if d.executor is not None:
-                d.executor.on_position(acct.account_id, cid, size)
             pos = acct.positions.get(cid)
             if pos is not None:
                 self._push("position", position_view(engine, acct, pos, now), acct.account_id)
@@ -96,12 +109,8 @@ class Dispatcher:
                 )
             if persist is not None:
                 persist.position(acct, cid, pos)
-        elif event.name == E.ORDER:
-            order_id = payload.get("id")
-            if isinstance(order_id, int):
-                working = order_id in acct.orders
-                if d.executor is not None:
-                    d.executor.on_order(acct.account_id, order_id, working)
+        elif name == E.ORDER:
+            if isinstance(payload.get("id"), int):
                 try:
                     parsed = E.parse_order(payload)
                 except E.MalformedEvent:
@@ -109,7 +118,7 @@ class Dispatcher:
                 self._push("order", order_view(parsed), acct.account_id)
                 if persist is not None:
                     persist.order(acct.account_id, parsed)
-        elif event.name == E.TRADE:
+        elif name == E.TRADE:
             try:
                 trade = E.parse_trade(payload)
             except E.MalformedEvent:
@@ -118,7 +127,7 @@ class Dispatcher:
             if persist is not None:
                 self._spawn(persist.trade(acct, trade))
             self._push("account", self.account_summary(acct, now), acct.account_id)
-        elif event.name == E.ACCOUNT:
+        elif name == E.ACCOUNT:
             self._push("account", self.account_summary(acct, now), acct.account_id)
 
     def account_summary(self, acct: Any, now: datetime) -> dict[str, Any]:

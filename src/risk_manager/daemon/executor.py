@@ -238,7 +238,10 @@ class Executor:
                     item.result = {"error": "no broker session for this account"}
                     self._set(item, "failed")
                     return
-                self._notify(item)
+                if not item.urgent:
+                    # An urgent item's first record is written as its request leaves ("sent"):
+                    # reporting "pending" first would run bookkeeping ahead of the request.
+                    self._notify(item)
                 handler = {
                     A.CLOSE_POSITION: self._close_position,
                     A.REDUCE_POSITION: self._close_position,

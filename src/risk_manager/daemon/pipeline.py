@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from risk_manager.engine import events as E
 log = logging.getLogger("risk_manager.daemon.pipeline")
 
 QUOTE_MAX_DELAY = 0.05
+LATER_MAX = 1000  # deferred pushes run at once beyond this many (memory stays bounded)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Pipeline:
         self._wake = asyncio.Event()
         self._seq = 0
         self._paused_accounts: dict[int, list[InternalEvent]] = {}
+        self._later: deque[Callable[[], None]] = deque()
         self.events_processed = 0
         self.malformed = 0
         self._stopped = False
@@ -100,6 +103,23 @@ class Pipeline:
     def tick(self) -> None:
         self.put(InternalEvent(E.TICK))
 
+    def later(self, work: Callable[[], None]) -> None:
+        """Informational work (dashboard pushes, state snapshots): run once the events that are
+        already queued have been decided, so a fill's position event never waits behind the
+        bookkeeping of the order and trade events before it."""
+        self._later.append(work)
+        if len(self._later) > LATER_MAX:
+            self._run_later()
+        self._wake.set()
+
+    def _run_later(self) -> None:
+        while self._later:
+            work = self._later.popleft()
+            try:
+                work()
+            except Exception:
+                log.exception("deferred state push failed")
+
     # ----- buffering during reconciliation -------------------------------------------------------
     def pause_account(self, account_id: int) -> None:
         self._paused_accounts.setdefault(account_id, [])
@@ -130,6 +150,9 @@ class Pipeline:
         last_quotes = time.monotonic()
         while not self._stopped:
             if self._fifo.empty() and not self._quotes:
+                if self._later:
+                    self._run_later()
+                    continue
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -139,6 +162,8 @@ class Pipeline:
                 not self._quotes or time.monotonic() - last_quotes < QUOTE_MAX_DELAY
             ):
                 await self._process(self._fifo.get_nowait())
+                if self._later and self._fifo.empty() and not (self.urgency and self.urgency.held):
+                    self._run_later()
             else:
                 last_quotes = time.monotonic()
                 await self._process_quotes()

@@ -550,17 +550,19 @@ class HubServer:
         dropped: bool = False,
     ) -> None:
         event = pending.event
-        self.sim.journal.append(
+        self.sim.journal.append_plain(
             "event",
-            hub=event.hub,
-            target=event.target,
-            arguments=args,
-            accountId=event.account_id,
-            contractId=event.contract_id,
-            recipients=recipients,
-            duplicate=duplicate,
-            dropped=dropped,
-            cause_seq=pending.cause,
+            dict(
+                hub=event.hub,
+                target=event.target,
+                arguments=args,
+                accountId=event.account_id,
+                contractId=event.contract_id,
+                recipients=recipients,
+                duplicate=duplicate,
+                dropped=dropped,
+                cause_seq=pending.cause,
+            ),
         )
 
     # -- connection management ---------------------------------------------------------------------------
