@@ -18,10 +18,10 @@ the user hub (negotiate, handshake, ``SubscribePositions`` per account) and the 
 every contract, each frame JSON-decoded), and POSTs ``closeContract`` the moment a
 ``GatewayUserPosition`` with size > 0 arrives.
 
-The daemon's client-side limiter allows 200 REST requests per 60 s per login and every close costs
-two (the close and its verification read), so breaches are paced from the journal to keep the
-daemon's window below the limit: otherwise the bench would measure limiter queueing, not the
-daemon. The simulator's own rate limit is switched off (the floor client has no limiter).
+The daemon's client-side limiter allows 200 REST requests per 60 s per login (a close costs one
+request when the position event confirms it, two when a verification read is needed), so breaches are
+paced from the journal to keep the daemon's window below the limit: otherwise the bench would measure
+limiter queueing, not the daemon. The simulator's own rate limit is switched off (the floor client has no limiter).
 
     .venv/bin/python bench/latency.py [--breaches 200] [--quote-rate 1000] [--quick]
 """
