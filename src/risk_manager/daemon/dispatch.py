@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("risk_manager.daemon.engine")
 
+FINAL_STATES = frozenset({"done", "failed", "observed", "interrupted"})
+
 
 def _unwrap(data: Any) -> Any:
     try:
@@ -263,7 +265,11 @@ class Dispatcher:
         if item.reported == seen:
             return
         item.reported = seen
-        log_enforcement(record)
+        if item.state in FINAL_STATES:
+            # enforcement.jsonl: one line per decision with its outcome (the database keeps every
+            # state of the work item); writing each intermediate state cost a log-thread hand-off
+            # right while the request was in flight.
+            log_enforcement(record)
         if d.persist is not None:
             item.record_id = await d.persist.enforcement(item, record)
         entry = {

@@ -151,6 +151,8 @@ class Pipeline:
         while not self._stopped:
             if self._fifo.empty() and not self._quotes:
                 if self._later:
+                    if self.urgency is not None and self.urgency.held:
+                        await self.urgency.wait_clear()  # bookkeeping never delays a request
                     self._run_later()
                     continue
                 self._wake.clear()
