@@ -8,18 +8,14 @@ tell when the daemon printed its ready line relative to the moment it was starte
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from risk_manager.procs import ChildProcess
 
 PY = sys.executable
 API_LINE = re.compile(r"local API (ws://\S+)")
@@ -41,64 +37,8 @@ RULE_NAMES = (
 SYMBOLS = ("MNQ", "NQ", "MES", "ES", "RTY", "M2K", "YM", "MYM", "CL", "MCL", "GC", "MGC")
 
 
-def _pump(stream: Any, sink: queue.Queue[tuple[float, str] | None], keep: list[str]) -> None:
-    for line in stream:
-        keep.append(line)
-        sink.put((time.perf_counter(), line))
-    sink.put(None)
-
-
-class Proc:
-    """A child process whose output lines are collected with their arrival time."""
-
-    def __init__(self, args: list[str]) -> None:
-        env = dict(os.environ)
-        env.pop("RISK_MANAGER_API_KEY", None)
-        env.pop("RISK_MANAGER_API_KEYS", None)
-        self.args = args
-        self.started = time.perf_counter()
-        self.p = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue[tuple[float, str] | None] = queue.Queue()
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        threading.Thread(target=_pump, args=(self.p.stdout, self.lines, self.stdout), daemon=True).start()
-        threading.Thread(target=_pump, args=(self.p.stderr, queue.Queue(), self.stderr), daemon=True).start()
-
-    def wait_line(self, pattern: re.Pattern[str] | None, timeout: float) -> tuple[float, str]:
-        """(perf_counter time the line arrived, line) of the first matching stdout line."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"no matching line within {timeout}s from {self.args}: {self.tail()}")
-            try:
-                item = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if item is None:
-                raise RuntimeError(f"process exited ({self.p.poll()}) before the line: {self.tail()}")
-            if pattern is None or pattern.search(item[1]):
-                return item
-
-    def tail(self) -> str:
-        return "".join(self.stdout[-10:]) + "".join(self.stderr[-30:])
-
-    def terminate(self, timeout: float = 10) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
+class Proc(ChildProcess):
+    """A child process whose stdout lines arrive with their ``perf_counter`` time (see ``.started``)."""
 
 
 class Sim:

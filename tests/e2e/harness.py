@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import queue
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,73 +17,20 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from risk_manager.procs import ChildProcess, ChildProcessFailed
+
 PY = sys.executable
 API_LINE = re.compile(r"local API (ws://\S+)")
 
 
-def _pump(stream: Any, sink: queue.Queue[str | None], keep: list[str]) -> None:
-    for line in stream:
-        keep.append(line)
-        sink.put(line)
-    sink.put(None)
+class Proc(ChildProcess):
+    """A child process whose stdout lines can be waited for (test flavour: returns the line)."""
 
-
-class Proc:
-    """A child process whose output lines are collected (and can be waited for)."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-        full_env = dict(os.environ)
-        full_env.pop("RISK_MANAGER_API_KEY", None)
-        full_env.pop("RISK_MANAGER_API_KEYS", None)
-        full_env.update(env or {})
-        self.args = args
-        self.p = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=full_env,
-            cwd=cwd,
-        )
-        self.out_lines: queue.Queue[str | None] = queue.Queue()
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        threading.Thread(target=_pump, args=(self.p.stdout, self.out_lines, self.stdout), daemon=True).start()
-        threading.Thread(target=_pump, args=(self.p.stderr, queue.Queue(), self.stderr), daemon=True).start()
-
-    def wait_line(self, pattern: re.Pattern[str] | None, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no matching line within {timeout}s from {self.args}: {self.tail()}")
-            try:
-                line = self.out_lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(f"process exited ({self.p.poll()}) before the line: {self.tail()}")
-            if pattern is None or pattern.search(line):
-                return line
-
-    def tail(self) -> str:
-        return "".join(self.stdout[-10:]) + "".join(self.stderr[-30:])
-
-    def terminate(self, timeout: float = 10) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
-
-    def kill(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+    def wait_line(self, pattern: re.Pattern[str] | None, timeout: float) -> str:  # type: ignore[override]
+        try:
+            return super().wait_line(pattern, timeout)[1]
+        except ChildProcessFailed as exc:
+            raise AssertionError(str(exc)) from None
 
 
 class Simulator:

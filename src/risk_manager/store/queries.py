@@ -155,58 +155,50 @@ def sample_item(r: sqlite3.Row) -> dict[str, Any]:
 
 
 # ----- history pages -----------------------------------------------------------------------------------
+def _history(
+    conn: sqlite3.Connection,
+    table: str,
+    key: str,
+    filters: tuple[tuple[str, Any], ...],
+    limit: int,
+    item: Any,
+) -> dict[str, Any]:
+    """One page of ``table`` newest first (by ``key``), filtered by the given ``(clause, value)``s."""
+    where, args = _where([(col, value) for col, value in filters if value is not None])
+    rows = conn.execute(
+        f"SELECT * FROM {table}{where} ORDER BY {key} DESC LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    return _page(rows, limit, item)
+
+
 def history_enforcement(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
-    limit = _limit(data)
-    clauses: list[tuple[str, Any]] = []
-    for col, value in (
+    filters = (
         ("account_id = ?", _int(data, "accountId")),
         ("rule_id = ?", _str(data, "ruleId")),
         ("trading_day = ?", _day(data, "tradingDay")),
         ("id < ?", _int(data, "before")),
-    ):
-        if value is not None:
-            clauses.append((col, value))
-    where, args = _where(clauses)
-    rows = conn.execute(
-        f"SELECT * FROM enforcement_log{where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
-    ).fetchall()
-    return _page(rows, limit, enforcement_item)
+    )
+    return _history(conn, "enforcement_log", "id", filters, _limit(data), enforcement_item)
 
 
 def history_lockouts(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
-    limit = _limit(data)
-    clauses: list[tuple[str, Any]] = []
-    for col, value in (
+    filters = (
         ("account_id = ?", _int(data, "accountId")),
         ("trading_day >= ?", _day(data, "from")),
         ("trading_day <= ?", _day(data, "to")),
         ("trading_day = ?", _day(data, "tradingDay")),
         ("id < ?", _int(data, "before")),
-    ):
-        if value is not None:
-            clauses.append((col, value))
-    where, args = _where(clauses)
-    rows = conn.execute(
-        f"SELECT * FROM lockouts{where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
-    ).fetchall()
-    return _page(rows, limit, lockout_item)
+    )
+    return _history(conn, "lockouts", "id", filters, _limit(data), lockout_item)
 
 
 def history_trades(conn: sqlite3.Connection, data: Mapping[str, Any]) -> dict[str, Any]:
-    limit = _limit(data)
-    clauses: list[tuple[str, Any]] = []
-    for col, value in (
+    filters = (
         ("account_id = ?", _int(data, "accountId")),
         ("trading_day = ?", _day(data, "tradingDay")),
         ("trade_id < ?", _int(data, "before")),
-    ):
-        if value is not None:
-            clauses.append((col, value))
-    where, args = _where(clauses)
-    rows = conn.execute(
-        f"SELECT * FROM trades{where} ORDER BY trade_id DESC LIMIT ?", (*args, limit + 1)
-    ).fetchall()
-    return _page(rows, limit, trade_item)
+    )
+    return _history(conn, "trades", "trade_id", filters, _limit(data), trade_item)
 
 
 def history_pnl(conn: sqlite3.Connection, data: Mapping[str, Any], day_bounds: Any = None) -> dict[str, Any]:
