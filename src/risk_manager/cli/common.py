@@ -7,15 +7,30 @@ from typing import Annotated, Any
 
 import typer
 
-# Exit codes (daemon.md §12).
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_INVALID_CONFIG = 2
-EXIT_DATABASE = 3
-EXIT_RIGHTS = 4
-EXIT_PORT_IN_USE = 5
-EXIT_NOT_INSTALLED = 9
-EXIT_INTERRUPTED = 130
+from risk_manager.exit_codes import (  # re-exported: every command uses them
+    EXIT_DATABASE,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_CONFIG,
+    EXIT_NOT_INSTALLED,
+    EXIT_OK,
+    EXIT_PORT_IN_USE,
+    EXIT_RIGHTS,
+    EXIT_RUNTIME,
+)
+
+__all__ = [
+    "EXIT_DATABASE",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID_CONFIG",
+    "EXIT_NOT_INSTALLED",
+    "EXIT_OK",
+    "EXIT_PORT_IN_USE",
+    "EXIT_RIGHTS",
+    "EXIT_RUNTIME",
+    "config_dir_option",
+    "load_or_exit",
+    "resolve_config_dir",
+]
 
 config_dir_option = Annotated[
     Path | None,

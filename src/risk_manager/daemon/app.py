@@ -19,15 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from risk_manager import __version__
-from risk_manager.cli.common import (
-    EXIT_DATABASE,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID_CONFIG,
-    EXIT_OK,
-    EXIT_PORT_IN_USE,
-    EXIT_RIGHTS,
-    EXIT_RUNTIME,
-)
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
 from risk_manager.daemon import protection as P
 from risk_manager.daemon.broker_login import BrokerLogin
@@ -42,6 +33,15 @@ from risk_manager.daemon.provider import DaemonProvider
 from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import Engine
 from risk_manager.engine.setup import account_settings
+from risk_manager.exit_codes import (
+    EXIT_DATABASE,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_CONFIG,
+    EXIT_OK,
+    EXIT_PORT_IN_USE,
+    EXIT_RIGHTS,
+    EXIT_RUNTIME,
+)
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
 
 log = logging.getLogger("risk_manager.daemon.app")
