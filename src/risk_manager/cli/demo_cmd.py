@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -31,7 +32,9 @@ def register(app: typer.Typer) -> None:
         try:
             stack.start()
             typer.echo(f"Daemon local API at {stack.api_url}; working directory {stack.workdir}", err=True)
-            asyncio.run(_watch(stack.api_url, stack, no_dashboard, duration))
+            # The live view needs a terminal; piped or redirected output gets plain lines.
+            plain = no_dashboard or not sys.stdout.isatty()
+            asyncio.run(_watch(stack.api_url, stack, plain, duration))
         except DemoError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
