@@ -8,31 +8,17 @@ tell when the daemon printed its ready line relative to the moment it was starte
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from risk_manager.procs import ChildProcess
+from risk_manager.config.models import RULE_KEYS
+from risk_manager.procs import DAEMON_READY, ChildProcess, daemon_command, sim_command
 
 PY = sys.executable
-API_LINE = re.compile(r"local API (ws://\S+)")
-RULE_NAMES = (
-    "max_contracts",
-    "max_contracts_per_instrument",
-    "daily_realized_loss",
-    "daily_unrealized_loss",
-    "max_unrealized_profit",
-    "trade_frequency_limit",
-    "cooldown_after_loss",
-    "no_stop_loss_grace",
-    "session_block_outside",
-    "auth_loss_guard",
-    "symbol_blocks",
-    "trade_management",
-)
+API_LINE = DAEMON_READY
 # Front contracts of every built-in root of the simulator (gateway.md §6.5), by symbol.
 SYMBOLS = ("MNQ", "NQ", "MES", "ES", "RTY", "M2K", "YM", "MYM", "CL", "MCL", "GC", "MGC")
 
@@ -45,7 +31,7 @@ class Sim:
     """``risk-manager sim`` on a free port plus a keep-alive client for its control API."""
 
     def __init__(self, users_file: Path) -> None:
-        self.proc = Proc([PY, "-m", "risk_manager", "sim", "--port", "0", "--users", str(users_file)])
+        self.proc = Proc(sim_command(users=users_file))
         self.urls: dict[str, str] = json.loads(self.proc.wait_line(None, 30)[1])
         self.http = httpx.Client(base_url=self.urls["api_url"], timeout=30)
 
@@ -114,7 +100,7 @@ def write_config(
             }
         ],
     }
-    rules = {name: {"enabled": False} for name in RULE_NAMES}
+    rules = {name: {"enabled": False} for name in RULE_KEYS}
     (directory / "accounts.yaml").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     (directory / "risk_config.yaml").write_text(json.dumps({"version": 1, "rules": rules}), encoding="utf-8")
     secrets = directory / "secrets.yaml"
@@ -123,26 +109,9 @@ def write_config(
     return directory
 
 
-def daemon_args(config_dir: Path, workdir: Path) -> list[str]:
-    return [
-        PY,
-        "-m",
-        "risk_manager",
-        "run",
-        "--config-dir",
-        str(config_dir),
-        "--data-dir",
-        str(workdir / "data"),
-        "--log-dir",
-        str(workdir / "logs"),
-        "--api-port",
-        "0",
-    ]
-
-
 def start_daemon(config_dir: Path, workdir: Path, timeout: float = 30) -> tuple[Proc, str, float]:
     """Start the daemon; returns (process, local API url, seconds from Popen to the ready line)."""
-    proc = Proc(daemon_args(config_dir, workdir))
+    proc = Proc(daemon_command(config_dir, workdir))
     at, line = proc.wait_line(API_LINE, timeout)
     match = API_LINE.search(line)
     assert match is not None

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from _stack import API_LINE, PY, Proc, Sim, daemon_args, users_file, write_config
+from _stack import API_LINE, PY, Proc, Sim, users_file, write_config
+from risk_manager.procs import daemon_command
 
 USER, KEY = "bench", "bench-key"
 ACCOUNTS = list(range(3001, 3021))
@@ -60,7 +61,7 @@ async def poll_protected(
 
 def one_run(config: Path, workdir: Path) -> tuple[float, float, int]:
     """(ready line s, all protected s, polls) for one daemon start; the daemon is stopped after."""
-    proc = Proc(daemon_args(config, workdir))
+    proc = Proc(daemon_command(config, workdir))
     try:
         at, line = proc.wait_line(API_LINE, 30)
         match = API_LINE.search(line)

@@ -13,12 +13,50 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import MutableSequence
 from pathlib import Path
 from typing import IO
+
+# The daemon's ready line names its local API; the simulator's is one JSON object (its URLs).
+DAEMON_READY = re.compile(r"local API (ws://\S+)")
+
+
+def sim_command(
+    *, port: int = 0, users: Path | None = None, scenario: str | None = None, seed: int | None = None
+) -> list[str]:
+    """``risk-manager sim`` run by this interpreter."""
+    args = [sys.executable, "-m", "risk_manager", "sim", "--port", str(port)]
+    if users is not None:
+        args += ["--users", str(users)]
+    if scenario is not None:
+        args += ["--scenario", scenario]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    return args
+
+
+def daemon_command(config_dir: Path, workdir: Path, *extra: str) -> list[str]:
+    """``risk-manager run`` with its data and logs under ``workdir`` and the local API on any free port."""
+    return [
+        sys.executable,
+        "-m",
+        "risk_manager",
+        "run",
+        "--config-dir",
+        str(config_dir),
+        "--data-dir",
+        str(workdir / "data"),
+        "--log-dir",
+        str(workdir / "logs"),
+        "--api-port",
+        "0",
+        *extra,
+    ]
+
 
 # API keys in the parent's environment must never leak into a child that has its own config.
 _SCRUBBED_ENV = ("RISK_MANAGER_API_KEY", "RISK_MANAGER_API_KEYS")

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from risk_manager.procs import ChildProcess, ChildProcessFailed
+from risk_manager.procs import DAEMON_READY, ChildProcess, ChildProcessFailed, daemon_command, sim_command
 
 PY = sys.executable
-API_LINE = re.compile(r"local API (ws://\S+)")
+API_LINE = DAEMON_READY
 
 
 class Proc(ChildProcess):
@@ -35,10 +35,7 @@ class Proc(ChildProcess):
 
 class Simulator:
     def __init__(self, users_file: Path | None = None, port: int = 0, extra: list[str] | None = None) -> None:
-        args = [PY, "-m", "risk_manager", "sim", "--port", str(port)]
-        if users_file is not None:
-            args += ["--users", str(users_file)]
-        self.proc = Proc(args + (extra or []))
+        self.proc = Proc(sim_command(port=port, users=users_file) + (extra or []))
         self.urls = json.loads(self.proc.wait_line(None, 30))
         self.http = httpx.Client(base_url=self.urls["api_url"], timeout=10)
 
@@ -143,21 +140,7 @@ class Daemon:
     def __init__(self, workdir: Path, config_dir: Path, extra: list[str] | None = None) -> None:
         self.workdir = workdir
         self.config_dir = config_dir
-        self.args = [
-            PY,
-            "-m",
-            "risk_manager",
-            "run",
-            "--config-dir",
-            str(config_dir),
-            "--data-dir",
-            str(workdir / "data"),
-            "--log-dir",
-            str(workdir / "logs"),
-            "--api-port",
-            "0",
-            *(extra or []),
-        ]
+        self.args = daemon_command(config_dir, workdir, *(extra or []))
         self.started = time.monotonic()
         self.proc = Proc(self.args)
         line = self.proc.wait_line(API_LINE, 30)

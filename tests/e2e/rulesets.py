@@ -7,11 +7,9 @@ from typing import Any
 
 from risk_manager.config.models import RULE_KEYS
 
-RULE_NAMES = RULE_KEYS
-
 
 def all_disabled() -> dict[str, Any]:
-    return {name: {"enabled": False} for name in RULE_NAMES}
+    return {name: {"enabled": False} for name in RULE_KEYS}
 
 
 def outside_window(now: datetime | None = None) -> dict[str, Any]:

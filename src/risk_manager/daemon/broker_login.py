@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from risk_manager.daemon import protection as P
@@ -442,10 +441,3 @@ class BrokerLogin:
             "authError": self.auth_error,
             "watchedContracts": sorted(c for c, since in self._watched.items() if since is None),
         }
-
-
-def _dec(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except Exception:
-        return None

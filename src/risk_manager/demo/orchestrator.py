@@ -4,18 +4,14 @@ stop both cleanly. Used by ``risk-manager demo`` and by the end-to-end tests."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import sys
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from risk_manager.demo.demo_config import write_demo_config
-from risk_manager.procs import ChildProcess, ChildProcessFailed
-
-_API_LINE = re.compile(r"local API (ws://\S+)")
+from risk_manager.procs import DAEMON_READY, ChildProcess, ChildProcessFailed, daemon_command, sim_command
 
 
 class DemoError(RuntimeError):
@@ -41,10 +37,9 @@ class DemoStack:
         )
 
     def start(self, timeout: float = 30.0) -> None:
-        py = [sys.executable, "-m", "risk_manager"]
         try:
             self.sim = ChildProcess(
-                [*py, "sim", "--port", "0", "--scenario", self.scenario, "--seed", str(self.seed)],
+                sim_command(scenario=self.scenario, seed=self.seed),
                 stderr_sink=self.narration,  # the scripted trader's "say" lines
             )
             self.urls = json.loads(self.sim.wait_line(None, timeout)[1])
@@ -52,24 +47,11 @@ class DemoStack:
             write_demo_config(
                 config_dir, self.urls["api_url"], self.urls["user_hub_url"], self.urls["market_hub_url"]
             )
-            self.daemon = ChildProcess(
-                [
-                    *py,
-                    "run",
-                    "--config-dir",
-                    str(config_dir),
-                    "--data-dir",
-                    str(self.workdir / "data"),
-                    "--log-dir",
-                    str(self.workdir / "logs"),
-                    "--api-port",
-                    "0",
-                ]
-            )
-            line = self.daemon.wait_line(_API_LINE, timeout)[1]
+            self.daemon = ChildProcess(daemon_command(config_dir, self.workdir))
+            line = self.daemon.wait_line(DAEMON_READY, timeout)[1]
         except ChildProcessFailed as exc:
             raise DemoError(str(exc)) from None
-        match = _API_LINE.search(line)
+        match = DAEMON_READY.search(line)
         assert match is not None
         self.api_url = match.group(1)
 

@@ -53,7 +53,7 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
-    if text.endswith("Z"):
+    if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     # Python < 3.11 cannot read 7 fractional digits (.NET); trim to microseconds.
     if "." in text:

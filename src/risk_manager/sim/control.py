@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -413,7 +412,3 @@ class ControlApi:
         if sim.hubs is not None:
             await sim.hubs.close_all()
         return {"ok": True}
-
-
-def parse_decimal(value: Any) -> Decimal | None:
-    return to_decimal(value)

@@ -208,29 +208,13 @@ class HubServer:
             if rest is None:
                 return ws
             self.connections[conn.id] = conn
-            self.sim.journal.append(
-                "hub_connect",
-                hub=hub,
-                connection_id=conn.id,
-                user=conn.user,
-                token_via=via,
-                negotiated=negotiated,
-                reason=None,
-            )
+            self._journal_connection("hub_connect", conn, None)
             for record in rest:
                 await self._handle(conn, record)
             await self._read_loop(conn)
         finally:
             if self.connections.pop(conn.id, None) is not None:
-                self.sim.journal.append(
-                    "hub_disconnect",
-                    hub=hub,
-                    connection_id=conn.id,
-                    user=conn.user,
-                    token_via=via,
-                    negotiated=negotiated,
-                    reason="closed",
-                )
+                self._journal_connection("hub_disconnect", conn, "closed")
             conn.closed = True
             if not ws.closed:
                 with contextlib.suppress(Exception):
@@ -566,6 +550,17 @@ class HubServer:
         )
 
     # -- connection management ---------------------------------------------------------------------------
+    def _journal_connection(self, kind: str, conn: Connection, reason: str | None) -> None:
+        self.sim.journal.append(
+            kind,
+            hub=conn.hub,
+            connection_id=conn.id,
+            user=conn.user,
+            token_via=conn.token_via,
+            negotiated=conn.negotiated,
+            reason=reason,
+        )
+
     def matching(self, hub: str, user: str | None) -> list[Connection]:
         return [
             c for c in self.connections.values() if hub in ("all", c.hub) and (user is None or c.user == user)
@@ -581,15 +576,7 @@ class HubServer:
         self, conn: Connection, mode: str, error: str = "Server fault: connection closed"
     ) -> None:
         self.connections.pop(conn.id, None)
-        self.sim.journal.append(
-            "hub_disconnect",
-            hub=conn.hub,
-            connection_id=conn.id,
-            user=conn.user,
-            token_via=conn.token_via,
-            negotiated=conn.negotiated,
-            reason=mode,
-        )
+        self._journal_connection("hub_disconnect", conn, mode)
         if mode == "abort":
             conn.closed = True
             if conn.transport is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -212,11 +212,16 @@ def _own_account(sim: Simulator, call: Call) -> tuple[int, Result | None]:
     return acct, None
 
 
-def position_search_open(sim: Simulator, call: Call) -> dict[str, Any]:
+def _listing(sim: Simulator, call: Call, key: str, items: Callable[[int], Iterable[Any]]) -> dict[str, Any]:
+    """The caller's account's objects under ``key``, oldest id first (AccountNotFound: an empty list)."""
     acct, problem = _own_account(sim, call)
     if problem:
-        return envelope(problem, positions=[])
-    return envelope(positions=[p.to_wire() for p in sim.broker.open_positions(acct)])
+        return envelope(problem, **{key: []})
+    return envelope(**{key: [x.to_wire() for x in sorted(items(acct), key=lambda x: x.id)]})
+
+
+def position_search_open(sim: Simulator, call: Call) -> dict[str, Any]:
+    return _listing(sim, call, "positions", sim.broker.open_positions)
 
 
 def close_contract(sim: Simulator, call: Call) -> dict[str, Any]:
@@ -267,33 +272,19 @@ def order_modify(sim: Simulator, call: Call) -> dict[str, Any]:
 
 
 def order_search_open(sim: Simulator, call: Call) -> dict[str, Any]:
-    acct, problem = _own_account(sim, call)
-    if problem:
-        return envelope(problem, orders=[])
-    orders = sorted(sim.broker.working_orders(acct), key=lambda o: o.id)
-    return envelope(orders=[o.to_wire() for o in orders])
+    return _listing(sim, call, "orders", sim.broker.working_orders)
 
 
 def order_search(sim: Simulator, call: Call) -> dict[str, Any]:
-    acct, problem = _own_account(sim, call)
-    start = call.ts("startTimestamp")
-    end = call.ts("endTimestamp", False)
-    if problem:
-        return envelope(problem, orders=[])
+    start, end = call.ts("startTimestamp"), call.ts("endTimestamp", False)
     assert start is not None
-    orders = sorted(sim.broker.orders_between(acct, start, end), key=lambda o: o.id)
-    return envelope(orders=[o.to_wire() for o in orders])
+    return _listing(sim, call, "orders", lambda acct: sim.broker.orders_between(acct, start, end))
 
 
 def trade_search(sim: Simulator, call: Call) -> dict[str, Any]:
-    acct, problem = _own_account(sim, call)
-    start = call.ts("startTimestamp")
-    end = call.ts("endTimestamp", False)
-    if problem:
-        return envelope(problem, trades=[])
+    start, end = call.ts("startTimestamp"), call.ts("endTimestamp", False)
     assert start is not None
-    trades = sorted(sim.broker.trades_between(acct, start, end), key=lambda t: t.id)
-    return envelope(trades=[t.to_wire() for t in trades])
+    return _listing(sim, call, "trades", lambda acct: sim.broker.trades_between(acct, start, end))
 
 
 def retrieve_bars(sim: Simulator, call: Call) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from risk_manager.sim.journal import CAUSE
 from risk_manager.sim.matching import OrderRequest
 from risk_manager.sim.rest import BadRequest, Call, order_request
 from risk_manager.sim.settings import Settings, SettingsError
-from risk_manager.sim.wire import BUY, LIMIT, SELL, STOP, STOP_LIMIT, WORKING, to_decimal
+from risk_manager.sim.wire import BUY, LIMIT, SELL, STOP, STOP_LIMIT, to_decimal
 
 if TYPE_CHECKING:
     from risk_manager.sim.control import ControlApi
@@ -657,7 +657,3 @@ class ScenarioRunner:
                     await self.sim.hubs.flush()
         finally:
             self._walk_paused.discard(contract.id)
-
-
-def working(orders: Any) -> list[Any]:
-    return [o for o in orders if o.status in WORKING]

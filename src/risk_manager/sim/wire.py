@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from risk_manager.engine.events import parse_time
+
 # Enums (gateway.md §3)
 LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING_STOP, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6, 7
 BUY, SELL = 0, 1
@@ -45,31 +47,12 @@ def iso(ts: datetime) -> str:
 
 
 def parse_ts(value: Any) -> datetime | None:
-    """ISO-8601 with ``Z``/offset and 0-7 fractional digits; no offset means UTC. None if unparsable."""
-    if not isinstance(value, str) or not value:
+    """ISO-8601 with ``Z``/offset and 0-7 fractional digits, as UTC; no offset means UTC. None if
+    unparsable. The same reading as the product's (gateway.md §1.3), so it is the product's parser."""
+    if not isinstance(value, str):
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Python accepts at most 6 fractional digits: trim the 7th (.NET ticks).
-    if "." in text:
-        head, _, frac = text.partition(".")
-        digits = ""
-        rest = ""
-        for i, ch in enumerate(frac):
-            if ch.isdigit():
-                digits += ch
-            else:
-                rest = frac[i:]
-                break
-        text = f"{head}.{digits[:6]}{rest}" if digits else head + rest
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+    ts = parse_time(value)
+    return None if ts is None else ts.astimezone(UTC)
 
 
 def money(value: Decimal) -> Decimal:
