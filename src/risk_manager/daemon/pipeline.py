@@ -164,11 +164,11 @@ class Pipeline:
                 not self._quotes or time.monotonic() - last_quotes < QUOTE_MAX_DELAY
             ):
                 await self._process(self._fifo.get_nowait())
-                if self._later and self._fifo.empty() and not (self.urgency and self.urgency.held):
-                    self._run_later()
             else:
                 last_quotes = time.monotonic()
                 await self._process_quotes()
+            if self._later and self._fifo.empty() and not (self.urgency and self.urgency.held):
+                self._run_later()  # the queued events are decided: now the bookkeeping
             await asyncio.sleep(0)  # let hub readers and the API breathe between events
 
     async def _process_quotes(self) -> None:
