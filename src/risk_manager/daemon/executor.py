@@ -13,11 +13,12 @@ there is exactly one close in effect per contract.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -289,6 +290,22 @@ class Executor:
                 del self._inflight[slot]
             item.done.set()
 
+    @contextlib.contextmanager
+    def _sending(self, item: WorkItem) -> Iterator[None]:
+        """Around money-moving calls: the moment a request is on the wire the pipeline may go on
+        (urgency released) and the item is reported "sent"; released in any case at the end."""
+
+        def sent() -> None:
+            self._release(item)
+            self._set(item, "sent")
+
+        token = REQUEST_SENT.set(sent)
+        try:
+            yield
+        finally:
+            REQUEST_SENT.reset(token)
+            self._release(item)
+
     def _release(self, item: WorkItem) -> None:
         if item.urgent:
             item.urgent = False
@@ -307,14 +324,9 @@ class Executor:
     async def _mutate(self, item: WorkItem, call: Awaitable[Any]) -> Any:
         """Send one money-moving call; classify its outcome without ever repeating it blindly."""
         self._mark_request(item)
-
-        def sent() -> None:  # the request is on the wire: the pipeline may go on, the world may know
-            self._release(item)
-            self._set(item, "sent")
-
-        token = REQUEST_SENT.set(sent)
         try:
-            result = await call
+            with self._sending(item):
+                result = await call
         except BrokerRejected as exc:
             item.result = {"rejected": str(exc)}
             self._set(item, "verifying")
@@ -323,9 +335,6 @@ class Executor:
             item.result = {"uncertain": str(exc)}
             self._set(item, "uncertain")
             return None
-        finally:
-            REQUEST_SENT.reset(token)
-            self._release(item)
         self._set(item, "verifying")
         return result
 
@@ -405,17 +414,8 @@ class Executor:
             calls = [ops.cancel_order(acct, int(o["id"])) for o in orders]
             calls += [ops.close_contract(acct, str(p["contractId"])) for p in positions]
             self._mark_request(item)
-
-            def sent() -> None:
-                self._release(item)
-                self._set(item, "sent")
-
-            token = REQUEST_SENT.set(sent)
-            try:
+            with self._sending(item):
                 results = await asyncio.gather(*calls, return_exceptions=True)
-            finally:
-                REQUEST_SENT.reset(token)
-                self._release(item)
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, BrokerRejected | OutcomeUncertain):
                     item.result = {"error": f"{type(r).__name__}: {r}"}
