@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from risk_manager import __version__
@@ -26,6 +27,7 @@ from risk_manager.daemon.dispatch import Dispatcher
 from risk_manager.daemon.executor import Executor
 from risk_manager.daemon.local_api import LocalApi, PortInUseError
 from risk_manager.daemon.logs import LogSystem, setup_logging
+from risk_manager.daemon.notify import DaemonStarted, DaemonStopped, DaemonStopping, Notifier, Sink
 from risk_manager.daemon.options import DaemonOptions
 from risk_manager.daemon.persist import DatabaseError, Persistence
 from risk_manager.daemon.pipeline import Pipeline
@@ -62,8 +64,12 @@ def apply_observe_only(config: AppConfig, forced: bool) -> list[Any]:
 
 
 class Daemon:
-    def __init__(self, options: DaemonOptions) -> None:
+    def __init__(self, options: DaemonOptions, *, sinks: Sequence[Sink] = ()) -> None:
         self.options = options
+        #: every announcement (pushes, enforcement.jsonl, alerts, service sinks) goes through here
+        self.notifier = Notifier()
+        for sink in sinks:
+            self.notifier.subscribe(sink)
         self.started_at = datetime.now(UTC)
         self.started_mono = time.monotonic()
         self.stop_requested = asyncio.Event()
@@ -138,6 +144,7 @@ class Daemon:
             o.log_dir,
         )
         self._install_signals()
+        await self.notifier.start()
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
@@ -218,6 +225,16 @@ class Daemon:
         log.info(line)
         if o.console_log:
             print(line, flush=True)
+        self.notifier.publish(
+            DaemonStarted(
+                at=datetime.now(UTC),
+                version=__version__,
+                mode=o.mode,
+                accounts=len(self.protection),
+                protected=protected,
+                api_url=f"ws://{api.host}:{self.api.port}",
+            )
+        )
         self.ready.set()
 
     async def _start_logins(self, config: AppConfig) -> None:
@@ -262,6 +279,7 @@ class Daemon:
         started = time.monotonic()
         log.info("Stopping (%s)", self.stop_reason)
         self.state = "stopping"
+        self.notifier.publish(DaemonStopping(at=datetime.now(UTC), reason=self.stop_reason))
         if self.api is not None:
             with contextlib.suppress(Exception):
                 self.api.push("status", {"state": "stopping", "version": __version__})
@@ -286,6 +304,10 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self.persist.close(clean=True)
         log.info("Stopped cleanly in %.1f s", time.monotonic() - started)
+        self.notifier.publish(
+            DaemonStopped(at=datetime.now(UTC), reason=self.stop_reason, duration_s=self.uptime())
+        )
+        await self.notifier.aclose()
         await self._close_partial(logs_too=True)
         return EXIT_OK
 
@@ -302,9 +324,11 @@ class Daemon:
         return time.monotonic() - self.started_mono
 
 
-def run_daemon(options: DaemonOptions) -> int:
-    """Synchronous entry point: runs the daemon to completion and returns its exit code."""
-    daemon = Daemon(options)
+def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = ()) -> int:
+    """Synchronous entry point: runs the daemon to completion and returns its exit code.
+
+    ``sinks`` are extra notification sinks (the service layer's Event Log / journal / systemd notify)."""
+    daemon = Daemon(options, sinks=sinks)
     # The event loop shares the GIL with the store's writer thread and the log writer. With the
     # default 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of
     # them runs; 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
