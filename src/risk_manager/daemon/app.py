@@ -15,8 +15,8 @@ import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from risk_manager import __version__
