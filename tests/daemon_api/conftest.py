@@ -13,8 +13,8 @@ import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 
-from risk_manager.daemon.api_protocol import ApiError, ConfigInvalidError
-from risk_manager.daemon.local_api import LocalApi
+from risk_manager.daemon.api.protocol import ApiError, ConfigInvalidError
+from risk_manager.daemon.api.server import LocalApi
 
 PASSWORD = "correct horse battery"
 TIMEOUT = 10.0

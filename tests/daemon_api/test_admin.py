@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from risk_manager.daemon.admin_auth import lock_duration
-from risk_manager.daemon.local_api import LocalApi
+from risk_manager.daemon.api.password import lock_duration
+from risk_manager.daemon.api.server import LocalApi
 
 from .conftest import PASSWORD, CannedProvider, OpenClient, StartApi
 

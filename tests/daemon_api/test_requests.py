@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from risk_manager.daemon.api_protocol import ERROR_CODES, ApiError, parse_request
-from risk_manager.daemon.local_api import LocalApi
+from risk_manager.daemon.api.protocol import ERROR_CODES, ApiError, parse_request
+from risk_manager.daemon.api.server import LocalApi
 
 from .conftest import CannedProvider, OpenClient
 
@@ -100,7 +100,7 @@ async def test_unexpected_provider_failure_is_internal_with_a_reference(
 ) -> None:
     provider.history_raises = RuntimeError("database is locked")
     client = await open_client()
-    with caplog.at_level(logging.ERROR, logger="risk_manager.daemon.local_api"):
+    with caplog.at_level(logging.ERROR, logger="risk_manager.daemon.api.server"):
         reply = await client.request("history.pnl", {"accountId": 12345})
     assert reply["error"]["code"] == "internal"
     ref = reply["error"]["message"].split("ref ")[1].rstrip(")")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from risk_manager.daemon.broker_ops import BrokerRejected, OutcomeUncertain
+from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps
 from risk_manager.gateway.errors import (
     ApiError,

@@ -9,14 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from risk_manager.daemon.persist import Persistence
+from risk_manager.daemon.persist.persistence import Persistence
 from tests.store.conftest import ACCOUNT, T0, make_engine
 
 CHILD = textwrap.dedent(
     """
     import asyncio, os, sys
     from pathlib import Path
-    from risk_manager.daemon.persist import Persistence
+    from risk_manager.daemon.persist.persistence import Persistence
     from risk_manager.engine import events as E
     from tests.store.conftest import ACCOUNT, T0, make_engine, trade
 

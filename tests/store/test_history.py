@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from risk_manager.daemon.api_protocol import ApiError
-from risk_manager.daemon.executor import WorkItem
-from risk_manager.daemon.persist import Persistence
+from risk_manager.daemon.api.protocol import ApiError
+from risk_manager.daemon.enforcement.executor import WorkItem
+from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine import Action
 from risk_manager.engine import actions as A
 from risk_manager.engine import events as E

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from risk_manager.daemon.persist import DatabaseError, Persistence
+from risk_manager.daemon.persist.persistence import DatabaseError, Persistence
 from risk_manager.store import LATEST_VERSION, SchemaTooNewError, open_database
 from risk_manager.store.errors import MigrationError
 from risk_manager.store.migrations import MIGRATIONS, Migration, migrate

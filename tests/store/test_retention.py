@@ -6,7 +6,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from risk_manager.daemon.persist import Persistence
+from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.store import retention
 from risk_manager.store.codec import ts
 from tests.store.conftest import T0, Clock

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from risk_manager.daemon.executor import WorkItem, work_key
-from risk_manager.daemon.persist import Persistence
+from risk_manager.daemon.enforcement.executor import WorkItem, work_key
+from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine import Action, Engine
 from risk_manager.engine import actions as A
 from risk_manager.engine import events as E

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from risk_manager.daemon.persist import Persistence
+from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine.lockouts import Lockout
 from tests.store.conftest import ACCOUNT, T0, Clock
 

@@ -21,18 +21,18 @@ from typing import Any
 
 from risk_manager import __version__
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
-from risk_manager.daemon import protection as P
-from risk_manager.daemon.broker_login import BrokerLogin
+from risk_manager.daemon.api.provider import DaemonProvider
+from risk_manager.daemon.api.server import LocalApi, PortInUseError
+from risk_manager.daemon.broker import protection as P
+from risk_manager.daemon.broker.login import BrokerLogin
 from risk_manager.daemon.dispatch import Dispatcher
-from risk_manager.daemon.executor import Executor
-from risk_manager.daemon.local_api import LocalApi, PortInUseError
-from risk_manager.daemon.logs import LogSystem, setup_logging
+from risk_manager.daemon.enforcement.executor import Executor
+from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.logs.files import LogSystem, setup_logging
 from risk_manager.daemon.notify import DaemonStarted, DaemonStopped, DaemonStopping, Notifier, Sink
 from risk_manager.daemon.options import DaemonOptions
-from risk_manager.daemon.persist import DatabaseError, Persistence
+from risk_manager.daemon.persist.persistence import DatabaseError, Persistence
 from risk_manager.daemon.pipeline import Pipeline
-from risk_manager.daemon.provider import DaemonProvider
-from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import Engine
 from risk_manager.engine.setup import account_settings
 from risk_manager.exit_codes import (

@@ -12,10 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from risk_manager.daemon.executor import BROKER_ACTIONS, WorkItem
-from risk_manager.daemon.logs import log_enforcement
-from risk_manager.daemon.pipeline import InternalEvent
-from risk_manager.daemon.views import (
+from risk_manager.daemon.api.views import (
     closed_position_view,
     lockout_view,
     order_view,
@@ -23,6 +20,9 @@ from risk_manager.daemon.views import (
     position_view,
     trade_view,
 )
+from risk_manager.daemon.enforcement.executor import BROKER_ACTIONS, WorkItem
+from risk_manager.daemon.logs.files import log_enforcement
+from risk_manager.daemon.pipeline import InternalEvent
 from risk_manager.engine import Action
 from risk_manager.engine import actions as A
 from risk_manager.engine import events as E

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from risk_manager.daemon.urgency import Urgency
+from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.engine import Action, Engine, MalformedEvent
 from risk_manager.engine import events as E
 

@@ -1,4 +1,4 @@
-"""The executor's :class:`~risk_manager.daemon.broker_ops.BrokerOps` on top of :class:`RestClient`.
+"""The executor's :class:`~risk_manager.broker_ops.BrokerOps` on top of :class:`RestClient`.
 
 The REST client already raises the executor's two outcome kinds (``ApiError`` is a
 ``BrokerRejected``; ``TransportFailure`` and ``RateLimited`` are ``OutcomeUncertain``), so this adapter

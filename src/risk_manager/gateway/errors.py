@@ -8,7 +8,7 @@ path, HTTP status and ``errorCode`` but never a token or API key.
 
 from __future__ import annotations
 
-from risk_manager.daemon.broker_ops import BrokerRejected, OutcomeUncertain
+from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 
 
 class GatewayError(Exception):

@@ -1,7 +1,7 @@
 """The daemon's SQLite store (daemon.md §6): schema and migrations, one writer thread, integrity
 checks, retention and the read-side queries.
 
-The package knows SQL and files; it does not know the daemon. ``risk_manager.daemon.persist`` maps
+The package knows SQL and files; it does not know the daemon. ``risk_manager.daemon.persist.persistence`` maps
 the engine's records onto it.
 """
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from risk_manager import __version__
+from risk_manager.config.diff import diff_configs
 from risk_manager.config.loader import ConfigError, load_config
-from risk_manager.daemon import protection as P
-from risk_manager.daemon.api_protocol import ApiError, ConfigInvalidError
-from risk_manager.daemon.app_reload import diff_configs
-from risk_manager.daemon.views import account_view
+from risk_manager.daemon.api.protocol import ApiError, ConfigInvalidError
+from risk_manager.daemon.api.views import account_view
+from risk_manager.daemon.broker import protection as P
 from risk_manager.engine import Action
 from risk_manager.engine.actions import iso
 

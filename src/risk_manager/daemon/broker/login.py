@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from risk_manager.daemon import protection as P
+from risk_manager.daemon.broker import protection as P
 from risk_manager.daemon.pipeline import InternalEvent
 from risk_manager.engine import events as E
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps

@@ -24,14 +24,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.daemon.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
-from risk_manager.daemon.urgency import Urgency
+from risk_manager.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
+from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.engine import actions as A
 from risk_manager.engine.actions import Action
 from risk_manager.engine.money import to_decimal
 from risk_manager.gateway.session import REQUEST_SENT
 
-log = logging.getLogger("risk_manager.daemon.executor")
+log = logging.getLogger("risk_manager.daemon.enforcement.executor")
 
 BROKER_ACTIONS = frozenset(
     {

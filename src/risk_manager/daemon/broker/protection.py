@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-log = logging.getLogger("risk_manager.daemon.protection")
+log = logging.getLogger("risk_manager.daemon.broker.protection")
 
 PROTECTED = "protected"
 DEGRADED = "degraded"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from risk_manager import __version__
-from risk_manager.daemon.api_protocol import ApiError
+from risk_manager.daemon.api.protocol import ApiError
 from risk_manager.engine import Engine
 from risk_manager.engine import events as E
 from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
@@ -46,7 +46,7 @@ from risk_manager.store.errors import StoreError
 from risk_manager.store.reader import Reader
 from risk_manager.store.writer import Writer
 
-log = logging.getLogger("risk_manager.daemon.persist")
+log = logging.getLogger("risk_manager.daemon.persist.persistence")
 
 Clock = Callable[[], datetime]
 TERMINAL = ("done", "failed", "observed")

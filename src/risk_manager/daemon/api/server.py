@@ -36,14 +36,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from risk_manager.daemon.admin_auth import (
+from risk_manager.daemon.api.password import (
     MAX_PASSWORD_CHARS,
     AdminPasswordChecker,
     AuthOutcome,
     AuthResult,
     describe_duration,
 )
-from risk_manager.daemon.api_protocol import (
+from risk_manager.daemon.api.protocol import (
     ADMIN_OPS,
     HISTORY_OPS,
     PROTOCOL_VERSION,

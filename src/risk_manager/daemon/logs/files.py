@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from risk_manager.daemon.redact import RedactingFilter, SecretRedactor
+from risk_manager.daemon.logs.redact import RedactingFilter, SecretRedactor
 
 ENFORCEMENT_LOGGER = "risk_manager.enforcement"
 
