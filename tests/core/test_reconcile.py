@@ -33,7 +33,7 @@ def test_breach_that_happened_while_down_is_enforced_at_once() -> None:
     actions = engine.reconcile_account(
         123, T0, positions=[position(MNQ, 1, 21000.0)], trades=[trade(1, -300), trade(2, -250)]
     )
-    kinds = [a.action for a in actions]
+    kinds = [a.kind for a in actions]
     assert kinds[:2] == ["close_all", "cancel_all"] and "lockout" in kinds
     assert engine.realized_pnl(123) == Decimal("-550")
 
@@ -45,7 +45,7 @@ def test_snapshot_removes_positions_and_orders_that_went_away() -> None:
     assert engine.reconcile_account(123, T0 + timedelta(seconds=5), positions=[position(ES, 4, 6000.0)]) == []
     assert list(engine.account(123).positions) == [ES]
     actions = engine.reconcile_account(123, T0 + timedelta(seconds=6), positions=[position(ES, 6, 6000.0)])
-    assert [a.action for a in actions] == ["close_all"]
+    assert [a.kind for a in actions] == ["close_all"]
 
 
 def test_restored_lockout_gates_reconciled_position() -> None:
@@ -62,7 +62,7 @@ def test_restored_lockout_gates_reconciled_position() -> None:
     )
     engine.restore_account(123, last_reset=T0 - timedelta(hours=17), lockouts=[record])  # 17:00 CT yesterday
     actions = engine.reconcile_account(123, T0, positions=[position(MNQ, 1, 21000.0)])
-    assert [(a.rule, a.action, a.contract_id) for a in actions] == [("LOCKOUT", "close_position", MNQ)]
+    assert [(a.rule, a.kind, a.contract_id) for a in actions] == [("LOCKOUT", "close_position", MNQ)]
 
 
 def test_missed_reset_is_caught_up_once_on_start() -> None:
@@ -79,7 +79,7 @@ def test_missed_reset_is_caught_up_once_on_start() -> None:
     )
     engine.restore_account(123, last_reset=T0 - timedelta(days=3), lockouts=[record])
     first = engine.tick(T0)
-    assert [(a.rule, a.action) for a in first] == [("RESET", "unlock")]
+    assert [(a.rule, a.kind) for a in first] == [("RESET", "unlock")]
     assert engine.tick(T0 + timedelta(seconds=1)) == []
     assert engine.lockouts(123) == []
 
@@ -89,5 +89,5 @@ def test_loss_cooldown_runs_from_the_fill_time_not_the_restart() -> None:
     old = trade(1, -250, at=T0 - timedelta(minutes=20))  # 900 s tier: over 5 minutes ago
     recent = trade(2, -150, at=T0 - timedelta(minutes=2))  # 300 s tier: 3 minutes left
     actions = engine.reconcile_account(123, T0, trades=[old, recent])
-    locks = [a.lockout for a in actions if a.action == "lockout"]
+    locks = [a.lockout for a in actions if a.kind == "lockout"]
     assert len(locks) == 1 and locks[0].until == T0 + timedelta(minutes=3)

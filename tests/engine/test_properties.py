@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from risk_manager.engine import Engine
 from risk_manager.engine.actions import ENFORCEMENT_KINDS
-from risk_manager.engine.lockouts import KINDS, Lockout, LockoutBook
+from risk_manager.engine.lockouts import Lockout, LockoutBook, LockoutKind
 from tests.engine.conftest import (
     CONTRACTS,
     ES,
@@ -103,7 +103,7 @@ def test_mirrored_move_on_mirrored_side_decides_the_same(size: int, moves: list[
         for i, m in enumerate(moves, start=1):
             price = 21000.0 + 0.25 * (-m if short else m)
             out += engine.evaluate("GatewayQuote", quote(MNQ, price), T0 + i * S)
-        return [(a.rule, a.action, a.contract_id, a.reason.replace(" at ", "@").split("@")[0]) for a in out]
+        return [(a.rule, a.kind, a.contract_id, a.reason.replace(" at ", "@").split("@")[0]) for a in out]
 
     assert run(short=False) == run(short=True)
 
@@ -117,7 +117,7 @@ lock_specs = st.lists(
     st.tuples(
         st.sampled_from(["RULE-003", "RULE-006", "RULE-007"]),
         st.sampled_from([("account", None), ("symbol", "MNQ"), ("symbol", "ES")]),
-        st.sampled_from(KINDS),
+        st.sampled_from(list(LockoutKind)),
         st.one_of(st.none(), st.integers(1, 100_000)),
     ),
     min_size=1,
@@ -196,10 +196,10 @@ def test_breaches_never_shorten_a_lockout_in_force(steps: list[tuple[int, float 
             lk = a.lockout
             if lk is None:
                 continue
-            if a.action == "unlock":
+            if a.kind == "unlock":
                 assert a.at >= _end(lk.until) or lk.kind == "until_reset"
                 reported.pop(lk.key, None)
-            elif a.action == "lockout":
+            elif a.kind == "lockout":
                 assert _end(lk.until) >= reported.get(lk.key, T0)
                 reported[lk.key] = _end(lk.until)
 
@@ -371,7 +371,7 @@ def test_missed_reset_is_caught_up_exactly_once(tz_name: str, wall_text: str, mi
     engine = reset_engine(tz_name, wall_text)
     engine.restore_account(123, last_reset=stored, lockouts=[_until_reset_record(instants[-missed])])
     actions = engine.tick(now)
-    assert [(a.rule, a.action) for a in actions] == [("RESET", "unlock")]
+    assert [(a.rule, a.kind) for a in actions] == [("RESET", "unlock")]
     assert engine.last_reset(123) == latest
     assert engine.lockouts(123) == []
     # Nothing more until the next reset instant, then exactly one.
@@ -483,7 +483,7 @@ def test_hard_locked_account_gets_only_enforcement(lock_with: str, events: list[
     assert len(hard) == 1
     lock = hard[0]
     end = _end(lock.until)
-    assert any(a.action == "lockout" for a in first)
+    assert any(a.kind == "lockout" for a in first)
     for n, (gap, ev) in enumerate(events, start=1):
         at = now + gap * S
         if at >= end - S:
@@ -497,18 +497,18 @@ def test_hard_locked_account_gets_only_enforcement(lock_with: str, events: list[
         before_size = (before.size, before.direction) if before is not None else (0, 0)
         actions = engine.tick(now) if name == "Tick" else engine.evaluate(name, data, now)
         for a in actions:
-            if a.action == "unlock":
+            if a.kind == "unlock":
                 assert a.lockout is not None
                 legit_expiry = a.lockout.until is not None and a.at >= a.lockout.until
                 legit_restore = a.rule == "RULE-010" and a.lockout.rule == "RULE-010"
                 assert legit_expiry or legit_restore, a.to_dict()
                 assert a.lockout.key != lock.key
             else:
-                assert a.action in ENFORCEMENT_KINDS or a.action == "lockout", a.to_dict()
+                assert a.kind in ENFORCEMENT_KINDS or a.kind == "lockout", a.to_dict()
         assert lock in [r for r in engine.lockouts(123)]  # still in force
         # The gate closes every new or larger position and cancels every working order (except a
         # market order: it is only "working" until its fill, whose position the gate then closes).
-        kinds = {(a.action, a.contract_id) for a in actions} | {(a.action, a.order_id) for a in actions}
+        kinds = {(a.kind, a.contract_id) for a in actions} | {(a.kind, a.order_id) for a in actions}
         if name == "GatewayUserPosition" and data["size"] > 0:
             size, direction = data["size"], (-1 if data["type"] == 2 else 1)
             grew = before_size[1] != direction or size > before_size[0]

@@ -11,8 +11,8 @@ from risk_manager.daemon.api.protocol import ApiError
 from risk_manager.daemon.enforcement.executor import WorkItem
 from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine import Action
-from risk_manager.engine import actions as A
 from risk_manager.engine import events as E
+from risk_manager.engine.actions import ActionKind
 from tests.store.conftest import ACCOUNT, T0, Clock, make_engine, trade
 
 
@@ -31,7 +31,7 @@ async def test_history_pages(tmp_path: Path, clock: Clock) -> None:
             p.heartbeat()
         ids = []
         for i in range(3):
-            act = Action(ACCOUNT, "RULE-001", A.CLOSE_ALL, f"reason {i}", T0)
+            act = Action(ACCOUNT, "RULE-001", ActionKind.CLOSE_ALL, f"reason {i}", T0)
             ids.append(
                 await p.enforcement(
                     WorkItem(f"key{i}", act, f"e{i}", None, state="done", created=T0), {"target": None}

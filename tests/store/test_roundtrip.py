@@ -11,8 +11,8 @@ from typing import Any
 from risk_manager.daemon.enforcement.executor import WorkItem, work_key
 from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine import Action, Engine
-from risk_manager.engine import actions as A
 from risk_manager.engine import events as E
+from risk_manager.engine.actions import ActionKind
 from tests.store.conftest import ACCOUNT, MNQ, T0, Clock, make_engine, trade
 
 
@@ -28,7 +28,7 @@ async def _feed(p: Persistence, engine: Engine, payload: dict[str, Any], at: Any
     actions = engine.evaluate(E.TRADE, payload, at)
     await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
     for a in actions:
-        if a.action == A.LOCKOUT and a.lockout is not None:
+        if a.kind == ActionKind.LOCKOUT and a.lockout is not None:
             await p.lockout_set(a.lockout, observed=a.observe_only)
     return actions
 
@@ -41,10 +41,10 @@ async def test_round_trip_restores_lockouts_pnl_and_counters(tmp_path: Path, clo
     await _feed(p, engine, trade(1, None, T0), T0)
     await _feed(p, engine, trade(2, -300.5, T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
     actions = await _feed(p, engine, trade(3, -250, T0 + timedelta(minutes=2)), T0 + timedelta(minutes=2))
-    lockouts = [a.lockout for a in actions if a.action == A.LOCKOUT and a.lockout is not None]
+    lockouts = [a.lockout for a in actions if a.kind == ActionKind.LOCKOUT and a.lockout is not None]
     assert lockouts, [a.to_dict() for a in actions]
-    broker = next(a for a in actions if a.action in (A.CLOSE_ALL, A.CLOSE_POSITION, A.CANCEL_ALL))
-    item = WorkItem(work_key(ACCOUNT, broker.action, None, lockouts[0].id), broker, lockouts[0].id, None)
+    broker = next(a for a in actions if a.kind in (ActionKind.CLOSE_ALL, ActionKind.CLOSE_POSITION, ActionKind.CANCEL_ALL))
+    item = WorkItem(work_key(ACCOUNT, broker.kind, None, lockouts[0].id), broker, lockouts[0].id, None)
     record = {"target": None, "lockout": lockouts[0].to_dict() | {"id": lockouts[0].id}}
     first_id = await p.enforcement(item, record)
     item.state, item.attempts, item.confirmed_ms = "done", 1, 61.0
@@ -167,7 +167,7 @@ async def test_missed_reset_is_left_to_the_engine(tmp_path: Path, clock: Clock) 
         summary = await p2.restore(fresh, later)
         assert summary.missed_resets == [ACCOUNT] and summary.trades == 0
         assert [r.id for r in fresh.lockouts(ACCOUNT)] == [lock.id]  # still there until the tick
-        unlocks = [a for a in fresh.tick(later) if a.action == A.UNLOCK]
+        unlocks = [a for a in fresh.tick(later) if a.kind == ActionKind.UNLOCK]
         assert [a.lockout.id for a in unlocks if a.lockout] == [lock.id]
         assert fresh.realized_pnl(ACCOUNT) == 0
         for a in unlocks:
@@ -184,8 +184,8 @@ async def test_missed_reset_is_left_to_the_engine(tmp_path: Path, clock: Clock) 
 
 async def test_enforcement_key_from_an_earlier_run_starts_a_new_row(tmp_path: Path, clock: Clock) -> None:
     engine = make_engine()
-    action = Action(ACCOUNT, "RULE-001", A.CLOSE_ALL, "too many contracts", T0)
-    key = work_key(ACCOUNT, A.CLOSE_ALL, None, "e1")
+    action = Action(ACCOUNT, "RULE-001", ActionKind.CLOSE_ALL, "too many contracts", T0)
+    key = work_key(ACCOUNT, ActionKind.CLOSE_ALL, None, "e1")
     p = await Persistence.open(tmp_path, clock=clock)
     await p.restore(engine, T0)
     done = WorkItem(key, action, "e1", None, state="done")
@@ -206,7 +206,7 @@ async def test_enforcement_key_from_an_earlier_run_starts_a_new_row(tmp_path: Pa
 async def test_open_enforcement_is_marked_interrupted_and_offered_at_restore(
     tmp_path: Path, clock: Clock
 ) -> None:
-    action = Action(ACCOUNT, "RULE-001", A.CLOSE_ALL, "too many contracts", T0)
+    action = Action(ACCOUNT, "RULE-001", ActionKind.CLOSE_ALL, "too many contracts", T0)
     p = await Persistence.open(tmp_path, clock=clock)
     await p.restore(make_engine(), T0)
     rid = await p.enforcement(WorkItem("k1", action, "e1", None, state="retrying"), {"target": None})

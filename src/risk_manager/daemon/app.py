@@ -290,7 +290,7 @@ class Daemon:
             for item in left:
                 log.warning(
                     "enforcement interrupted by shutdown: %s",
-                    item.action.action,
+                    item.action.kind,
                     extra={"acct": item.account_id},
                 )
         await asyncio.gather(*(b.stop() for b in self.logins.values()), return_exceptions=True)

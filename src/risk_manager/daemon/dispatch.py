@@ -24,9 +24,8 @@ from risk_manager.daemon.enforcement.executor import BROKER_ACTIONS, WorkItem
 from risk_manager.daemon.logs.files import log_enforcement
 from risk_manager.daemon.pipeline import InternalEvent
 from risk_manager.engine import Action
-from risk_manager.engine import actions as A
 from risk_manager.engine import events as E
-from risk_manager.engine.actions import iso
+from risk_manager.engine.actions import ActionKind, iso
 from risk_manager.engine.context import RuleContext
 
 if TYPE_CHECKING:
@@ -168,7 +167,7 @@ class Dispatcher:
         d = self.d
         cause = f"e{event.seq}"
         for action in actions:
-            kind = action.action
+            kind = action.kind
             if kind in BROKER_ACTIONS:
                 if action.lockout is None and d.executor is not None:
                     lock_cause = self._lock_cause(action)
@@ -182,7 +181,7 @@ class Dispatcher:
                             extra={"acct": action.account_id, "rule": action.rule},
                         )
                 continue
-            if kind == A.LOCKOUT and action.lockout is not None:
+            if kind == ActionKind.LOCKOUT and action.lockout is not None:
                 log.warning(
                     "lockout %s until %s: %s",
                     action.lockout.kind,
@@ -198,7 +197,7 @@ class Dispatcher:
                     action.account_id,
                 )
                 log_enforcement(self._record(action, "done"))
-            elif kind == A.UNLOCK and action.lockout is not None:
+            elif kind == ActionKind.UNLOCK and action.lockout is not None:
                 by = {"RESET": "daily_reset", "ADMIN": "admin"}.get(action.rule, "expiry")
                 if action.rule == "RULE-010" or action.rule == "RULE-011":
                     by = "condition"
@@ -222,7 +221,7 @@ class Dispatcher:
                     action.account_id,
                 )
                 log_enforcement(self._record(action, "done"))
-            elif kind == A.WARN:
+            elif kind == ActionKind.WARN:
                 log.warning("%s", action.reason, extra={"acct": action.account_id, "rule": action.rule})
                 self._push("warning", {"ruleId": action.rule, "message": action.reason}, action.account_id)
 
@@ -235,7 +234,7 @@ class Dispatcher:
             "at": iso(datetime.now(UTC)),
             "account": action.account_id,
             "rule": action.rule,
-            "action": action.action,
+            "action": action.kind,
             "target": action.contract_id if action.order_id is None else action.order_id,
             "state": state,
             "reason": action.reason,
@@ -275,7 +274,7 @@ class Dispatcher:
         entry = {
             "id": item.record_id,
             "ruleId": item.action.rule,
-            "action": item.action.action,
+            "action": item.action.kind,
             "target": record["target"],
             "state": item.state,
             "attempts": item.attempts,

@@ -16,6 +16,7 @@ from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import MalformedEvent
 from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.rulebook import RULES_BY_ID
 from risk_manager.engine.setup import account_settings
 from risk_manager.engine.state import AccountSettings, AccountState, EngineState
 
@@ -85,8 +86,18 @@ class Engine:
     ) -> None:
         core.restore_account(self.state, account_id, last_reset=last_reset, lockouts=lockouts)
 
-    def admin_unlock(self, account_id: int, lockout_id: str, now: datetime, reason: str) -> Action | None:
-        return core.admin_unlock(self.state, account_id, lockout_id, now, reason)
+    def admin_unlock(
+        self, account_id: int, lockout_id: str, now: datetime, reason: str, actor: str | None = None
+    ) -> Action | None:
+        return core.admin_unlock(self.state, account_id, lockout_id, now, reason, actor)
+
+    def condition_holds(self, account_id: int, rule_id: str, now: datetime) -> bool:
+        """Whether ``rule_id`` would lock the account again at its next event (see ``Rule``)."""
+        rule = RULES_BY_ID.get(rule_id)
+        acct = self.state.accounts.get(account_id)
+        if rule is None or acct is None:
+            return False
+        return rule.condition_holds(RuleContext(self.state, acct, now))
 
     # ----- queries --------------------------------------------------------------------------------
     def account(self, account_id: int) -> AccountState:

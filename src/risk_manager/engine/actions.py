@@ -5,36 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.lockouts import ClearedBy, Lockout
 
-CLOSE_POSITION = "close_position"
-REDUCE_POSITION = "reduce_position"
-CLOSE_ALL = "close_all"
-CANCEL_ORDER = "cancel_order"
-CANCEL_ALL = "cancel_all"
-PLACE_STOP = "place_stop"
-MODIFY_STOP = "modify_stop"
-LOCKOUT = "lockout"
-UNLOCK = "unlock"
-WARN = "warn"
 
-ACTION_KINDS = (
-    CLOSE_ALL,
-    CLOSE_POSITION,
-    REDUCE_POSITION,
-    CANCEL_ALL,
-    CANCEL_ORDER,
-    PLACE_STOP,
-    MODIFY_STOP,
-    LOCKOUT,
-    UNLOCK,
-    WARN,
+class ActionKind(StrEnum):
+    """What an action asks for. The order is the order in which merged actions are carried out."""
+
+    CLOSE_ALL = "close_all"
+    CLOSE_POSITION = "close_position"
+    REDUCE_POSITION = "reduce_position"
+    CANCEL_ALL = "cancel_all"
+    CANCEL_ORDER = "cancel_order"
+    PLACE_STOP = "place_stop"
+    MODIFY_STOP = "modify_stop"
+    LOCKOUT = "lockout"
+    UNLOCK = "unlock"
+    WARN = "warn"
+
+
+_ORDER = {kind: i for i, kind in enumerate(ActionKind)}
+#: Actions that take exposure away; everything a locked account may receive.
+ENFORCEMENT_KINDS = frozenset(
+    {
+        ActionKind.CLOSE_ALL,
+        ActionKind.CLOSE_POSITION,
+        ActionKind.REDUCE_POSITION,
+        ActionKind.CANCEL_ALL,
+        ActionKind.CANCEL_ORDER,
+    }
 )
-_ORDER = {kind: i for i, kind in enumerate(ACTION_KINDS)}
-# Actions that touch the broker and take exposure away; everything a locked account may receive.
-ENFORCEMENT_KINDS = frozenset({CLOSE_ALL, CLOSE_POSITION, REDUCE_POSITION, CANCEL_ALL, CANCEL_ORDER})
+#: Actions carried out at the broker (the executor's work); the rest are bookkeeping.
+BROKER_KINDS = ENFORCEMENT_KINDS | {ActionKind.PLACE_STOP, ActionKind.MODIFY_STOP}
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -46,11 +50,11 @@ def iso(ts: datetime | None) -> str | None:
 
 @dataclass(slots=True)
 class Action:
-    """One decision. ``rule`` is RULE-00n, LOCKOUT (the gate) or RESET (the daily reset)."""
+    """One decision. ``rule`` is RULE-00n, ActionKind.LOCKOUT (the gate) or RESET (the daily reset)."""
 
     account_id: int
     rule: str
-    action: str
+    kind: ActionKind
     reason: str
     at: datetime
     contract_id: str | None = None
@@ -62,14 +66,17 @@ class Action:
     lockout: Lockout | None = None
     observe_only: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: for ``unlock``: why the lockout ended, and who ended it (an admin's OS user)
+    cleared_by: ClearedBy | None = None
+    actor: str | None = None
 
     def key(self) -> tuple[Any, ...]:
         """Identity for de-duplication: same account, rule, action and target."""
         lock = self.lockout
         lock_key = (lock.scope, lock.symbol, lock.kind, lock.until) if lock is not None else None
         target = self.contract_id if self.order_id is None else self.order_id
-        reason = self.reason if self.action == WARN else None
-        return (self.account_id, self.rule, self.action, target, lock_key, reason)
+        reason = self.reason if self.kind == ActionKind.WARN else None
+        return (self.account_id, self.rule, self.kind, target, lock_key, reason)
 
     def to_dict(self) -> dict[str, Any]:
         """The replay / log shape (keys camelCase like the broker's)."""
@@ -77,7 +84,7 @@ class Action:
             "at": iso(self.at),
             "accountId": self.account_id,
             "rule": self.rule,
-            "action": self.action,
+            "action": str(self.kind),
         }
         if self.contract_id is not None:
             out["contractId"] = self.contract_id
@@ -112,13 +119,13 @@ def merge_actions(actions: list[Action]) -> list[Action]:
     closed: set[tuple[int, str | None]] = set()
     biggest_reduce: dict[tuple[int, str | None], Action] = {}
     for a in actions:
-        if a.action == CLOSE_ALL:
+        if a.kind == ActionKind.CLOSE_ALL:
             close_all.add(a.account_id)
-        elif a.action == CANCEL_ALL:
+        elif a.kind == ActionKind.CANCEL_ALL:
             cancel_all.add(a.account_id)
-        elif a.action == CLOSE_POSITION:
+        elif a.kind == ActionKind.CLOSE_POSITION:
             closed.add((a.account_id, a.contract_id))
-        elif a.action == REDUCE_POSITION:
+        elif a.kind == ActionKind.REDUCE_POSITION:
             k = (a.account_id, a.contract_id)
             best = biggest_reduce.get(k)
             if best is None or (a.size or 0) > (best.size or 0):
@@ -127,17 +134,17 @@ def merge_actions(actions: list[Action]) -> list[Action]:
     seen: set[tuple[Any, ...]] = set()
     seen_targets: set[tuple[Any, ...]] = set()
     for a in actions:
-        kind = a.action
+        kind = a.kind
         acct = a.account_id
-        if kind in (CLOSE_POSITION, REDUCE_POSITION, PLACE_STOP, MODIFY_STOP) and acct in close_all:
+        if kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION, ActionKind.PLACE_STOP, ActionKind.MODIFY_STOP) and acct in close_all:
             continue
-        if kind == CANCEL_ORDER and acct in cancel_all:
+        if kind == ActionKind.CANCEL_ORDER and acct in cancel_all:
             continue
-        if kind in (REDUCE_POSITION, PLACE_STOP, MODIFY_STOP) and (acct, a.contract_id) in closed:
+        if kind in (ActionKind.REDUCE_POSITION, ActionKind.PLACE_STOP, ActionKind.MODIFY_STOP) and (acct, a.contract_id) in closed:
             continue
-        if kind == REDUCE_POSITION and biggest_reduce.get((acct, a.contract_id)) is not a:
+        if kind == ActionKind.REDUCE_POSITION and biggest_reduce.get((acct, a.contract_id)) is not a:
             continue
-        if kind in (CLOSE_ALL, CANCEL_ALL, CLOSE_POSITION, CANCEL_ORDER, REDUCE_POSITION):
+        if kind in (ActionKind.CLOSE_ALL, ActionKind.CANCEL_ALL, ActionKind.CLOSE_POSITION, ActionKind.CANCEL_ORDER, ActionKind.REDUCE_POSITION):
             # One broker call per target whichever rule asked; the first rule's reason is kept.
             target = (acct, kind, a.contract_id, a.order_id)
             if target in seen_targets:
@@ -148,5 +155,5 @@ def merge_actions(actions: list[Action]) -> list[Action]:
             continue
         seen.add(key)
         out.append(a)
-    out.sort(key=lambda a: _ORDER[a.action])
+    out.sort(key=lambda a: _ORDER[a.kind])
     return out

@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.events import ContractInfo
-from risk_manager.engine.lockouts import ACCOUNT_SCOPE, Lockout
+from risk_manager.engine.lockouts import ClearedBy, Lockout, LockoutKind, LockoutScope
 from risk_manager.engine.money import ZERO, fmt_money, fmt_price
 from risk_manager.engine.state import AccountState, EngineState, PositionState
 from risk_manager.engine.symbols import canonical_symbol, symbol_matches
@@ -76,11 +75,11 @@ class RuleContext:
         return note + (" (stale quote)" if self.quote_stale(contract_id) else "")
 
     # ----- actions --------------------------------------------------------------------------------
-    def act(self, rule: str, action: str, reason: str, **fields: Any) -> Action:
+    def act(self, rule: str, kind: ActionKind, reason: str, **fields: Any) -> Action:
         return Action(
             account_id=self.settings.account_id,
             rule=rule,
-            action=action,
+            kind=kind,
             reason=reason,
             at=self.now,
             observe_only=self.settings.observe_only,
@@ -88,19 +87,19 @@ class RuleContext:
         )
 
     def close_position(self, rule: str, contract_id: str, reason: str) -> Action:
-        return self.act(rule, A.CLOSE_POSITION, reason, contract_id=contract_id)
+        return self.act(rule, ActionKind.CLOSE_POSITION, reason, contract_id=contract_id)
 
     def flatten(self, rule: str, reason: str) -> list[Action]:
-        return [self.act(rule, A.CLOSE_ALL, reason), self.act(rule, A.CANCEL_ALL, reason)]
+        return [self.act(rule, ActionKind.CLOSE_ALL, reason), self.act(rule, ActionKind.CANCEL_ALL, reason)]
 
     def lock(
         self,
         rule: str,
-        kind: str,
+        kind: LockoutKind,
         until: datetime | None,
         reason: str,
         *,
-        scope: str = ACCOUNT_SCOPE,
+        scope: LockoutScope = LockoutScope.ACCOUNT,
         symbol: str | None = None,
     ) -> list[Action]:
         """Set (or extend) a lockout; emits a ``lockout`` action only when the record changed."""
@@ -118,17 +117,28 @@ class RuleContext:
             created=self.now,
             symbol=symbol,
         )
-        if kind == "cooldown":
+        if kind is LockoutKind.COOLDOWN:
             record.baseline = {cid: p.signed for cid, p in self.account.positions.items()}
         changed = self.account.lockouts.add(record)
         if changed is None:
             return []
-        return [self.act(rule, A.LOCKOUT, reason, lockout=_snapshot(changed))]
+        return [self.act(rule, ActionKind.LOCKOUT, reason, lockout=_snapshot(changed))]
+
+    def unlock(
+        self, rule: str, record: Lockout, reason: str, cleared_by: ClearedBy, *, actor: str | None = None
+    ) -> Action:
+        """The ``unlock`` action for a record already taken out of the book."""
+        return self.act(rule, ActionKind.UNLOCK, reason, lockout=record, cleared_by=cleared_by, actor=actor)
 
     def next_reset(self) -> datetime:
         return next_reset_after(self.now, self.settings.reset_time, self.settings.timezone)
 
     # ----- warnings -------------------------------------------------------------------------------
+    def warnings_pending(self, rule: str, key: str) -> list[int]:
+        """The warning percents of ``rule`` for ``key`` not yet given this trading day."""
+        warned = self.account.warned
+        return [p for p in self.settings.warn_at_percent if (rule, key, p) not in warned]
+
     def warn_levels(
         self, rule: str, key: str, used: Decimal, limit: Decimal, what: str, *, money: bool = True
     ) -> list[Action]:
@@ -152,7 +162,7 @@ class RuleContext:
         return [
             self.act(
                 rule,
-                A.WARN,
+                ActionKind.WARN,
                 f"{what} at {percent}% of limit: {_fmt(used, money)} of {_fmt(limit, money)}",
                 contract_id=key if key.startswith("CON.") else None,
             )

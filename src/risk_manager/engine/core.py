@@ -11,27 +11,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine import actions as A
 from risk_manager.engine import events as E
 from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.gate import gate_order, gate_position
-from risk_manager.engine.lockouts import UNTIL_RESET
+from risk_manager.engine.lockouts import ClearedBy, LockoutKind
 from risk_manager.engine.money import to_decimal
-from risk_manager.engine.rules.auth_loss_guard import AuthLossGuard
+from risk_manager.engine.rulebook import RULES
 from risk_manager.engine.rules.base import Rule
-from risk_manager.engine.rules.cooldown_after_loss import CooldownAfterLoss
-from risk_manager.engine.rules.daily_realized_loss import DailyRealizedLoss
-from risk_manager.engine.rules.daily_unrealized_loss import DailyUnrealizedLoss
-from risk_manager.engine.rules.max_contracts import MaxContracts
-from risk_manager.engine.rules.max_contracts_per_instrument import MaxContractsPerInstrument
-from risk_manager.engine.rules.max_unrealized_profit import MaxUnrealizedProfit
-from risk_manager.engine.rules.no_stop_loss_grace import NoStopLossGrace
-from risk_manager.engine.rules.session_block import SessionBlockOutside
-from risk_manager.engine.rules.symbol_blocks import SymbolBlocks
-from risk_manager.engine.rules.trade_frequency import TradeFrequencyLimit
-from risk_manager.engine.rules.trade_management import TradeManagement
 from risk_manager.engine.state import (
     NO_BAND,
     AccountSettings,
@@ -42,21 +30,8 @@ from risk_manager.engine.state import (
 )
 from risk_manager.engine.trading_day import next_reset_after, reset_at_or_before
 
-RULES: tuple[Rule, ...] = (
-    MaxContracts(),
-    MaxContractsPerInstrument(),
-    DailyRealizedLoss(),
-    DailyUnrealizedLoss(),
-    MaxUnrealizedProfit(),
-    TradeFrequencyLimit(),
-    CooldownAfterLoss(),
-    NoStopLossGrace(),
-    SessionBlockOutside(),
-    AuthLossGuard(),
-    SymbolBlocks(),
-    TradeManagement(),
-)
-RESET = "RESET"
+RESET = "RESET"  # the rule id of actions taken by the daily reset
+ADMIN = "ADMIN"  # ... and of an administrator's unlock
 _HOUR = timedelta(hours=1)
 
 
@@ -83,7 +58,7 @@ def _housekeeping(state: EngineState, acct: AccountState, now: datetime) -> list
             ctx = RuleContext(state, acct, now)
             for record in book.expired(now):
                 book.remove_record(record)
-                out.append(ctx.act(record.rule, A.UNLOCK, f"{record.kind} lockout ended", lockout=record))
+                out.append(ctx.unlock(record.rule, record, f"{record.kind} lockout ended", ClearedBy.EXPIRY))
     return out
 
 
@@ -102,10 +77,12 @@ def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[
     local = latest.astimezone(s.timezone).strftime("%Y-%m-%d %H:%M %Z")
     out: list[Action] = []
     for record in acct.lockouts:
-        if record.kind == UNTIL_RESET:
+        if record.kind == LockoutKind.UNTIL_RESET:
             acct.lockouts.remove_record(record)
             out.append(
-                ctx.act(RESET, A.UNLOCK, f"daily reset {local}: {record.rule} lockout lifted", lockout=record)
+                ctx.unlock(
+                    RESET, record, f"daily reset {local}: {record.rule} lockout lifted", ClearedBy.DAILY_RESET
+                )
             )
     acct.realized = Decimal(0)
     acct.trades.clear()
@@ -431,7 +408,8 @@ _DISPATCH: dict[str, Any] = {
 
 
 def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetime) -> list[Action]:
-    """Swap in new settings (config hot reload) keeping every account's state; re-check RULE-011."""
+    """Swap in new settings (config hot reload) keeping every account's state; each rule may react
+    to its own new configuration (``Rule.on_reload``: e.g. a symbol taken off the blocked list)."""
     out: list[Action] = []
     for s in settings:
         acct = state.accounts.get(s.account_id)
@@ -441,7 +419,7 @@ def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetim
         acct.settings = s
         acct.bands.clear()
         ctx = RuleContext(state, acct, now)
-        out += merge_actions(SymbolBlocks().on_reload(ctx))
+        out += merge_actions([a for rule in RULES for a in rule.on_reload(ctx)])
     state.contract_bands.clear()
     return out
 
@@ -589,7 +567,7 @@ def restore_account(
 
 
 def admin_unlock(
-    state: EngineState, account_id: int, lockout_id: str, now: datetime, reason: str
+    state: EngineState, account_id: int, lockout_id: str, now: datetime, reason: str, actor: str | None = None
 ) -> Action | None:
     """Remove one lockout record on an admin's request (the daemon audits it)."""
     acct = state.accounts.get(account_id)
@@ -599,5 +577,5 @@ def admin_unlock(
         if record.id == lockout_id:
             acct.lockouts.remove_record(record)
             invalidate(state, acct)
-            return RuleContext(state, acct, now).act("ADMIN", A.UNLOCK, reason, lockout=record)
+            return RuleContext(state, acct, now).unlock(ADMIN, record, reason, ClearedBy.ADMIN, actor=actor)
     return None

@@ -7,8 +7,7 @@ only stop new exposure. Trader exits (smaller positions, protective orders) are 
 
 from __future__ import annotations
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import OrderUpdate
 from risk_manager.engine.lockouts import Lockout
@@ -79,7 +78,7 @@ def gate_position(
             out.append(
                 ctx.act(
                     GATE,
-                    A.REDUCE_POSITION,
+                    ActionKind.REDUCE_POSITION,
                     f"{reason}: +{increase} over the {abs(held)} held",
                     contract_id=contract_id,
                     size=increase,
@@ -95,7 +94,7 @@ def gate_order(ctx: RuleContext, update: OrderUpdate) -> tuple[list[Action], boo
     hard = book.hard()
 
     def cancel(reason: str) -> Action:
-        return ctx.act(GATE, A.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id)
+        return ctx.act(GATE, ActionKind.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id)
 
     if hard is not None:
         return [cancel(f"working order {update.order_id} while {_describe(hard)}")], False

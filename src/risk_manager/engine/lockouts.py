@@ -8,17 +8,62 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-ACCOUNT_SCOPE = "account"
-SYMBOL_SCOPE = "symbol"
 
-UNTIL_RESET = "until_reset"
-UNTIL_SESSION_START = "until_session_start"
-COOLDOWN = "cooldown"
-INDEFINITE = "indefinite"
-PERMANENT = "permanent"
-KINDS = (UNTIL_RESET, UNTIL_SESSION_START, COOLDOWN, INDEFINITE, PERMANENT)
+class LockoutScope(StrEnum):
+    ACCOUNT = "account"
+    SYMBOL = "symbol"
+
+
+class LockoutKind(StrEnum):
+    """How a lockout ends (rules.md §2)."""
+
+    UNTIL_RESET = "until_reset"
+    UNTIL_SESSION_START = "until_session_start"
+    COOLDOWN = "cooldown"
+    INDEFINITE = "indefinite"
+    PERMANENT = "permanent"
+
+    @property
+    def clears_on(self) -> str:
+        """What ends it, in the local API's and the database's words: reset, time, condition, admin."""
+        return _CLEARS_ON[self]
+
+    @property
+    def family(self) -> str:
+        """``cooldown`` (blocks new exposure only) or ``hard`` (blocks everything), as shown to users."""
+        return "cooldown" if self is LockoutKind.COOLDOWN else "hard"
+
+    @classmethod
+    def from_columns(cls, family: str, clears_on: str) -> LockoutKind:
+        """The inverse of (``family``, ``clears_on``); unknown pairs read as ``indefinite``."""
+        if family == "cooldown":
+            return cls.COOLDOWN
+        for kind in cls:
+            if kind.family == family and kind.clears_on == clears_on:
+                return kind
+        return cls.INDEFINITE
+
+
+_CLEARS_ON = {
+    LockoutKind.UNTIL_RESET: "reset",
+    LockoutKind.UNTIL_SESSION_START: "time",
+    LockoutKind.COOLDOWN: "time",
+    LockoutKind.INDEFINITE: "condition",
+    LockoutKind.PERMANENT: "admin",
+}
+
+
+class ClearedBy(StrEnum):
+    """Why a lockout ended (the ``cleared_by`` of its record and of the ``lockout_cleared`` push)."""
+
+    EXPIRY = "expiry"
+    DAILY_RESET = "daily_reset"
+    CONDITION = "condition"
+    ADMIN = "admin"
+    RESTORE = "restore"
 
 
 @dataclass(slots=True)
@@ -26,14 +71,19 @@ class Lockout:
     id: str
     account_id: int
     rule: str
-    scope: str
-    kind: str
+    scope: LockoutScope
+    kind: LockoutKind
     until: datetime | None
     reason: str
     created: datetime
     symbol: str | None = None
     # For cooldowns: signed position sizes held when the cooldown began (exposure baseline).
     baseline: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Records read back from the database or a test carry plain strings.
+        self.scope = LockoutScope(self.scope)
+        self.kind = LockoutKind(self.kind)
 
     @property
     def key(self) -> tuple[str, str, str | None]:
@@ -42,7 +92,7 @@ class Lockout:
     @property
     def hard(self) -> bool:
         """Account-wide and blocking everything (every kind but a cooldown)."""
-        return self.scope == ACCOUNT_SCOPE and self.kind != COOLDOWN
+        return self.scope == LockoutScope.ACCOUNT and self.kind != LockoutKind.COOLDOWN
 
     def over(self, now: datetime) -> bool:
         return self.until is not None and now >= self.until
@@ -136,10 +186,10 @@ class LockoutBook:
         return any(rec.hard for rec in self._records.values())
 
     def symbol_locks(self) -> list[Lockout]:
-        return [r for r in self._records.values() if r.scope == SYMBOL_SCOPE]
+        return [r for r in self._records.values() if r.scope == LockoutScope.SYMBOL]
 
     def cooldowns(self) -> list[Lockout]:
-        return [r for r in self._records.values() if r.kind == COOLDOWN and r.scope == ACCOUNT_SCOPE]
+        return [r for r in self._records.values() if r.kind == LockoutKind.COOLDOWN and r.scope == LockoutScope.ACCOUNT]
 
     def expired(self, now: datetime) -> list[Lockout]:
         return [r for r in self._records.values() if r.over(now)]

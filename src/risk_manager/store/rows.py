@@ -12,30 +12,19 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
-from risk_manager.engine.lockouts import COOLDOWN, Lockout
+from risk_manager.engine.lockouts import Lockout, LockoutKind
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.engine.trading_day import trading_date
 from risk_manager.store.codec import dumps, loads, money, parse_ts, ts
 
-#: engine lockout kind -> (table ``kind``, table ``clears_on``); invertible.
-KIND_COLUMNS: dict[str, tuple[str, str]] = {
-    "until_reset": ("hard", "reset"),
-    "until_session_start": ("hard", "time"),
-    "cooldown": ("cooldown", "time"),
-    "indefinite": ("hard", "condition"),
-    "permanent": ("hard", "admin"),
-}
-_ENGINE_KIND = {(k, c): engine for engine, (k, c) in KIND_COLUMNS.items()}
+
+def kind_columns(kind: LockoutKind) -> tuple[str, str]:
+    """The table's (``kind``, ``clears_on``) for an engine lockout kind; ``engine_kind`` inverts it."""
+    return kind.family, kind.clears_on
 
 
-def kind_columns(kind: str) -> tuple[str, str]:
-    return KIND_COLUMNS.get(kind, ("cooldown" if kind == COOLDOWN else "hard", "condition"))
-
-
-def engine_kind(kind: str, clears_on: str) -> str:
-    if kind == "cooldown":
-        return COOLDOWN
-    return _ENGINE_KIND.get((kind, clears_on), "indefinite")
+def engine_kind(kind: str, clears_on: str) -> LockoutKind:
+    return LockoutKind.from_columns(kind, clears_on)
 
 
 def day_label(acct: AccountState, at: datetime) -> str:

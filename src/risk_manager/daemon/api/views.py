@@ -79,23 +79,16 @@ def trade_view(trade: Any) -> dict[str, Any]:
 
 
 def lockout_view(record: Lockout, *, observed: bool = False) -> dict[str, Any]:
-    clears = {
-        "until_reset": "reset",
-        "until_session_start": "time",
-        "cooldown": "time",
-        "indefinite": "condition",
-        "permanent": "admin",
-    }[record.kind]
     return {
         "lockoutId": record.id,
         "ruleId": record.rule,
         "scope": record.scope,
         "symbol": record.symbol,
-        "kind": "cooldown" if record.kind == "cooldown" else "hard",
-        "lockoutKind": record.kind,
+        "kind": record.kind.family,
+        "lockoutKind": str(record.kind),
         "createdAt": iso(record.created),
         "until": iso(record.until),
-        "clearsOn": clears,
+        "clearsOn": record.kind.clears_on,
         "reason": record.reason,
         "observed": observed,
     }

@@ -26,8 +26,7 @@ from typing import Any
 
 from risk_manager.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
 from risk_manager.daemon.enforcement.urgency import Urgency
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.money import to_decimal
 from risk_manager.gateway.session import REQUEST_SENT
 
@@ -35,13 +34,13 @@ log = logging.getLogger("risk_manager.daemon.enforcement.executor")
 
 BROKER_ACTIONS = frozenset(
     {
-        A.CLOSE_POSITION,
-        A.REDUCE_POSITION,
-        A.CLOSE_ALL,
-        A.CANCEL_ORDER,
-        A.CANCEL_ALL,
-        A.PLACE_STOP,
-        A.MODIFY_STOP,
+        ActionKind.CLOSE_POSITION,
+        ActionKind.REDUCE_POSITION,
+        ActionKind.CLOSE_ALL,
+        ActionKind.CANCEL_ORDER,
+        ActionKind.CANCEL_ALL,
+        ActionKind.PLACE_STOP,
+        ActionKind.MODIFY_STOP,
     }
 )
 BACKOFF = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -51,7 +50,7 @@ MAX_SECONDS = 10.0
 RETRY_FAILED_EVERY = 30.0
 WORKING = (1, 6)
 # Actions that take risk off: the pipeline steps aside until their first request is on the wire.
-URGENT_ACTIONS = frozenset({A.CLOSE_POSITION, A.REDUCE_POSITION, A.CLOSE_ALL, A.CANCEL_ORDER, A.CANCEL_ALL})
+URGENT_ACTIONS = frozenset({ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION, ActionKind.CLOSE_ALL, ActionKind.CANCEL_ORDER, ActionKind.CANCEL_ALL})
 
 
 def work_key(account_id: int, action: str, target: object, cause: str) -> str:
@@ -82,7 +81,7 @@ class WorkItem:
     @property
     def target(self) -> str | int | None:
         a = self.action
-        if a.action in (A.CANCEL_ORDER, A.MODIFY_STOP):
+        if a.kind in (ActionKind.CANCEL_ORDER, ActionKind.MODIFY_STOP):
             return a.order_id
         return a.contract_id
 
@@ -116,28 +115,28 @@ class Executor:
 
     # ----- submitting ------------------------------------------------------------------------------
     def _slot(self, action: Action) -> tuple[int, str, Any]:
-        kind = action.action
-        if kind in (A.CLOSE_POSITION, A.REDUCE_POSITION):
+        kind = action.kind
+        if kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
             return (action.account_id, "position", action.contract_id)
-        if kind in (A.CANCEL_ORDER, A.MODIFY_STOP):
+        if kind in (ActionKind.CANCEL_ORDER, ActionKind.MODIFY_STOP):
             return (action.account_id, "order", action.order_id)
-        if kind == A.PLACE_STOP:
+        if kind == ActionKind.PLACE_STOP:
             return (action.account_id, "stop", action.contract_id)
         return (action.account_id, kind, None)
 
     def submit(self, action: Action, *, cause: str, received_ns: int | None = None) -> WorkItem | None:
         """Start (or join) the work for one action; returns the item that carries it."""
-        if action.action not in BROKER_ACTIONS:
+        if action.kind not in BROKER_ACTIONS:
             return None
         acct = action.account_id
         # A flatten in flight already covers single closes and cancels of the same account.
-        if action.action in (A.CLOSE_POSITION, A.REDUCE_POSITION):
-            covering = self._inflight.get((acct, A.CLOSE_ALL, None))
+        if action.kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
+            covering = self._inflight.get((acct, ActionKind.CLOSE_ALL, None))
             if covering is not None:
                 return covering
-        if action.action == A.CANCEL_ORDER:
-            covering = self._inflight.get((acct, A.CANCEL_ALL, None)) or self._inflight.get(
-                (acct, A.CLOSE_ALL, None)
+        if action.kind == ActionKind.CANCEL_ORDER:
+            covering = self._inflight.get((acct, ActionKind.CANCEL_ALL, None)) or self._inflight.get(
+                (acct, ActionKind.CLOSE_ALL, None)
             )
             if covering is not None:
                 return covering
@@ -146,7 +145,7 @@ class Executor:
         if existing is not None:
             return existing
         item = WorkItem(
-            work_key(acct, action.action, self._slot(action)[2], cause), action, cause, received_ns
+            work_key(acct, action.kind, self._slot(action)[2], cause), action, cause, received_ns
         )
         if action.observe_only:
             item.state = "observed"
@@ -154,7 +153,7 @@ class Executor:
             self._notify(item)
             return item
         self._inflight[slot] = item
-        if action.action in URGENT_ACTIONS:
+        if action.kind in URGENT_ACTIONS:
             item.urgent = True
             self.urgency.hold()
         task = asyncio.get_running_loop().create_task(self._run(item, slot), name=f"enforce-{item.key}")
@@ -230,7 +229,7 @@ class Executor:
 
     async def _run(self, item: WorkItem, slot: tuple[int, str, Any]) -> None:
         lock = self._locks.setdefault(
-            (item.account_id, slot[2] if slot[1] != A.CLOSE_ALL else "*"), asyncio.Lock()
+            (item.account_id, slot[2] if slot[1] != ActionKind.CLOSE_ALL else "*"), asyncio.Lock()
         )
         try:
             async with lock:
@@ -244,14 +243,14 @@ class Executor:
                     # reporting "pending" first would run bookkeeping ahead of the request.
                     self._notify(item)
                 handler = {
-                    A.CLOSE_POSITION: self._close_position,
-                    A.REDUCE_POSITION: self._close_position,
-                    A.CLOSE_ALL: self._flatten,
-                    A.CANCEL_ALL: self._flatten,
-                    A.CANCEL_ORDER: self._cancel_order,
-                    A.PLACE_STOP: self._place_stop,
-                    A.MODIFY_STOP: self._modify_stop,
-                }[item.action.action]
+                    ActionKind.CLOSE_POSITION: self._close_position,
+                    ActionKind.REDUCE_POSITION: self._close_position,
+                    ActionKind.CLOSE_ALL: self._flatten,
+                    ActionKind.CANCEL_ALL: self._flatten,
+                    ActionKind.CANCEL_ORDER: self._cancel_order,
+                    ActionKind.PLACE_STOP: self._place_stop,
+                    ActionKind.MODIFY_STOP: self._modify_stop,
+                }[item.action.kind]
                 while True:
                     ok = await handler(item, ops)
                     if ok:
@@ -259,7 +258,7 @@ class Executor:
                         self._set(item, "done")
                         log.info(
                             "%s %s confirmed after %d attempt(s)",
-                            item.action.action,
+                            item.action.kind,
                             item.target or "",
                             item.attempts,
                             extra={"acct": item.account_id, "rule": item.action.rule},
@@ -268,7 +267,7 @@ class Executor:
                     self._set(item, "failed")
                     log.critical(
                         "ENFORCEMENT FAILED - close manually: %s %s after %d attempts (%s)",
-                        item.action.action,
+                        item.action.kind,
                         item.target or "",
                         item.attempts,
                         item.result.get("error", "broker state not confirmed"),
@@ -356,7 +355,7 @@ class Executor:
             if attempt > 0 or item.state in ("uncertain", "retrying"):
                 await self._sleep_backoff(attempt)
                 size = self._size_of(await ops.open_positions(acct), cid)
-                if target is None and a.action == A.REDUCE_POSITION:
+                if target is None and a.kind == ActionKind.REDUCE_POSITION:
                     target = max(0, size - (a.size or 0))
                 if size <= (target or 0):
                     item.result = {"size": size}
@@ -365,7 +364,7 @@ class Executor:
                     self._set(item, "retrying")
             if time.monotonic() > deadline:
                 break
-            if a.action == A.REDUCE_POSITION and a.size:
+            if a.kind == ActionKind.REDUCE_POSITION and a.size:
                 if target is None:
                     known = self._sizes.get((acct, cid))
                     # The size the engine decided on is the one the last position event showed;
@@ -399,7 +398,7 @@ class Executor:
     async def _flatten(self, item: WorkItem, ops: BrokerOps) -> bool:
         """close_all / cancel_all: parallel cancels and closes, re-read, repeat (bounded)."""
         acct = item.account_id
-        close = item.action.action == A.CLOSE_ALL
+        close = item.action.kind == ActionKind.CLOSE_ALL
         deadline = time.monotonic() + MAX_SECONDS
         for round_no in range(MAX_ROUNDS):
             if round_no:

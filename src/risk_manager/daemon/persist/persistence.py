@@ -527,7 +527,7 @@ class Persistence:
             "account_id": item.account_id,
             "trading_day": R.day_label(acct, created) if acct is not None else created.date().isoformat(),
             "rule_id": action.rule,
-            "action": action.action,
+            "action": action.kind,
             "target": None if record.get("target") is None else str(record.get("target")),
             "key": item.key,
             "state": state,

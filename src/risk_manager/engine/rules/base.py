@@ -7,6 +7,7 @@ from datetime import datetime
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import AccountUpdate, OrderUpdate, TradeUpdate
+from risk_manager.engine.quiet import QuietBand
 from risk_manager.engine.state import PositionState
 
 
@@ -48,6 +49,18 @@ class Rule:
 
     def on_reload(self, ctx: RuleContext) -> list[Action]:
         return []
+
+    def quiet_band(self, ctx: RuleContext, band: QuietBand) -> None:
+        """For price-driven rules: the prices at which a quote cannot change this rule's decision
+        (``quiet.py``). The default, every quote matters, is always correct; a narrower band only
+        saves work."""
+        for item in band.priced:
+            band.always_evaluate(item)
+
+    def condition_holds(self, ctx: RuleContext) -> bool:
+        """Whether the cause of this rule's lockout is still present, so that the rule would lock the
+        account again at its next event (an administrator who unlocks is told so)."""
+        return False
 
     def next_deadline(self, ctx: RuleContext) -> datetime | None:
         """The next instant at which ``on_tick`` could decide something (None: never on its own)."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import TradeUpdate
-from risk_manager.engine.lockouts import COOLDOWN
+from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import fmt_money
 from risk_manager.engine.rules.base import Rule
 
@@ -32,4 +32,4 @@ class CooldownAfterLoss(Rule):
         # From the fill's own time: a loss found again on reconciliation does not restart its cooldown.
         start = trade.created if trade.created is not None and trade.created <= ctx.now else ctx.now
         until = start + timedelta(seconds=seconds)
-        return ctx.lock(self.rule_id, COOLDOWN, until, reason)
+        return ctx.lock(self.rule_id, LockoutKind.COOLDOWN, until, reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import TradeUpdate
-from risk_manager.engine.lockouts import PERMANENT, UNTIL_RESET
+from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO, fmt_money
 from risk_manager.engine.rules.base import Rule
 
@@ -26,7 +26,10 @@ class DailyRealizedLoss(Rule):
         reason = f"realized {fmt_money(realized)} < -{fmt_money(limit)}"
         out += ctx.flatten(self.rule_id, reason)
         if cfg.lockout_until == "permanent":
-            out += ctx.lock(self.rule_id, PERMANENT, None, reason)
+            out += ctx.lock(self.rule_id, LockoutKind.PERMANENT, None, reason)
         else:
-            out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
+            out += ctx.lock(self.rule_id, LockoutKind.UNTIL_RESET, ctx.next_reset(), reason)
         return out
+
+    def condition_holds(self, ctx: RuleContext) -> bool:
+        return bool(ctx.account.realized < -ctx.rules.daily_realized_loss.loss_limit)

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
-from risk_manager.engine.lockouts import UNTIL_RESET
+from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO, fmt_money
+from risk_manager.engine.quiet import QuietBand, quiet_loss
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.rules.unrealized import (
     missing_quote_deadline,
@@ -68,5 +69,15 @@ class DailyUnrealizedLoss(Rule):
                 " (stale quote)" if stale else ""
             )
             out += ctx.flatten(self.rule_id, reason)
-            out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
+            out += ctx.lock(self.rule_id, LockoutKind.UNTIL_RESET, ctx.next_reset(), reason)
         return out
+
+    def quiet_band(self, ctx: RuleContext, band: QuietBand) -> None:
+        cfg = ctx.rules.daily_unrealized_loss
+        if cfg.scope == "per_position":
+            for item in band.priced:
+                pending = ctx.warnings_pending(self.rule_id, item.position.contract_id)
+                band.constrain_pnl(item, quiet_loss(item.pnl, cfg.loss_limit, pending))
+        else:
+            pending = ctx.warnings_pending(self.rule_id, "total")
+            band.constrain_total(quiet_loss(band.total, cfg.loss_limit, pending))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import PositionState
@@ -39,7 +38,7 @@ class MaxContracts(Rule):
             return out
         reason = f"{cfg.count_type} contracts {count} > limit {cfg.limit}"
         if cfg.enforcement == "close_all":
-            return [*out, ctx.act(self.rule_id, A.CLOSE_ALL, reason)]
+            return [*out, ctx.act(self.rule_id, ActionKind.CLOSE_ALL, reason)]
         # reduce_to_limit: close whole positions, largest first (the event's contract first on ties).
         remaining = dict(positions)
         order = sorted(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import PositionState
@@ -54,6 +53,6 @@ class MaxContractsPerInstrument(Rule):
                 out.append(ctx.close_position(self.rule_id, pos.contract_id, reason))
             else:
                 out.append(
-                    ctx.act(self.rule_id, A.REDUCE_POSITION, reason, contract_id=pos.contract_id, size=take)
+                    ctx.act(self.rule_id, ActionKind.REDUCE_POSITION, reason, contract_id=pos.contract_id, size=take)
                 )
         return out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
-from risk_manager.engine.lockouts import UNTIL_RESET
+from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO, fmt_money
+from risk_manager.engine.quiet import INF, Priced, QuietBand, quiet_profit
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.rules.unrealized import positions_with_pnl
 from risk_manager.engine.state import PositionState
@@ -54,7 +55,7 @@ class MaxUnrealizedProfit(Rule):
         if total > target:
             reason = f"total unrealized {fmt_money(total)} > target {fmt_money(target)}"
             out += ctx.flatten(self.rule_id, reason)
-            out += ctx.lock(self.rule_id, UNTIL_RESET, ctx.next_reset(), reason)
+            out += ctx.lock(self.rule_id, LockoutKind.UNTIL_RESET, ctx.next_reset(), reason)
         return out
 
     def _breakeven(self, ctx: RuleContext, contract_id: str) -> list[Action]:
@@ -78,3 +79,35 @@ class MaxUnrealizedProfit(Rule):
                 )
                 out.append(ctx.close_position(self.rule_id, pos.contract_id, reason))
         return out
+
+    def quiet_band(self, ctx: RuleContext, band: QuietBand) -> None:
+        cfg = ctx.rules.max_unrealized_profit
+        if cfg.mode == "breakeven":
+            for item in band.priced:
+                self._breakeven_band(ctx, band, item)
+        elif cfg.scope == "per_position":
+            for item in band.priced:
+                pending = ctx.warnings_pending(self.rule_id, item.position.contract_id)
+                band.constrain_pnl(item, quiet_profit(item.pnl, cfg.profit_target, pending))
+        else:
+            pending = ctx.warnings_pending(self.rule_id, "total")
+            band.constrain_total(quiet_profit(band.total, cfg.profit_target, pending))
+
+    @staticmethod
+    def _breakeven_band(ctx: RuleContext, band: QuietBand, item: Priced) -> None:
+        """Unarmed: quiet until one tick of profit arms it. Armed: quiet while still in profit."""
+        pos = item.position
+        info = ctx.contract(pos.contract_id)
+        assert info is not None  # priced positions have their contract
+        move = (item.price - pos.average_price) * pos.direction
+        if pos.armed:
+            if move <= 0:
+                band.always_evaluate(item)
+            else:
+                edge = pos.average_price
+                band.constrain_price(item, (edge, INF) if pos.direction > 0 else (-INF, edge))
+        elif move >= info.tick_size:
+            band.always_evaluate(item)
+        else:
+            edge = pos.average_price + info.tick_size * pos.direction
+            band.constrain_price(item, (-INF, edge) if pos.direction > 0 else (edge, INF))

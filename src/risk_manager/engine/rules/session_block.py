@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import OrderUpdate
-from risk_manager.engine.lockouts import ACCOUNT_SCOPE, SYMBOL_SCOPE, UNTIL_SESSION_START
+from risk_manager.engine.lockouts import LockoutKind, LockoutScope
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.sessions import Window
 from risk_manager.engine.state import PositionState
@@ -32,8 +31,8 @@ class SessionBlockOutside(Rule):
     def _lock(self, ctx: RuleContext, key: str | None, window: Window, reason: str) -> list[Action]:
         until = window.next_start(ctx.now)
         if key is None:
-            return ctx.lock(self.rule_id, UNTIL_SESSION_START, until, reason, scope=ACCOUNT_SCOPE)
-        return ctx.lock(self.rule_id, UNTIL_SESSION_START, until, reason, scope=SYMBOL_SCOPE, symbol=key)
+            return ctx.lock(self.rule_id, LockoutKind.UNTIL_SESSION_START, until, reason, scope=LockoutScope.ACCOUNT)
+        return ctx.lock(self.rule_id, LockoutKind.UNTIL_SESSION_START, until, reason, scope=LockoutScope.SYMBOL, symbol=key)
 
     def _outside_reason(self, ctx: RuleContext, key: str | None, window: Window, what: str) -> str:
         label = f"{key} trading window" if key else "trading window"
@@ -62,7 +61,7 @@ class SessionBlockOutside(Rule):
         reason = self._outside_reason(ctx, key, window, f"working order {update.order_id}")
         return [
             ctx.act(
-                self.rule_id, A.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id
+                self.rule_id, ActionKind.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id
             ),
             *self._lock(ctx, key, window, reason),
         ]
@@ -100,7 +99,7 @@ class SessionBlockOutside(Rule):
                 out += [ctx.close_position(self.rule_id, p.contract_id, reason) for p in governed]
                 out += [
                     ctx.act(
-                        self.rule_id, A.CANCEL_ORDER, reason, order_id=o.order_id, contract_id=o.contract_id
+                        self.rule_id, ActionKind.CANCEL_ORDER, reason, order_id=o.order_id, contract_id=o.contract_id
                     )
                     for o in ctx.account.orders.values()
                     if self._window_for(ctx, o.contract_id)[0] == key

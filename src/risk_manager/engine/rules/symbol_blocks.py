@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import OrderUpdate
-from risk_manager.engine.lockouts import PERMANENT, SYMBOL_SCOPE
+from risk_manager.engine.lockouts import ClearedBy, LockoutKind, LockoutScope
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import PositionState
 
@@ -33,7 +32,7 @@ class SymbolBlocks(Rule):
         else:
             targets = [c for c in held if c == trigger]
         out = [ctx.close_position(self.rule_id, c, reason) for c in targets]
-        return out + ctx.lock(self.rule_id, PERMANENT, None, reason, scope=SYMBOL_SCOPE, symbol=symbol)
+        return out + ctx.lock(self.rule_id, LockoutKind.PERMANENT, None, reason, scope=LockoutScope.SYMBOL, symbol=symbol)
 
     def on_position(
         self, ctx: RuleContext, contract_id: str, previous: PositionState | None, grew: bool
@@ -50,7 +49,7 @@ class SymbolBlocks(Rule):
         reason = f"{symbol} is a blocked symbol"
         return [
             ctx.act(
-                self.rule_id, A.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id
+                self.rule_id, ActionKind.CANCEL_ORDER, reason, order_id=update.order_id, contract_id=update.contract_id
             )
         ]
 
@@ -63,11 +62,8 @@ class SymbolBlocks(Rule):
             if record.rule == self.rule_id and record.symbol not in blocked:
                 ctx.account.lockouts.remove_record(record)
                 out.append(
-                    ctx.act(
-                        self.rule_id,
-                        A.UNLOCK,
-                        f"{record.symbol} removed from blocked symbols",
-                        lockout=record,
+                    ctx.unlock(
+                        self.rule_id, record, f"{record.symbol} removed from blocked symbols", ClearedBy.CONDITION
                     )
                 )
         if not blocked:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import TradeUpdate
-from risk_manager.engine.lockouts import COOLDOWN, UNTIL_RESET
+from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.rules.base import Rule
 
 
@@ -27,7 +27,7 @@ class TradeFrequencyLimit(Rule):
         cfg = ctx.rules.trade_frequency_limit
         at = trade.created or ctx.now
         times = list(ctx.account.recent_trades)
-        candidates: list[tuple[datetime | None, str, str]] = []  # (until, kind, reason)
+        candidates: list[tuple[datetime | None, LockoutKind, str]] = []  # (until, kind, reason)
         for label, window, seconds in (("minute", cfg.per_minute, 60), ("hour", cfg.per_hour, 3600)):
             if window is None:
                 continue
@@ -38,13 +38,13 @@ class TradeFrequencyLimit(Rule):
                     f"{count} trades in the last {label} > limit {window.limit}: "
                     f"cooldown {window.cooldown_seconds}s"
                 )
-                candidates.append((until, COOLDOWN, reason))
+                candidates.append((until, LockoutKind.COOLDOWN, reason))
         out: list[Action] = []
         if cfg.per_session is not None:
             count = ctx.account.session_trades
             if count > cfg.per_session.limit:
                 reason = f"{count} trades this session > limit {cfg.per_session.limit}"
-                candidates.append((ctx.next_reset(), UNTIL_RESET, reason))
+                candidates.append((ctx.next_reset(), LockoutKind.UNTIL_RESET, reason))
         if not candidates:
             return out
         # Several windows breached at once: one lockout, the longest.

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import ContractInfo, OrderUpdate
 from risk_manager.engine.money import fmt_price, round_to_tick
+from risk_manager.engine.quiet import QuietBand
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import ManagedStop, PositionState
 from risk_manager.engine.stops import STOP_TAG_PREFIX, exit_side, valid_stops
@@ -51,7 +51,7 @@ class TradeManagement(Rule):
         text = fmt_price(price, info.tick_size)
         return ctx.act(
             self.rule_id,
-            A.PLACE_STOP,
+            ActionKind.PLACE_STOP,
             f"{why}: stop {text} for {pos.size} on {pos.contract_id}",
             contract_id=pos.contract_id,
             side=int(exit_side(pos)),
@@ -82,7 +82,7 @@ class TradeManagement(Rule):
         return [
             ctx.act(
                 self.rule_id,
-                A.MODIFY_STOP,
+                ActionKind.MODIFY_STOP,
                 f"{why}: move stop to {text} on {pos.contract_id}",
                 contract_id=pos.contract_id,
                 order_id=order_id,
@@ -103,7 +103,7 @@ class TradeManagement(Rule):
                 return [
                     ctx.act(
                         self.rule_id,
-                        A.CANCEL_ORDER,
+                        ActionKind.CANCEL_ORDER,
                         reason,
                         order_id=previous.managed_stop.order_id,
                         contract_id=contract_id,
@@ -134,7 +134,7 @@ class TradeManagement(Rule):
                 return [
                     ctx.act(
                         self.rule_id,
-                        A.MODIFY_STOP,
+                        ActionKind.MODIFY_STOP,
                         f"position size now {pos.size}: resize stop",
                         contract_id=contract_id,
                         order_id=managed.order_id,
@@ -201,3 +201,10 @@ class TradeManagement(Rule):
                     )
                     out += self._move(ctx, pos, info, target, f"trailing {cfg.trailing.distance_ticks} ticks")
         return out
+
+    def quiet_band(self, ctx: RuleContext, band: QuietBand) -> None:
+        cfg = ctx.rules.trade_management
+        if not (cfg.breakeven.enabled or cfg.trailing.enabled):
+            return  # nothing of this rule reacts to prices
+        for item in band.priced:  # stops move with every new best price: always evaluate
+            band.always_evaluate(item)

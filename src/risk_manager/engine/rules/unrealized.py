@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from risk_manager.engine import actions as A
-from risk_manager.engine.actions import Action
+from risk_manager.engine.actions import Action, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.state import PositionState
 
@@ -35,7 +34,7 @@ def missing_quote_warnings(ctx: RuleContext, rule: str) -> list[Action]:
             out.append(
                 ctx.act(
                     rule,
-                    A.WARN,
+                    ActionKind.WARN,
                     f"{what} for {pos.contract_id}: unrealized P&L counted as 0",
                     contract_id=pos.contract_id,
                 )
