@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 
-from risk_manager.daemon.api.protocol import ApiError, ConfigInvalidError
+from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError
 from risk_manager.daemon.api.server import LocalApi
 
 PASSWORD = "correct horse battery"
@@ -51,7 +51,7 @@ class CannedProvider:
     def snapshot(self, account_id: int | None) -> dict[str, Any]:
         self.snapshot_calls.append(account_id)
         if account_id not in (None, 12345):
-            raise ApiError("not_found", f"account {account_id} is not configured")
+            raise LocalApiError("not_found", f"account {account_id} is not configured")
         return {"startedAt": "2025-11-20T12:00:01Z", "accounts": [dict(ACCOUNT)]}
 
     def status(self) -> dict[str, Any]:
@@ -78,7 +78,7 @@ class CannedProvider:
     async def unlock(self, data: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         self.unlocks.append((data, actor))
         if data.get("lockoutId") == 999:
-            raise ApiError("not_found", "lockout 999 is not active on account 12345")
+            raise LocalApiError("not_found", "lockout 999 is not active on account 12345")
         return {"cleared": [88], "conditionStillTrue": False}
 
     async def audit(

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from risk_manager.daemon.api.protocol import ERROR_CODES, ApiError, parse_request
+from risk_manager.daemon.api.protocol import ERROR_CODES, LocalApiError, parse_request
 from risk_manager.daemon.api.server import LocalApi
 
 from .conftest import CannedProvider, OpenClient
@@ -109,7 +109,7 @@ async def test_unexpected_provider_failure_is_internal_with_a_reference(
 
 
 async def test_provider_api_error_passes_through(provider: CannedProvider, open_client: OpenClient) -> None:
-    provider.history_raises = ApiError("bad_request", "field 'data.limit' must be between 1 and 500")
+    provider.history_raises = LocalApiError("bad_request", "field 'data.limit' must be between 1 and 500")
     client = await open_client()
     reply = await client.request("history.pnl", {"limit": 10_000})
     assert reply["error"] == {
@@ -124,7 +124,7 @@ def test_error_codes_are_exactly_the_spec_list() -> None:
         "config_invalid", "unsupported_protocol", "busy", "internal",
     }  # fmt: skip
     with pytest.raises(ValueError, match="unknown API error code"):
-        ApiError("oops", "x")
+        LocalApiError("oops", "x")
 
 
 def test_parse_request_accepts_the_documented_shape() -> None:

@@ -17,7 +17,7 @@ CHILD = textwrap.dedent(
     import asyncio, os, sys
     from pathlib import Path
     from risk_manager.daemon.persist.persistence import Persistence
-    from risk_manager.engine import events as E
+    from risk_manager.engine import events
     from tests.store.conftest import ACCOUNT, T0, make_engine, trade
 
     async def main() -> None:
@@ -25,8 +25,8 @@ CHILD = textwrap.dedent(
         p = await Persistence.open(Path(sys.argv[1]))
         await p.restore(engine, T0)
         payload = trade(int(sys.argv[2]), -600, T0)
-        actions = engine.evaluate(E.TRADE, payload, T0)
-        await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
+        actions = engine.evaluate(events.TRADE, payload, T0)
+        await p.trade(engine.account(ACCOUNT), events.parse_trade(payload))
         fresh = [a.lockout for a in actions if a.lockout is not None]
         lock = fresh[0] if fresh else engine.lockouts(ACCOUNT)[0]  # already locked: extend/keep it
         await p.lockout_set(lock, observed=False)

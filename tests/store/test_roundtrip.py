@@ -8,10 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from risk_manager.daemon.enforcement.executor import WorkItem, work_key
+from risk_manager.daemon.enforcement.work import WorkItem, work_key
 from risk_manager.daemon.persist.persistence import Persistence
-from risk_manager.engine import Action, Engine
-from risk_manager.engine import events as E
+from risk_manager.engine import Action, Engine, events
 from risk_manager.engine.actions import ActionKind
 from tests.store.conftest import ACCOUNT, MNQ, T0, Clock, make_engine, trade
 
@@ -25,8 +24,8 @@ def _row(path: Path, sql: str, *args: Any) -> Any:
 
 
 async def _feed(p: Persistence, engine: Engine, payload: dict[str, Any], at: Any) -> list[Action]:
-    actions = engine.evaluate(E.TRADE, payload, at)
-    await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
+    actions = engine.evaluate(events.TRADE, payload, at)
+    await p.trade(engine.account(ACCOUNT), events.parse_trade(payload))
     for a in actions:
         if a.kind == ActionKind.LOCKOUT and a.lockout is not None:
             await p.lockout_set(a.lockout, observed=a.observe_only)
@@ -44,7 +43,7 @@ async def test_round_trip_restores_lockouts_pnl_and_counters(tmp_path: Path, clo
     lockouts = [a.lockout for a in actions if a.kind == ActionKind.LOCKOUT and a.lockout is not None]
     assert lockouts, [a.to_dict() for a in actions]
     broker = next(a for a in actions if a.kind in (ActionKind.CLOSE_ALL, ActionKind.CLOSE_POSITION, ActionKind.CANCEL_ALL))
-    item = WorkItem(work_key(ACCOUNT, broker.kind, None, lockouts[0].id), broker, lockouts[0].id, None)
+    item = WorkItem(work_key(ACCOUNT, broker.kind, None, lockouts[0].id), broker, lockouts[0].id, None, created=broker.at)
     record = {"target": None, "lockout": lockouts[0].to_dict() | {"id": lockouts[0].id}}
     first_id = await p.enforcement(item, record)
     item.state, item.attempts, item.confirmed_ms = "done", 1, 61.0
@@ -91,7 +90,7 @@ async def test_round_trip_restores_lockouts_pnl_and_counters(tmp_path: Path, clo
                 original.created,
             )
         # The engine keeps enforcing: a new fill while locked does not re-trigger, P&L keeps counting.
-        fresh.evaluate(E.TRADE, trade(4, -10, clock.now), clock.now)
+        fresh.evaluate(events.TRADE, trade(4, -10, clock.now), clock.now)
         assert fresh.realized_pnl(ACCOUNT) == realized - 10
         assert "CON.F.US.MNQ.Z25" in fresh.state.contracts
     finally:
@@ -105,8 +104,8 @@ async def test_critical_writes_are_committed_when_the_await_returns(tmp_path: Pa
     try:
         await p.restore(engine, T0)
         payload = trade(7, -600, T0)
-        actions = engine.evaluate(E.TRADE, payload, T0)
-        await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
+        actions = engine.evaluate(events.TRADE, payload, T0)
+        await p.trade(engine.account(ACCOUNT), events.parse_trade(payload))
         assert _row(db, "SELECT pnl FROM trades WHERE trade_id = 7") == ("-600",)
         assert _row(db, "SELECT realized, trade_count FROM daily_pnl") == ("-600", 1)
         lock = next(a.lockout for a in actions if a.lockout is not None)
@@ -117,7 +116,7 @@ async def test_critical_writes_are_committed_when_the_await_returns(tmp_path: Pa
             "reset",
             lock.id,
         )
-        await p.lockout_cleared(lock, "admin", "admin unlock by pc\\jane: reviewed the account")
+        await p.lockout_cleared(lock, "admin", "admin unlock by pc\\jane: reviewed the account", actor="pc\\jane")
         assert _row(db, "SELECT active, cleared_by, cleared_by_user FROM lockouts WHERE id = ?", rid) == (
             0,
             "admin",
@@ -139,9 +138,9 @@ async def test_trade_values_are_taken_when_handed_over(tmp_path: Path, clock: Cl
     p = await Persistence.open(tmp_path, clock=clock)
     try:
         await p.restore(engine, T0)
-        engine.evaluate(E.TRADE, trade(1, -100, T0), T0)
-        pending = p.trade(engine.account(ACCOUNT), E.parse_trade(trade(1, -100, T0)))
-        engine.evaluate(E.TRADE, trade(2, -50, T0), T0)  # before the first write ran
+        engine.evaluate(events.TRADE, trade(1, -100, T0), T0)
+        pending = p.trade(engine.account(ACCOUNT), events.parse_trade(trade(1, -100, T0)))
+        engine.evaluate(events.TRADE, trade(2, -50, T0), T0)  # before the first write ran
         await pending
         assert _row(tmp_path / "risk.db", "SELECT realized, trade_count FROM daily_pnl") == ("-100", 1)
     finally:
@@ -153,8 +152,8 @@ async def test_missed_reset_is_left_to_the_engine(tmp_path: Path, clock: Clock) 
     p = await Persistence.open(tmp_path, clock=clock)
     await p.restore(engine, T0)
     payload = trade(1, -600, T0)
-    actions = engine.evaluate(E.TRADE, payload, T0)
-    await p.trade(engine.account(ACCOUNT), E.parse_trade(payload))
+    actions = engine.evaluate(events.TRADE, payload, T0)
+    await p.trade(engine.account(ACCOUNT), events.parse_trade(payload))
     lock = next(a.lockout for a in actions if a.lockout is not None)
     await p.lockout_set(lock, observed=False)
     await p.close(clean=True)
@@ -188,13 +187,13 @@ async def test_enforcement_key_from_an_earlier_run_starts_a_new_row(tmp_path: Pa
     key = work_key(ACCOUNT, ActionKind.CLOSE_ALL, None, "e1")
     p = await Persistence.open(tmp_path, clock=clock)
     await p.restore(engine, T0)
-    done = WorkItem(key, action, "e1", None, state="done")
+    done = WorkItem(key, action, "e1", None, created=action.at, state="done")
     first = await p.enforcement(done, {"target": None})
     await p.close(clean=True)
     p2 = await Persistence.open(tmp_path, clock=clock)
     try:
         await p2.restore(make_engine(), T0)
-        second = await p2.enforcement(WorkItem(key, action, "e1", None), {"target": None})
+        second = await p2.enforcement(WorkItem(key, action, "e1", None, created=action.at), {"target": None})
         assert second != first
         assert _row(tmp_path / "risk.db", "SELECT key FROM enforcement_log WHERE id = ?", first) == (
             f"{key}#{first}",
@@ -209,7 +208,7 @@ async def test_open_enforcement_is_marked_interrupted_and_offered_at_restore(
     action = Action(ACCOUNT, "RULE-001", ActionKind.CLOSE_ALL, "too many contracts", T0)
     p = await Persistence.open(tmp_path, clock=clock)
     await p.restore(make_engine(), T0)
-    rid = await p.enforcement(WorkItem("k1", action, "e1", None, state="retrying"), {"target": None})
+    rid = await p.enforcement(WorkItem("k1", action, "e1", None, created=action.at, state="retrying"), {"target": None})
     await p.close(clean=True)
     p2 = await Persistence.open(tmp_path, clock=clock)
     try:
@@ -235,7 +234,7 @@ async def test_positions_orders_and_heartbeat_are_batched(tmp_path: Path, clock:
             "size": 2,
             "averagePrice": 24500.25,
         }
-        engine.evaluate(E.POSITION, pos, T0)
+        engine.evaluate(events.POSITION, pos, T0)
         acct = engine.account(ACCOUNT)
         p.position(acct, MNQ["id"], acct.positions.get(MNQ["id"]))
         order = {
@@ -249,7 +248,7 @@ async def test_positions_orders_and_heartbeat_are_batched(tmp_path: Path, clock:
             "stopPrice": 24480.0,
             "customTag": "rm-x",
         }
-        p.order(ACCOUNT, E.parse_order(order))
+        p.order(ACCOUNT, events.parse_order(order))
         clock.advance(5)
         p.heartbeat()
         await p._writer.flush()
@@ -258,7 +257,7 @@ async def test_positions_orders_and_heartbeat_are_batched(tmp_path: Path, clock:
         assert _row(db, "SELECT value FROM meta WHERE key = 'heartbeat_at'") == ("2026-11-17T16:00:05.000Z",)
         assert _row(db, "SELECT COUNT(*) FROM pnl_samples") == (1,)
         p.position(acct, MNQ["id"], None)
-        p.order(ACCOUNT, E.parse_order(order | {"status": 3}))
+        p.order(ACCOUNT, events.parse_order(order | {"status": 3}))
         await p._writer.flush()
         assert _row(db, "SELECT COUNT(*) FROM positions") == (0,)
         assert _row(db, "SELECT COUNT(*) FROM orders") == (0,)

@@ -1,9 +1,12 @@
-"""The daemon: one process, one event loop, every configured account watched (daemon.md §1-§2).
+"""The daemon: one process, one event loop, every configured account watched (spec/daemon.md §1-§2).
 
 ``Daemon.run()`` is the single entry point behind ``risk-manager run``, the Windows service and the
 systemd unit. It validates the configuration, opens the store, restores lockouts and today's P&L,
 starts the local API, signs in every login, reconciles every account over REST (enforcing at once
 what happened while nobody watched), then lets the pipeline run until a stop is requested.
+
+This module only wires the parts together; each part receives the collaborators it uses, never the
+daemon itself (``docs/architecture.md`` draws the result).
 """
 
 from __future__ import annotations
@@ -14,25 +17,40 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from risk_manager import __version__
+from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
 from risk_manager.daemon.api.provider import DaemonProvider
+from risk_manager.daemon.api.push_sink import ApiPushSink
+from risk_manager.daemon.api.recent import RecentEnforcement
 from risk_manager.daemon.api.server import LocalApi, PortInUseError
-from risk_manager.daemon.broker import protection as P
+from risk_manager.daemon.broker.contracts import ContractCatalog
 from risk_manager.daemon.broker.login import BrokerLogin
+from risk_manager.daemon.broker.protection import ProtectionBoard
+from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
 from risk_manager.daemon.dispatch import Dispatcher
 from risk_manager.daemon.enforcement.executor import Executor
 from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.lifecycle import Lifecycle, RunState
 from risk_manager.daemon.logs.files import LogSystem, setup_logging
-from risk_manager.daemon.notify import DaemonStarted, DaemonStopped, DaemonStopping, Notifier, Sink
+from risk_manager.daemon.logs.sinks import EnforcementJournal, LogSink
+from risk_manager.daemon.notify import (
+    DaemonStarted,
+    DaemonStopped,
+    DaemonStopping,
+    Notifier,
+    RepeatedFailures,
+    Sink,
+    StatusChanged,
+)
+from risk_manager.daemon.notify.webhook import WebhookSink
 from risk_manager.daemon.options import DaemonOptions
 from risk_manager.daemon.persist.persistence import DatabaseError, Persistence
 from risk_manager.daemon.pipeline import Pipeline
+from risk_manager.daemon.reload import ConfigReloader
 from risk_manager.engine import Engine
 from risk_manager.engine.setup import account_settings
 from risk_manager.exit_codes import (
@@ -47,6 +65,14 @@ from risk_manager.exit_codes import (
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
 
 log = logging.getLogger("risk_manager.daemon.app")
+
+LOGIN_WAIT_S = 30.0  # start-up waits this long for the first sign-ins before saying "running"
+DRAIN_S = 3.0  # in-flight enforcement gets this long at shutdown
+HEARTBEAT_EVERY_TICKS = 5  # the store's heartbeat every 5 ticks of 1 s
+# The event loop shares the GIL with the store's writer thread and the log writer. With the default
+# 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of them runs;
+# 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class StartupError(Exception):
@@ -64,31 +90,41 @@ def apply_observe_only(config: AppConfig, forced: bool) -> list[Any]:
 
 
 class Daemon:
-    def __init__(self, options: DaemonOptions, *, sinks: Sequence[Sink] = ()) -> None:
+    def __init__(
+        self, options: DaemonOptions, *, clock: Clock = SYSTEM_CLOCK, sinks: Sequence[Sink] = ()
+    ) -> None:
         self.options = options
+        self.clock = clock
+        self.lifecycle = Lifecycle(clock, options.mode)
         #: every announcement (pushes, enforcement.jsonl, alerts, service sinks) goes through here
         self.notifier = Notifier()
+        self.notifier.subscribe(EnforcementJournal())
+        self.notifier.subscribe(LogSink())
+        self.recent = RecentEnforcement()
+        self.notifier.subscribe(self.recent)
         for sink in sinks:
             self.notifier.subscribe(sink)
-        self.started_at = datetime.now(UTC)
-        self.started_mono = time.monotonic()
+        self.board = ProtectionBoard(self.notifier, clock)
         self.stop_requested = asyncio.Event()
         self.stop_reason = "stop requested"
         self.logs: LogSystem | None = None
         self.lock: InstanceLock | None = None
-        self.config: AppConfig | None = None
         self.engine: Engine | None = None
         self.persist: Persistence | None = None
         self.api: LocalApi | None = None
         self.pipeline: Pipeline | None = None
         self.executor: Executor | None = None
         self.dispatch: Dispatcher | None = None
+        self.reloader: ConfigReloader | None = None
+        self.catalog: ContractCatalog | None = None
         self.logins: dict[str, BrokerLogin] = {}
-        self.protection: dict[int, P.Protection] = {}
         self.account_login: dict[int, str] = {}
-        self.state = "starting"
         self._tasks: list[asyncio.Task[Any]] = []
         self.ready = asyncio.Event()
+
+    @property
+    def config(self) -> AppConfig | None:
+        return self.reloader.config if self.reloader is not None else None
 
     # ----- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -118,8 +154,7 @@ class Daemon:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        names = ["SIGINT", "SIGTERM", "SIGBREAK"]
-        for name in names:
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
             sig = getattr(signal, name, None)
             if sig is None:
                 continue
@@ -144,13 +179,49 @@ class Daemon:
             o.log_dir,
         )
         self._install_signals()
-        await self.notifier.start()
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
         except AlreadyLockedError as exc:
             self.lock = None
             raise StartupError(EXIT_RIGHTS, str(exc)) from None
+        config = await self._load_config()
+        webhook = config.daemon.notifications.webhook_url
+        if webhook:
+            self.notifier.subscribe(WebhookSink(webhook))
+        await self.notifier.start()
+        if o.observe_only:
+            log.warning("--observe-only: no broker call will be made for any account in this run")
+        try:
+            self.persist = await Persistence.open(o.data_dir, clock=self.clock.now)
+        except DatabaseError as exc:
+            raise StartupError(EXIT_DATABASE, str(exc)) from None
+        if self.persist.previous_run.repeated_failures:
+            self.notifier.publish(
+                RepeatedFailures(at=self.clock.now(), unclean_ends=self.persist.previous_run.unclean_ends_last_hour)
+            )
+        engine = self.engine = Engine(apply_observe_only(config, o.observe_only))
+        summary = await self.persist.restore(engine, self.clock.now())
+        if summary.unfinished:
+            # Re-derived, not replayed: the first reconcile re-evaluates every account and issues
+            # only what is still needed (spec/daemon.md §2.3).
+            log.warning(
+                "%d enforcement actions were unfinished at the last stop; re-checking them",
+                summary.unfinished,
+            )
+        for login, account in config.account_configs():
+            if account.enabled:
+                self.board.add(account.id, login.user_name)
+                self.account_login[account.id] = login.name
+        self._build_pipeline(engine, config)
+        await self._start_api(config)
+        await self._start_logins(config)
+        assert self.pipeline is not None and self.persist is not None
+        self._tasks.append(asyncio.create_task(self._scheduler(self.pipeline, self.persist), name="scheduler"))
+        self._announce_running(config)
+
+    async def _load_config(self) -> AppConfig:
+        o = self.options
         try:
             config = await asyncio.to_thread(load_config, o.config_dir)
         except ConfigError as exc:
@@ -164,80 +235,71 @@ class Daemon:
             raise StartupError(
                 EXIT_INVALID_CONFIG, f"no API key for {names} (secrets.yaml or RISK_MANAGER_API_KEY)"
             )
-        self.config = config
-        for key in config.secrets.values() if hasattr(config.secrets, "values") else []:
-            assert self.logs is not None
+        assert self.logs is not None
+        for key in config.secrets.values():
             self.logs.redactor.add(key)
-        if o.observe_only:
-            log.warning("--observe-only: no broker call will be made for any account in this run")
-        try:
-            self.persist = await Persistence.open(o.data_dir)
-        except DatabaseError as exc:
-            raise StartupError(EXIT_DATABASE, str(exc)) from None
-        self.engine = Engine(apply_observe_only(config, o.observe_only))
-        now = datetime.now(UTC)
-        summary = await self.persist.restore(self.engine, now)
-        log.info(
-            "restored %d lockouts and %d of today's trades for %d accounts",
-            summary.lockouts,
-            summary.trades,
-            summary.accounts,
-        )
-        if summary.unfinished:
-            # Re-derived, not replayed: the first reconcile re-evaluates every account and issues
-            # only what is still needed (daemon.md §2.3).
-            log.warning(
-                "%d enforcement actions were unfinished at the last stop; re-checking them",
-                summary.unfinished,
-            )
-        for login, account in config.account_configs():
-            if account.enabled:
-                self.protection[account.id] = P.Protection(account.id, login.user_name)
-                self.account_login[account.id] = login.name
+        return config
+
+    def _build_pipeline(self, engine: Engine, config: AppConfig) -> None:
+        clock, notifier = self.clock, self.notifier
         urgency = Urgency()
-        self.executor = Executor(self._ops_for, on_update=self._on_work_update, urgency=urgency)
-        self.dispatch = Dispatcher(self)
-        self.pipeline = Pipeline(
-            self.engine, self.dispatch.on_actions, self.dispatch.on_applied, urgency=urgency
+        self.executor = Executor(self._ops_for, urgency=urgency, clock=clock)
+        pipeline = self.pipeline = Pipeline(engine, self._on_actions, self._on_applied, urgency=urgency, clock=clock.now)
+        self.dispatch = Dispatcher(
+            engine,
+            self.executor,
+            self.persist,
+            notifier,
+            self.board,
+            clock,
+            defer=pipeline.later,
+            on_contract_seen=self._contract_seen,
         )
-        self._tasks.append(asyncio.create_task(self.pipeline.run(), name="pipeline"))
-        # Missed resets and expired lockouts first (step 7).
-        self.pipeline.tick()
-        provider = DaemonProvider(self)
+        self.executor.set_update_hook(self.dispatch.on_work_update)
+        self.catalog = ContractCatalog(engine, pipeline, self.persist, clock)
+        self.reloader = ConfigReloader(
+            self.options.config_dir, config, engine, pipeline, notifier, clock, observe_only=self.options.observe_only
+        )
+        self._tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))
+        pipeline.tick()  # missed resets and expired lockouts first (spec/daemon.md §2.1 step 7)
+
+    async def _start_api(self, config: AppConfig) -> None:
+        assert self.engine is not None and self.pipeline is not None and self.reloader is not None
+        provider = DaemonProvider(
+            self.lifecycle,
+            self.engine,
+            self.board,
+            self.recent,
+            self.pipeline,
+            self.persist,
+            self.reloader,
+            self.notifier,
+            self.clock,
+            logins=lambda: list(self.logins.values()),
+            config_dir=self.options.config_dir,
+        )
+        self._provider = provider
         api = config.daemon.api
-        port = o.api_port if o.api_port is not None else api.port
-        self.api = LocalApi(api.host, port, provider, version=__version__, mode=o.mode)
+        port = self.options.api_port if self.options.api_port is not None else api.port
+        self.api = LocalApi(
+            api.host,
+            port,
+            provider,
+            version=__version__,
+            mode=self.options.mode,
+            clock=self.clock.now,
+            monotonic=self.clock.monotonic,
+        )
         try:
             await self.api.start()
         except PortInUseError as exc:
             self.api = None
             raise StartupError(EXIT_PORT_IN_USE, str(exc)) from None
+        self.notifier.subscribe(ApiPushSink(self.api, __version__))
         log.info("local API listening on ws://%s:%d", api.host, self.api.port)
-        await self._start_logins(config)
-        self._tasks.append(asyncio.create_task(self._scheduler(), name="scheduler"))
-        self.state = "running"
-        self.api.push("status", provider.status())
-        protected = sum(1 for p in self.protection.values() if p.state == P.PROTECTED)
-        line = (
-            f"Risk manager running - {protected} of {len(self.protection)} accounts protected - "
-            f"local API ws://{api.host}:{self.api.port}"
-        )
-        log.info(line)
-        if o.console_log:
-            print(line, flush=True)
-        self.notifier.publish(
-            DaemonStarted(
-                at=datetime.now(UTC),
-                version=__version__,
-                mode=o.mode,
-                accounts=len(self.protection),
-                protected=protected,
-                api_url=f"ws://{api.host}:{self.api.port}",
-            )
-        )
-        self.ready.set()
 
     async def _start_logins(self, config: AppConfig) -> None:
+        assert self.pipeline is not None and self.engine is not None and self.catalog is not None
         urls = config.accounts.gateway.urls()
         for login, account in config.account_configs():
             if not account.enabled:
@@ -246,52 +308,106 @@ class Daemon:
             if broker is None:
                 key = config.api_key(login.user_name)
                 assert key is not None
-                broker = BrokerLogin(self, login.name, login.user_name, key, urls, config.daemon.broker)
+                broker = BrokerLogin(
+                    login.name,
+                    login.user_name,
+                    key,
+                    urls,
+                    config.daemon.broker,
+                    pipeline=self.pipeline,
+                    engine=self.engine,
+                    board=self.board,
+                    catalog=self.catalog,
+                    notifier=self.notifier,
+                    clock=self.clock,
+                    on_reconciled=self._reconciled,
+                )
                 self.logins[login.name] = broker
             broker.account_ids.append(account.id)
         first = [asyncio.create_task(b.start(), name=f"login-{name}") for name, b in self.logins.items()]
         if first:
-            await asyncio.wait(first, timeout=30)
+            await asyncio.wait(first, timeout=LOGIN_WAIT_S)
 
-    async def _scheduler(self) -> None:
-        assert self.pipeline is not None and self.persist is not None
+    def _announce_running(self, config: AppConfig) -> None:
+        assert self.api is not None
+        api = config.daemon.api
+        self.lifecycle.state = RunState.RUNNING
+        self.notifier.publish(StatusChanged(at=self.clock.now(), status=self._provider.status()))
+        protected = self.board.protected()
+        line = (
+            f"Risk manager running - {protected} of {len(self.board)} accounts protected - "
+            f"local API ws://{api.host}:{self.api.port}"
+        )
+        log.info(line)
+        if self.options.console_log:
+            print(line, flush=True)
+        self.notifier.publish(
+            DaemonStarted(
+                at=self.clock.now(),
+                version=__version__,
+                mode=self.options.mode,
+                accounts=len(self.board),
+                protected=protected,
+                api_url=f"ws://{api.host}:{self.api.port}",
+            )
+        )
+        self.ready.set()
+
+    async def _scheduler(self, pipeline: Pipeline, persist: Persistence) -> None:
         interval = self.options.tick_seconds
-        next_tick = time.monotonic()
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         beats = 0
         while True:
             next_tick += interval
-            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
-            self.pipeline.tick()
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            pipeline.tick()
             beats += 1
-            if beats % 5 == 0:
-                self.persist.heartbeat()
+            if beats % HEARTBEAT_EVERY_TICKS == 0:
+                persist.heartbeat()
 
-    def _ops_for(self, account_id: int) -> Any:
-        login = self.account_login.get(account_id)
-        broker = self.logins.get(login) if login else None
+    # ----- routing between parts ---------------------------------------------------------------------
+    async def _on_actions(self, actions: list[Any], event: Any) -> None:
+        assert self.dispatch is not None
+        await self.dispatch.on_actions(actions, event)
+
+    def _on_applied(self, event: Any) -> None:
+        assert self.dispatch is not None
+        self.dispatch.on_applied(event)
+
+    def _ops_for(self, account_id: int) -> BrokerOps | None:
+        broker = self.logins.get(self.account_login.get(account_id, ""))
         return broker.ops if broker is not None else None
 
-    def _on_work_update(self, item: Any) -> Any:
-        assert self.dispatch is not None
-        return self.dispatch.on_work_update(item)
+    def _contract_seen(self, contract_id: str, account_id: int) -> None:
+        broker = self.logins.get(self.account_login.get(account_id, ""))
+        if broker is not None:
+            broker.contract_seen(contract_id)
 
+    def _reconciled(self, account_id: int, snapshot: dict[str, Any]) -> None:
+        """After a reconcile: the executor learns the broker's positions, dashboards the P&L."""
+        assert self.executor is not None and self.engine is not None and self.dispatch is not None
+        for pos in snapshot["positions"]:
+            cid = pos.get("contractId")
+            if isinstance(cid, str):
+                self.executor.on_position(account_id, cid, int(pos.get("size") or 0))
+        acct = self.engine.state.accounts.get(account_id)
+        if acct is not None:
+            self.dispatch.account_changed(acct)
+
+    # ----- shutdown ---------------------------------------------------------------------------------------
     async def _shutdown(self) -> int:
-        started = time.monotonic()
+        started = self.clock.monotonic()
         log.info("Stopping (%s)", self.stop_reason)
-        self.state = "stopping"
-        self.notifier.publish(DaemonStopping(at=datetime.now(UTC), reason=self.stop_reason))
-        if self.api is not None:
-            with contextlib.suppress(Exception):
-                self.api.push("status", {"state": "stopping", "version": __version__})
+        self.lifecycle.state = RunState.STOPPING
+        self.notifier.publish(DaemonStopping(at=self.clock.now(), reason=self.stop_reason))
         if self.pipeline is not None:
             self.pipeline.stop()
         if self.executor is not None:
-            left = await self.executor.drain(3.0)
+            left = await self.executor.drain(DRAIN_S)
             for item in left:
                 log.warning(
-                    "enforcement interrupted by shutdown: %s",
-                    item.action.kind,
-                    extra={"acct": item.account_id},
+                    "enforcement interrupted by shutdown: %s", item.action.kind, extra={"acct": item.account_id}
                 )
         await asyncio.gather(*(b.stop() for b in self.logins.values()), return_exceptions=True)
         for task in self._tasks:
@@ -303,9 +419,9 @@ class Daemon:
         if self.persist is not None:
             with contextlib.suppress(Exception):
                 await self.persist.close(clean=True)
-        log.info("Stopped cleanly in %.1f s", time.monotonic() - started)
+        log.info("Stopped cleanly in %.1f s", self.clock.monotonic() - started)
         self.notifier.publish(
-            DaemonStopped(at=datetime.now(UTC), reason=self.stop_reason, duration_s=self.uptime())
+            DaemonStopped(at=self.clock.now(), reason=self.stop_reason, duration_s=self.lifecycle.uptime())
         )
         await self.notifier.aclose()
         await self._close_partial(logs_too=True)
@@ -319,20 +435,16 @@ class Daemon:
             self.logs.stop()
             self.logs = None
 
-    # ----- helpers for collaborators --------------------------------------------------------------------
     def uptime(self) -> float:
-        return time.monotonic() - self.started_mono
+        return self.lifecycle.uptime()
 
 
-def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = ()) -> int:
+def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = (), clock: Clock = SYSTEM_CLOCK) -> int:
     """Synchronous entry point: runs the daemon to completion and returns its exit code.
 
     ``sinks`` are extra notification sinks (the service layer's Event Log / journal / systemd notify)."""
-    daemon = Daemon(options, sinks=sinks)
-    # The event loop shares the GIL with the store's writer thread and the log writer. With the
-    # default 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of
-    # them runs; 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
-    sys.setswitchinterval(0.0005)
+    daemon = Daemon(options, clock=clock, sinks=sinks)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:

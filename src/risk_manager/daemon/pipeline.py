@@ -8,6 +8,7 @@ Quotes are coalesced latest-wins per contract and processed when the FIFO is emp
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import deque
@@ -17,8 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from risk_manager.daemon.enforcement.urgency import Urgency
-from risk_manager.engine import Action, Engine, MalformedEvent
-from risk_manager.engine import events as E
+from risk_manager.engine import Action, Engine, MalformedEvent, events
 
 log = logging.getLogger("risk_manager.daemon.pipeline")
 
@@ -78,7 +78,7 @@ class Pipeline:
     ) -> None:
         """Entry point for hub callbacks: quotes are coalesced, everything else queued in order."""
         ns = received_ns or time.perf_counter_ns()
-        if name == E.QUOTE:
+        if name == events.QUOTE:
             cid = payload.get("contractId") if isinstance(payload, dict) else None
             if not isinstance(cid, str):
                 self.malformed += 1
@@ -101,7 +101,7 @@ class Pipeline:
         self.put(InternalEvent(name, control=fn))
 
     def tick(self) -> None:
-        self.put(InternalEvent(E.TICK))
+        self.put(InternalEvent(events.TICK))
 
     def later(self, work: Callable[[], None]) -> None:
         """Informational work (dashboard pushes, state snapshots): run once the events that are
@@ -133,8 +133,9 @@ class Pipeline:
     def _account_of(event: InternalEvent) -> int | None:
         data = event.data
         if isinstance(data, dict):
-            inner = data.get("data") if isinstance(data.get("data"), dict) and "id" not in data else data
-            if event.name == E.ACCOUNT:
+            nested = data.get("data")
+            inner: dict[str, Any] = nested if isinstance(nested, dict) and "id" not in data else data
+            if event.name == events.ACCOUNT:
                 value = inner.get("id")
             else:
                 value = inner.get("accountId")
@@ -176,20 +177,21 @@ class Pipeline:
         for cid, (payload, ns) in quotes.items():
             data = payload if payload.get("contractId") == cid else dict(payload, contractId=cid)
             self._seq += 1  # every event has its own id: it is the cause in enforcement keys
-            await self._process(InternalEvent(E.QUOTE, data, ns, seq=self._seq))
+            await self._process(InternalEvent(events.QUOTE, data, ns, seq=self._seq))
 
     async def _process(self, event: InternalEvent) -> None:
-        if event.name not in (E.QUOTE, E.TICK) and event.control is None and self._paused_accounts:
+        if event.name not in (events.QUOTE, events.TICK) and event.control is None and self._paused_accounts:
             account = self._account_of(event)
             if account is not None and account in self._paused_accounts:
                 self._paused_accounts[account].append(event)
                 return
         now = self._clock()
+        actions: list[Action]
         try:
             if event.control is not None:
                 result = event.control()
-                actions = await result if asyncio.iscoroutine(result) else result
-            elif event.name == E.TICK:
+                actions = await result if inspect.isawaitable(result) else result
+            elif event.name == events.TICK:
                 actions = self.engine.tick(now)
             else:
                 actions = self.engine.evaluate(event.name, event.data, now)
@@ -209,8 +211,8 @@ class Pipeline:
                 log.exception("state push failed")
         if actions:
             try:
-                result = self._on_actions(list(actions), event)  # type: ignore[arg-type]
-                if asyncio.iscoroutine(result):
-                    await result
+                pending = self._on_actions(list(actions), event)
+                if pending is not None:
+                    await pending
             except Exception:
                 log.exception("action dispatch failed")

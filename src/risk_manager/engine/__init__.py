@@ -117,5 +117,19 @@ class Engine:
         now = self.state.now or datetime.now().astimezone()
         return RuleContext(self.state, acct, now).total_unrealized()
 
+    def knows_contract(self, contract_id: str) -> bool:
+        return contract_id in self.state.contracts
+
+    def contracts_in_use(self, account_id: int) -> set[str]:
+        """Contracts the account holds or works an order in (their quotes matter)."""
+        acct = self.state.accounts.get(account_id)
+        if acct is None:
+            return set()
+        return set(acct.positions) | {o.contract_id for o in acct.orders.values()}
+
+    def position_sizes(self, account_id: int) -> dict[str, int]:
+        acct = self.state.accounts.get(account_id)
+        return {} if acct is None else {cid: pos.size for cid, pos in acct.positions.items()}
+
     def last_reset(self, account_id: int) -> datetime | None:
         return self.state.accounts[account_id].last_reset

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine import events as E
+from risk_manager.engine import events
 from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
@@ -94,7 +94,7 @@ def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[
 
 # ----- applying events ------------------------------------------------------------------------------
 def _apply_position(
-    state: EngineState, acct: AccountState, upd: E.PositionUpdate, now: datetime
+    state: EngineState, acct: AccountState, upd: events.PositionUpdate, now: datetime
 ) -> tuple[PositionState | None, bool]:
     """Update the position book; returns (the previous record, whether exposure grew)."""
     cid = upd.contract_id
@@ -130,7 +130,7 @@ def _apply_position(
     return previous, grew
 
 
-def _apply_order(acct: AccountState, upd: E.OrderUpdate) -> bool:
+def _apply_order(acct: AccountState, upd: events.OrderUpdate) -> bool:
     """Returns False for an event older than what we already hold for that order.
 
     Newer ``updateTimestamp`` wins; on equal timestamps the more final status wins (gateway.md §4.4).
@@ -149,12 +149,12 @@ def _apply_order(acct: AccountState, upd: E.OrderUpdate) -> bool:
     return True
 
 
-def _contribution(trade: E.TradeUpdate, include_fees: bool) -> Any:
+def _contribution(trade: events.TradeUpdate, include_fees: bool) -> Any:
     value = trade.pnl if trade.pnl is not None else 0
     return value - trade.fees if include_fees else value
 
 
-def _apply_trade(acct: AccountState, trade: E.TradeUpdate, now: datetime) -> bool:
+def _apply_trade(acct: AccountState, trade: events.TradeUpdate, now: datetime) -> bool:
     """Book a fill; True when it is a new, non-voided fill of today's trading day (it counts)."""
     fees = acct.settings.include_fees
     if trade.trade_id in acct.trade_ids:
@@ -181,10 +181,10 @@ def _apply_trade(acct: AccountState, trade: E.TradeUpdate, now: datetime) -> boo
 
 def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
     if not isinstance(data, Mapping):
-        raise E.MalformedEvent("quote payload must be an object")
+        raise events.MalformedEvent("quote payload must be an object")
     cid = data.get("contractId")
     if not isinstance(cid, str) or not cid:
-        raise E.MalformedEvent("quote without a contractId")
+        raise events.MalformedEvent("quote without a contractId")
     last = data.get("lastPrice")
     bid = data.get("bestBid")
     ask = data.get("bestAsk")
@@ -193,12 +193,12 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
             continue
         if type(value) is float:
             if value - value != 0.0:  # NaN or +-inf (JSON decoders accept them): no price
-                raise E.MalformedEvent(f"quote for {cid}: expected a finite number, got {value!r}")
+                raise events.MalformedEvent(f"quote for {cid}: expected a finite number, got {value!r}")
             continue
         try:
             to_decimal(value)
         except ValueError as exc:
-            raise E.MalformedEvent(f"quote for {cid}: {exc}") from None
+            raise events.MalformedEvent(f"quote for {cid}: {exc}") from None
     quote = state.quotes.get(cid)
     if quote is None:
         quote = state.quotes[cid] = QuoteState()
@@ -234,10 +234,10 @@ def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Ac
         # A user-hub payload that is a list is processed element by element (gateway.md §4.4).
         parsed = [_PARSERS[name](item) for item in data]  # all or nothing: validate first
         return merge_actions([a for item in parsed for a in _DISPATCH[name](state, item, now)])
-    if name == E.QUOTE:
+    if name == events.QUOTE:
         return _on_quote(state, data, now)
-    if name == E.CONTRACT:
-        info = E.parse_contract(data)
+    if name == events.CONTRACT:
+        info = events.parse_contract(data)
         known = info.contract_id in state.contracts
         state.contracts[info.contract_id] = info
         state.contract_bands.pop(info.contract_id, None)
@@ -249,17 +249,17 @@ def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Ac
         # price rules could not judge that position yet, so they judge it now.
         holders = [a.account_id for a in state.accounts.values() if info.contract_id in a.positions]
         return merge_actions([a for acct_id in holders for a in evaluate_account(state, acct_id, now)])
-    if name == E.TICK:
+    if name == events.TICK:
         return tick(state, now)
-    if name == E.POSITION:
-        return _on_position(state, E.parse_position(data), now)
-    if name == E.ORDER:
-        return _on_order(state, E.parse_order(data), now)
-    if name == E.TRADE:
-        return _on_trade(state, E.parse_trade(data), now)
-    if name == E.ACCOUNT:
-        return _on_account(state, E.parse_account(data), now)
-    raise E.MalformedEvent(f"unknown event '{name}'")
+    if name == events.POSITION:
+        return _on_position(state, events.parse_position(data), now)
+    if name == events.ORDER:
+        return _on_order(state, events.parse_order(data), now)
+    if name == events.TRADE:
+        return _on_trade(state, events.parse_trade(data), now)
+    if name == events.ACCOUNT:
+        return _on_account(state, events.parse_account(data), now)
+    raise events.MalformedEvent(f"unknown event '{name}'")
 
 
 def _finish(state: EngineState, acct: AccountState, ctx: RuleContext, actions: list[Action]) -> list[Action]:
@@ -267,7 +267,7 @@ def _finish(state: EngineState, acct: AccountState, ctx: RuleContext, actions: l
     return merge_actions(actions)
 
 
-def _on_position(state: EngineState, upd: E.PositionUpdate, now: datetime) -> list[Action]:
+def _on_position(state: EngineState, upd: events.PositionUpdate, now: datetime) -> list[Action]:
     acct = state.accounts.get(upd.account_id)
     if acct is None:
         return []
@@ -281,7 +281,7 @@ def _on_position(state: EngineState, upd: E.PositionUpdate, now: datetime) -> li
     return _finish(state, acct, ctx, out)
 
 
-def _on_order(state: EngineState, upd: E.OrderUpdate, now: datetime) -> list[Action]:
+def _on_order(state: EngineState, upd: events.OrderUpdate, now: datetime) -> list[Action]:
     acct = state.accounts.get(upd.account_id)
     if acct is None:
         return []
@@ -296,7 +296,7 @@ def _on_order(state: EngineState, upd: E.OrderUpdate, now: datetime) -> list[Act
     return _finish(state, acct, ctx, out)
 
 
-def _on_trade(state: EngineState, trade: E.TradeUpdate, now: datetime) -> list[Action]:
+def _on_trade(state: EngineState, trade: events.TradeUpdate, now: datetime) -> list[Action]:
     acct = state.accounts.get(trade.account_id)
     if acct is None:
         return []
@@ -309,7 +309,7 @@ def _on_trade(state: EngineState, trade: E.TradeUpdate, now: datetime) -> list[A
     return _finish(state, acct, ctx, out)
 
 
-def _on_account(state: EngineState, upd: E.AccountUpdate, now: datetime) -> list[Action]:
+def _on_account(state: EngineState, upd: events.AccountUpdate, now: datetime) -> list[Action]:
     acct = state.accounts.get(upd.account_id)
     if acct is None:
         return []
@@ -392,18 +392,18 @@ def next_deadline(state: EngineState) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-_USER_EVENTS = frozenset({E.POSITION, E.ORDER, E.TRADE, E.ACCOUNT})
+_USER_EVENTS = frozenset({events.POSITION, events.ORDER, events.TRADE, events.ACCOUNT})
 _PARSERS: dict[str, Any] = {
-    E.POSITION: E.parse_position,
-    E.ORDER: E.parse_order,
-    E.TRADE: E.parse_trade,
-    E.ACCOUNT: E.parse_account,
+    events.POSITION: events.parse_position,
+    events.ORDER: events.parse_order,
+    events.TRADE: events.parse_trade,
+    events.ACCOUNT: events.parse_account,
 }
 _DISPATCH: dict[str, Any] = {
-    E.POSITION: _on_position,
-    E.ORDER: _on_order,
-    E.TRADE: _on_trade,
-    E.ACCOUNT: _on_account,
+    events.POSITION: _on_position,
+    events.ORDER: _on_order,
+    events.TRADE: _on_trade,
+    events.ACCOUNT: _on_account,
 }
 
 
@@ -428,30 +428,30 @@ def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetim
 def apply_only(state: EngineState, name: str, data: Any, now: datetime) -> None:
     """Update state from an event without running the gate or the rules (history, restore)."""
     state.now = now
-    if name == E.QUOTE:
+    if name == events.QUOTE:
         _apply_quote(state, data, now)
-    elif name == E.CONTRACT:
-        info = E.parse_contract(data)
+    elif name == events.CONTRACT:
+        info = events.parse_contract(data)
         state.contracts[info.contract_id] = info
-    elif name == E.POSITION:
-        upd = E.parse_position(data)
+    elif name == events.POSITION:
+        upd = events.parse_position(data)
         acct = state.accounts.get(upd.account_id)
         if acct is not None:
             _housekeeping(state, acct, now)
             _apply_position(state, acct, upd, now)
-    elif name == E.ORDER:
-        order = E.parse_order(data)
+    elif name == events.ORDER:
+        order = events.parse_order(data)
         acct = state.accounts.get(order.account_id)
         if acct is not None:
             _apply_order(acct, order)
-    elif name == E.TRADE:
-        trade = E.parse_trade(data)
+    elif name == events.TRADE:
+        trade = events.parse_trade(data)
         acct = state.accounts.get(trade.account_id)
         if acct is not None:
             _housekeeping(state, acct, now)
             _apply_trade(acct, trade, now)
-    elif name == E.ACCOUNT:
-        upd_a = E.parse_account(data)
+    elif name == events.ACCOUNT:
+        upd_a = events.parse_account(data)
         acct = state.accounts.get(upd_a.account_id)
         if acct is not None:
             acct.can_trade = True if upd_a.can_trade is None else upd_a.can_trade
@@ -478,10 +478,10 @@ def reconcile_account(
     acct = state.accounts.get(account_id)
     if acct is None:
         return []
-    parsed_account = E.parse_account(account) if account is not None else None
-    parsed_positions = [E.parse_position(p) for p in positions]
-    parsed_orders = [E.parse_order(o) for o in orders]
-    parsed_trades = [E.parse_trade(t) for t in trades]
+    parsed_account = events.parse_account(account) if account is not None else None
+    parsed_positions = [events.parse_position(p) for p in positions]
+    parsed_orders = [events.parse_order(o) for o in orders]
+    parsed_trades = [events.parse_trade(t) for t in trades]
     state.now = now
     out = _housekeeping(state, acct, now)
     previous_can_trade = acct.can_trade
@@ -491,7 +491,7 @@ def reconcile_account(
         acct.balance = parsed_account.balance if parsed_account.balance is not None else acct.balance
     live = {p.contract_id for p in parsed_positions if p.size > 0}
     for cid in [c for c in acct.positions if c not in live]:
-        _apply_position(state, acct, E.PositionUpdate(None, account_id, cid, 0, 0, Decimal(0), None), now)
+        _apply_position(state, acct, events.PositionUpdate(None, account_id, cid, 0, 0, Decimal(0), None), now)
     for upd in parsed_positions:
         _apply_position(state, acct, upd, now)
     working = {o.order_id for o in parsed_orders if o.working}
@@ -508,7 +508,7 @@ def reconcile_account(
     return _finish(state, acct, ctx, out)
 
 
-def _evaluate_all(ctx: RuleContext, counted: list[E.TradeUpdate], trades: list[E.TradeUpdate]) -> list[Action]:
+def _evaluate_all(ctx: RuleContext, counted: list[events.TradeUpdate], trades: list[events.TradeUpdate]) -> list[Action]:
     """Every rule over the account's current state, as if each position and order had just arrived."""
     acct = ctx.account
     out: list[Action] = []

@@ -7,7 +7,7 @@ Items use the local API's camelCase names; money stays decimal text.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -15,7 +15,6 @@ from risk_manager.store.codec import loads
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-UNFINISHED = ("pending", "sent", "uncertain", "verifying", "retrying", "interrupted")
 
 
 class QueryError(ValueError):
@@ -267,8 +266,10 @@ def contracts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM contracts").fetchall()
 
 
-def unfinished_enforcement(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    marks = ", ".join("?" for _ in UNFINISHED)
+def enforcement_in_states(conn: sqlite3.Connection, states: Iterable[str]) -> list[sqlite3.Row]:
+    """Enforcement rows in the given states (the daemon names its unfinished ones), oldest first."""
+    wanted = tuple(states)
+    marks = ", ".join("?" for _ in wanted)
     return conn.execute(
-        f"SELECT * FROM enforcement_log WHERE state IN ({marks}) ORDER BY id", UNFINISHED
+        f"SELECT * FROM enforcement_log WHERE state IN ({marks}) ORDER BY id", wanted
     ).fetchall()

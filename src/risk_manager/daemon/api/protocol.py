@@ -1,14 +1,14 @@
 """Wire format of the local WebSocket API (daemon.md §9): envelopes, requests, error codes.
 
 Kept apart from the server so the dashboards and the admin console can share the exact same
-encoding and error vocabulary, and so the daemon's provider can raise ``ApiError`` without
+encoding and error vocabulary, and so the daemon's provider can raise ``LocalApiError`` without
 importing the server.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -41,7 +41,7 @@ ADMIN_OPS = frozenset({"reload_config", "unlock", "logout"})
 ALL_OPS = PUBLIC_OPS | ADMIN_OPS | {"auth"}
 
 
-class ApiError(Exception):
+class LocalApiError(Exception):
     """A request failed in a way the client should see: one §9.7 code, a message, optional fields.
 
     ``extra`` is merged into the ``error`` object (e.g. ``retryAfterS``, ``errors``)."""
@@ -58,10 +58,10 @@ class ApiError(Exception):
         return {"code": self.code, "message": self.message, **self.extra}
 
 
-class ConfigInvalidError(ApiError):
+class ConfigInvalidError(LocalApiError):
     """Raised by the provider's reload when validation fails; the old configuration stays."""
 
-    def __init__(self, errors: list[Mapping[str, Any]], message: str | None = None) -> None:
+    def __init__(self, errors: Sequence[Mapping[str, Any]], message: str | None = None) -> None:
         items = [dict(e) for e in errors]
         n = len(items)
         plural = "s" if n != 1 else ""
@@ -125,7 +125,7 @@ def response_fields_ok(request_id: Any) -> dict[str, Any]:
     return {"id": request_id, "ok": True}
 
 
-def response_fields_error(request_id: Any, error: ApiError) -> dict[str, Any]:
+def response_fields_error(request_id: Any, error: LocalApiError) -> dict[str, Any]:
     return {"id": request_id, "ok": False, "error": error.to_error()}
 
 
@@ -137,7 +137,7 @@ class Request:
     session: str | None
 
 
-class RequestError(ApiError):
+class RequestError(LocalApiError):
     """A frame that is not a usable request; carries the request id when one could be read."""
 
     def __init__(self, message: str, request_id: Any = None) -> None:

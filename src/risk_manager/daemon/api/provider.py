@@ -1,158 +1,162 @@
-"""The daemon's answers to the local API (snapshot, status, history, reload, unlock)."""
+"""The daemon's answers to the local API (snapshot, status, heartbeat, history, reload, unlock).
+
+Built from explicit collaborators, never the whole daemon: the engine and the protection board for
+state, the recent-enforcement feed, the logins' descriptions, the store for history and audit, the
+reloader, and the pipeline through which an unlock reaches the engine between two events.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from risk_manager import __version__
-from risk_manager.config.diff import diff_configs
-from risk_manager.config.loader import ConfigError, load_config
-from risk_manager.daemon.api.protocol import ApiError, ConfigInvalidError
+from risk_manager.daemon.api.protocol import PROTOCOL_VERSION, LocalApiError
+from risk_manager.daemon.api.recent import RecentEnforcement
 from risk_manager.daemon.api.views import account_view
-from risk_manager.daemon.broker import protection as P
-from risk_manager.engine import Action
+from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
+from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.lifecycle import Lifecycle
+from risk_manager.daemon.notify import Notifier, StatusChanged
+from risk_manager.daemon.persist.persistence import Persistence
+from risk_manager.daemon.pipeline import Pipeline
+from risk_manager.daemon.reload import ConfigReloader
+from risk_manager.engine import Action, Engine
 from risk_manager.engine.actions import iso
+from risk_manager.store.queries import QueryError
 
-if TYPE_CHECKING:
-    from risk_manager.daemon.app import Daemon
+RATE_WINDOW_S = 1.0  # events-per-second figure of the heartbeat: measured over at least this long
 
-PROTOCOL = 1
+
+class LoginStatus(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def hub_states(self) -> dict[str, str]: ...
 
 
 class DaemonProvider:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self._events_mark = (0, datetime.now(UTC))
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        engine: Engine,
+        board: ProtectionBoard,
+        recent: RecentEnforcement,
+        pipeline: Pipeline,
+        persist: Persistence | None,
+        reloader: ConfigReloader,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        logins: Callable[[], Iterable[LoginStatus]],
+        config_dir: Path,
+    ) -> None:
+        self._life = lifecycle
+        self._engine = engine
+        self._board = board
+        self._recent = recent
+        self._pipeline = pipeline
+        self._persist = persist
+        self._reloader = reloader
+        self._notifier = notifier
+        self._clock = clock
+        self._logins = logins
+        self._config_dir = config_dir
+        self._events_mark = (0, clock.monotonic())
         self._rate = 0.0
 
     # ----- views --------------------------------------------------------------------------------
-    def _account(self, account_id: int, now: datetime) -> dict[str, Any]:
-        d = self.d
-        assert d.engine is not None
-        acct = d.engine.state.accounts[account_id]
-        prot = d.protection.get(account_id) or P.Protection(account_id, "-")
-        recent = d.dispatch.recent.get(account_id, []) if d.dispatch else []
+    def _account(self, account_id: int) -> dict[str, Any]:
+        now = self._clock.now()
+        acct = self._engine.state.accounts[account_id]
+        prot = self._board.get(account_id)
         return account_view(
-            d.engine,
+            self._engine,
             acct,
             now,
-            login=prot.login,
-            protection=prot.state,
-            connection=prot.connection(),
-            enforcement=list(reversed(recent)),
+            login=prot.login if prot else "-",
+            protection=str(prot.state if prot else ProtectionState.RECONCILING),
+            connection=prot.connection() if prot else {},
+            enforcement=self._recent.newest_first(account_id),
         )
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:
-        d = self.d
-        assert d.engine is not None
-        now = datetime.now(UTC)
-        ids = d.engine.account_ids()
+        ids = self._engine.account_ids()
         if account_id is not None:
             if account_id not in ids:
-                raise ApiError("not_found", f"account {account_id} is not monitored")
+                raise LocalApiError("not_found", f"account {account_id} is not monitored")
             ids = [account_id]
+        life = self._life
         return {
-            "protocol": PROTOCOL,
-            "version": __version__,
-            "mode": d.options.mode,
+            "protocol": PROTOCOL_VERSION,
+            "version": life.version,
+            "mode": life.mode,
             "pid": os.getpid(),
-            "startedAt": iso(d.started_at),
-            "state": d.state,
-            "accounts": [self._account(i, now) for i in ids],
+            "startedAt": iso(life.started_at),
+            "state": str(life.state),
+            "accounts": [self._account(i) for i in ids],
         }
 
     def status(self) -> dict[str, Any]:
-        d = self.d
-        protected = sum(1 for p in d.protection.values() if p.state == P.PROTECTED)
+        board = self._board
+        protected = board.protected()
         return {
-            "state": d.state,
-            "version": __version__,
-            "accounts": len(d.protection),
+            "state": str(self._life.state),
+            "version": self._life.version,
+            "accounts": len(board),
             "protected": protected,
-            "notProtected": len(d.protection) - protected,
+            "notProtected": len(board) - protected,
             "unprotected": [
-                {"accountId": p.account_id, "protection": p.state, "reason": p.reason}
-                for p in d.protection.values()
-                if p.state != P.PROTECTED
+                {"accountId": p.account_id, "protection": str(p.state), "reason": p.reason}
+                for p in board
+                if p.state is not ProtectionState.PROTECTED
             ],
-            "logins": [b.describe() for b in d.logins.values()],
-            "startedAt": iso(d.started_at),
+            "logins": [login.describe() for login in self._logins()],
+            "startedAt": iso(self._life.started_at),
         }
 
     def heartbeat(self) -> dict[str, Any]:
-        d = self.d
-        now = datetime.now(UTC)
-        processed = d.pipeline.events_processed if d.pipeline else 0
+        processed = self._pipeline.events_processed
         count, at = self._events_mark
-        span = (now - at).total_seconds()
-        if span >= 1:
-            self._rate = (processed - count) / span
+        now = self._clock.monotonic()
+        if now - at >= RATE_WINDOW_S:
+            self._rate = (processed - count) / (now - at)
             self._events_mark = (processed, now)
-        protected = sum(1 for p in d.protection.values() if p.state == P.PROTECTED)
+        protected = self._board.protected()
         return {
-            "uptimeS": round(d.uptime()),
+            "uptimeS": round(self._life.uptime()),
             "eventsPerS": round(self._rate, 1),
             "protected": protected,
-            "notProtected": len(d.protection) - protected,
-            "hubs": {name: b.hub_states() for name, b in d.logins.items()},
+            "notProtected": len(self._board) - protected,
+            "hubs": {login.name: login.hub_states() for login in self._logins()},
         }
 
     # ----- queries ------------------------------------------------------------------------------
     async def history(self, op: str, data: dict[str, Any]) -> dict[str, Any]:
-        if self.d.persist is None:
+        if self._persist is None:
             return {"items": [], "more": False}
-        return await self.d.persist.history(op, data)
+        try:
+            return await self._persist.history(op, data)
+        except QueryError as exc:
+            raise LocalApiError("bad_request", str(exc)) from None
 
     # ----- admin --------------------------------------------------------------------------------
     async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:
-        d = self.d
-        try:
-            new = await asyncio.to_thread(load_config, d.options.config_dir)
-        except ConfigError as exc:
-            await self.audit("reload_rejected_detail", "rejected", actor, reason=f"{len(exc.issues)} errors")
-            raise ConfigInvalidError([i.to_dict() for i in exc.issues]) from None
-        missing = new.missing_api_keys()
-        if missing:
-            raise ConfigInvalidError(
-                [
-                    {
-                        "file": "secrets.yaml",
-                        "path": f"api_keys.{m.user_name}",
-                        "line": None,
-                        "message": "no API key for this login",
-                    }
-                    for m in missing
-                ]
-            )
-        assert d.config is not None
-        changes, restart = diff_configs(d.config, new)
-        done: asyncio.Future[list[Action]] = asyncio.get_running_loop().create_future()
-
-        def swap() -> list[Action]:
-            assert d.engine is not None
-            d.config = new
-            actions = d.engine.reload(new, datetime.now(UTC), observe_only=d.options.observe_only)
-            done.set_result(actions)
-            return actions
-
-        assert d.pipeline is not None
-        d.pipeline.control(swap, "reload")
-        await done
-        if d.api is not None:
-            d.api.push("status", self.status() | {"configLoadedAt": iso(datetime.now(UTC))})
-        return {"applied": True, "changes": changes, "restartRequired": restart}
+        result = await self._reloader.reload()
+        self._notifier.publish(
+            StatusChanged(at=self._clock.now(), status=self.status() | {"configLoadedAt": iso(self._clock.now())})
+        )
+        return result
 
     async def unlock(self, data: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        d = self.d
-        assert d.engine is not None and d.pipeline is not None
+        engine = self._engine
         account_id = data.get("accountId")
-        if account_id not in d.engine.account_ids():
-            raise ApiError("not_found", f"account {account_id} is not monitored")
-        records = d.engine.lockouts(account_id)
+        if not isinstance(account_id, int) or account_id not in engine.account_ids():
+            raise LocalApiError("not_found", f"account {account_id} is not monitored")
+        records = engine.lockouts(account_id)
         if data.get("all"):
             chosen = records
         elif data.get("lockoutId") is not None:
@@ -160,26 +164,26 @@ class DaemonProvider:
         else:
             chosen = [r for r in records if r.rule == data.get("ruleId")]
         if not chosen:
-            raise ApiError("not_found", "no matching active lockout")
+            raise LocalApiError("not_found", "no matching active lockout")
         reason = str(data.get("reason"))
         who = actor.get("osUser") or "admin-session"
-        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[tuple[list[str], bool]] = asyncio.get_running_loop().create_future()
 
         def remove() -> list[Action]:
-            assert d.engine is not None
+            now = self._clock.now()
             out: list[Action] = []
             for record in chosen:
-                action = d.engine.admin_unlock(
-                    account_id, record.id, datetime.now(UTC), f"admin unlock by {who}: {reason}"
+                action = engine.admin_unlock(
+                    account_id, record.id, now, f"admin unlock by {who}: {reason}", actor=str(who)
                 )
                 if action is not None:
                     out.append(action)
-            done.set_result([a.lockout.id for a in out if a.lockout is not None])
+            still = any(engine.condition_holds(account_id, r.rule, now) for r in chosen)
+            done.set_result(([a.lockout.id for a in out if a.lockout is not None], still))
             return out
 
-        d.pipeline.control(remove, "unlock")
-        cleared = await done
-        still = any(r.rule in ("RULE-010",) for r in chosen)
+        self._pipeline.control(remove, "unlock")
+        cleared, still = await done
         return {"cleared": cleared, "conditionStillTrue": still}
 
     async def audit(
@@ -190,17 +194,17 @@ class DaemonProvider:
         target: str | None = None,
         reason: str | None = None,
     ) -> None:
-        if self.d.persist is not None:
-            await self.d.persist.audit(action, outcome, actor, target, reason)
+        if self._persist is not None:
+            await self._persist.audit(action, outcome, actor, target, reason)
 
     def admin_hash_path(self) -> Path:
-        return self.d.options.config_dir / "admin_password.hash"
+        return self._config_dir / "admin_password.hash"
 
-    async def load_auth_failures(self) -> tuple[int, datetime | None]:
-        if self.d.persist is None:
+    async def load_auth_failures(self) -> tuple[int, Any]:
+        if self._persist is None:
             return 0, None
-        return await self.d.persist.auth_failures()
+        return await self._persist.auth_failures()
 
-    async def save_auth_failures(self, failures: int, locked_until: datetime | None) -> None:
-        if self.d.persist is not None:
-            await self.d.persist.save_auth_failures(failures, locked_until)
+    async def save_auth_failures(self, failures: int, locked_until: Any) -> None:
+        if self._persist is not None:
+            await self._persist.save_auth_failures(failures, locked_until)

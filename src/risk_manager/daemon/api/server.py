@@ -16,19 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import hmac
 import ipaddress
 import logging
 import os
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -36,20 +33,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from risk_manager.daemon.api.password import (
-    MAX_PASSWORD_CHARS,
-    AdminPasswordChecker,
-    AuthOutcome,
-    AuthResult,
-    describe_duration,
-)
+from risk_manager.daemon.api.admin import SESSION_IDLE_S, AdminDesk, CloseAfterAnswer, audit_action
+from risk_manager.daemon.api.interface import ApiProvider
+from risk_manager.daemon.api.password import AdminPasswordChecker
 from risk_manager.daemon.api.protocol import (
     ADMIN_OPS,
     HISTORY_OPS,
     PROTOCOL_VERSION,
     SUPPORTED_VERSIONS,
-    ApiError,
-    ConfigInvalidError,
+    LocalApiError,
     Request,
     RequestError,
     dumps,
@@ -68,55 +60,13 @@ DEFAULT_PORT = 8765
 MAX_CLIENTS = 32
 SEND_QUEUE_SIZE = 1000
 HEARTBEAT_INTERVAL_S = 5.0
-SESSION_IDLE_S = 15 * 60
 MAX_IN_FLIGHT = 10
-AUTH_FAILURES_PER_CONNECTION = 3
-MIN_UNLOCK_REASON = 10
 MAX_REQUEST_BYTES = 64 * 1024
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
-
-
-class ApiProvider(Protocol):
-    """What the server needs from the daemon. Sync methods must be cheap (they run on the loop)."""
-
-    def snapshot(self, account_id: int | None) -> dict[str, Any]:
-        """The ``data`` object of a snapshot (§9.2) for all accounts or one (ApiError not_found)."""
-        ...
-
-    def status(self) -> dict[str, Any]: ...
-
-    def heartbeat(self) -> dict[str, Any]:
-        """``{uptimeS, eventsPerS, protected, notProtected}``; the server adds ``clients``."""
-        ...
-
-    async def history(self, op: str, data: dict[str, Any]) -> dict[str, Any]:
-        """``{"items": [...], "more": bool}``; raise ApiError for bad filters."""
-        ...
-
-    async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:
-        """``{applied, changes, restartRequired}``; raise ConfigInvalidError when invalid."""
-        ...
-
-    async def unlock(self, data: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]: ...
-
-    async def audit(
-        self,
-        action: str,
-        outcome: str,
-        actor: dict[str, Any],
-        target: str | None = None,
-        reason: str | None = None,
-    ) -> None: ...
-
-    def admin_hash_path(self) -> Path: ...
-
-    async def load_auth_failures(self) -> tuple[int, datetime | None]: ...
-
-    async def save_auth_failures(self, failures: int, locked_until: datetime | None) -> None: ...
 
 
 class PortInUseError(RuntimeError):
@@ -222,9 +172,10 @@ class LocalApi:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False
-        self._checker = AdminPasswordChecker(
+        checker = AdminPasswordChecker(
             provider.admin_hash_path, provider.load_auth_failures, provider.save_auth_failures, clock
         )
+        self._admin = AdminDesk(provider, checker, session_idle_s=session_idle_s, monotonic=monotonic)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -439,7 +390,7 @@ class LocalApi:
     # ----------------------------------------------------------------- requests
 
     def _respond(
-        self, client: _Client, request_id: Any, data: Any = None, error: ApiError | None = None
+        self, client: _Client, request_id: Any, data: Any = None, error: LocalApiError | None = None
     ) -> None:
         ts = format_ts(self._clock())
         if error is None:
@@ -459,12 +410,12 @@ class LocalApi:
             self._respond(
                 client,
                 request.id,
-                error=ApiError(
+                error=LocalApiError(
                     "busy", f"more than {self._max_in_flight} requests in flight; wait for responses first"
                 ),
             )
             if request.op in ADMIN_OPS or request.op == "auth":
-                self._spawn(self._audit(_audit_action(request.op, ok=False), "busy", client, request))
+                self._spawn(self._admin.audit(audit_action(request.op, ok=False), "busy", client, request))
             return
         task = asyncio.create_task(self._serve_request(client, request), name=f"api-op {request.op}")
         client.in_flight.add(task)
@@ -473,9 +424,12 @@ class LocalApi:
     async def _serve_request(self, client: _Client, request: Request) -> None:
         try:
             data = await self._dispatch(client, request)
-        except _AlreadyAnswered:
+        except CloseAfterAnswer as exc:
+            # The answer must reach the client before the close frame: both go through its queue.
+            self._respond(client, request.id, error=exc.error)
+            self._close_after_flush(client, CLOSE_POLICY, exc.reason)
             return
-        except ApiError as exc:
+        except LocalApiError as exc:
             try:
                 self._respond(client, request.id, error=exc)
             except (TypeError, ValueError):
@@ -494,7 +448,7 @@ class LocalApi:
         ref = uuid.uuid4().hex[:8]
         # The request data is not logged: an auth request carries the password.
         log.exception("local API op %s %s (ref %s)", request.op, what, ref)
-        self._respond(client, request.id, error=ApiError("internal", f"internal error (ref {ref})"))
+        self._respond(client, request.id, error=LocalApiError("internal", f"internal error (ref {ref})"))
 
     async def _dispatch(self, client: _Client, request: Request) -> Any:
         op = request.op
@@ -506,8 +460,8 @@ class LocalApi:
         if op in HISTORY_OPS:
             return await self._provider.history(op, request.data)
         if op == "auth":
-            return await self._auth(client, request)
-        return await self._admin(client, request)
+            return await self._admin.auth(client, request)
+        return await self._admin.command(client, request)
 
     def _snapshot_data(self, account_id: int | None) -> dict[str, Any]:
         base: dict[str, Any] = {
@@ -520,210 +474,6 @@ class LocalApi:
         base["protocol"] = PROTOCOL_VERSION
         return base
 
-    # ----------------------------------------------------------------- admin
-
-    def _actor(self, client: _Client, request: Request | None, *, session: bool) -> dict[str, Any]:
-        os_user = request.data.get("osUser") if request is not None else None
-        return {
-            "peer": client.peer,
-            "osUser": os_user if isinstance(os_user, str) else None,
-            "session": session,
-        }
-
-    async def _audit(
-        self,
-        action: str,
-        outcome: str,
-        client: _Client,
-        request: Request | None,
-        *,
-        session: bool = False,
-        target: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        actor = self._actor(client, request, session=session)
-        try:
-            await self._provider.audit(action, outcome, actor, target, reason)
-        except Exception:
-            log.exception("audit of %s (%s) could not be written", action, outcome)
-
-    async def _auth(self, client: _Client, request: Request) -> dict[str, Any]:
-        password = request.data.get("password")
-        if not isinstance(password, str) or not password:
-            await self._audit("admin_login_failed", "bad_request", client, request)
-            raise ApiError("bad_request", "field 'data.password' must be a non-empty string")
-        if len(password) > MAX_PASSWORD_CHARS:
-            await self._audit("admin_login_failed", "bad_request", client, request)
-            raise ApiError(
-                "bad_request", f"field 'data.password' is longer than {MAX_PASSWORD_CHARS} characters"
-            )
-        outcome = await self._checker.attempt(password)
-        return await self._auth_result(client, request, outcome)
-
-    async def _auth_result(self, client: _Client, request: Request, outcome: AuthOutcome) -> dict[str, Any]:
-        result = outcome.result
-        if result is AuthResult.OK:
-            client.session = secrets.token_urlsafe(32)
-            client.session_used_at = self._monotonic()
-            client.auth_failures = 0
-            await self._audit("admin_login", "ok", client, request, session=True)
-            return {"session": client.session, "expiresIdleS": int(self._session_idle_s)}
-        if result is AuthResult.NO_PASSWORD:
-            await self._audit("admin_login_failed", result.value, client, request)
-            raise ApiError("auth_failed", outcome.detail)
-        if result in (AuthResult.CORRUPT, AuthResult.UNREADABLE):
-            log.error("admin login impossible: %s", outcome.detail)
-            await self._audit("admin_login_failed", result.value, client, request)
-            raise ApiError("internal", outcome.detail)
-        client.auth_failures += 1
-        last_try = client.auth_failures >= AUTH_FAILURES_PER_CONNECTION
-        if result is AuthResult.LOCKED:
-            await self._audit("admin_locked", "refused", client, request)
-            error = ApiError(
-                "auth_locked",
-                f"Admin login is locked after repeated wrong passwords. Try again in "
-                f"{_describe_seconds(outcome.retry_after_s or 0)}, or ask an OS administrator to run "
-                '"risk-manager admin password reset".',
-                retryAfterS=outcome.retry_after_s,
-            )
-        elif result is AuthResult.NEWLY_LOCKED:
-            assert outcome.lock_duration is not None
-            await self._audit("admin_login_failed", "wrong_password", client, request)
-            await self._audit(
-                "admin_locked",
-                "locked",
-                client,
-                request,
-                reason=f"{outcome.failures} consecutive failures; locked for "
-                f"{describe_duration(outcome.lock_duration)}",
-            )
-            error = ApiError(
-                "auth_locked",
-                f"Wrong password. Admin login is locked for {describe_duration(outcome.lock_duration)} "
-                f"after {outcome.failures} consecutive wrong passwords.",
-                retryAfterS=outcome.retry_after_s,
-            )
-        else:
-            await self._audit("admin_login_failed", "wrong_password", client, request)
-            left = AUTH_FAILURES_PER_CONNECTION - client.auth_failures
-            error = ApiError(
-                "auth_failed",
-                "Wrong password." + (f" {left} attempt{'s' if left != 1 else ''} left." if left > 0 else ""),
-            )
-        if last_try:
-            # The response must reach the client before the close frame: both go through its queue.
-            self._respond(client, request.id, error=error)
-            self._close_after_flush(client, CLOSE_POLICY, "too many failed password attempts")
-            raise _AlreadyAnswered
-        raise error
-
-    async def _admin(self, client: _Client, request: Request) -> dict[str, Any]:
-        op = request.op
-        now = self._monotonic()
-        token = request.session
-        if client.session is None or token is None or not hmac.compare_digest(token, client.session):
-            await self._audit(_audit_action(op, ok=False), "unauthorized", client, request)
-            raise ApiError("unauthorized", f"op {op!r} needs an admin session: send 'auth' first")
-        if now - client.session_used_at > self._session_idle_s:
-            client.session = None
-            await self._audit(
-                _audit_action(op, ok=False), "unauthorized", client, request, reason="session expired"
-            )
-            raise ApiError(
-                "unauthorized",
-                f"the admin session expired after {int(self._session_idle_s // 60)} min without an admin "
-                "request; send 'auth' again",
-            )
-        client.session_used_at = now
-        if op == "logout":
-            client.session = None
-            await self._audit("admin_logout", "ok", client, request, session=True)
-            return {"loggedOut": True}
-        if op == "reload_config":
-            return await self._reload(client, request)
-        return await self._unlock(client, request)
-
-    async def _reload(self, client: _Client, request: Request) -> dict[str, Any]:
-        actor = self._actor(client, request, session=True)
-        try:
-            result = await self._provider.reload_config(actor)
-        except ConfigInvalidError as exc:
-            await self._audit(
-                "reload_rejected",
-                "config_invalid",
-                client,
-                request,
-                session=True,
-                target="config",
-                reason=f"{len(exc.errors)} error(s)",
-            )
-            raise
-        except ApiError as exc:
-            await self._audit("reload_rejected", exc.code, client, request, session=True, target="config")
-            raise
-        except Exception:
-            await self._audit("reload_rejected", "error", client, request, session=True, target="config")
-            raise
-        await self._audit("config_reloaded", "ok", client, request, session=True, target="config")
-        return result
-
-    async def _unlock(self, client: _Client, request: Request) -> dict[str, Any]:
-        data = request.data
-        try:
-            target, reason = _validate_unlock(data)
-        except ApiError as exc:
-            await self._audit(
-                "lockout_unlocked", exc.code, client, request, session=True, reason=_short(data.get("reason"))
-            )
-            raise
-        actor = self._actor(client, request, session=True)
-        try:
-            result = await self._provider.unlock(dict(data), actor)
-        except ApiError as exc:
-            await self._audit(
-                "lockout_unlocked", exc.code, client, request, session=True, target=target, reason=reason
-            )
-            raise
-        except Exception:
-            await self._audit(
-                "lockout_unlocked", "error", client, request, session=True, target=target, reason=reason
-            )
-            raise
-        await self._audit(
-            "lockout_unlocked", "ok", client, request, session=True, target=target, reason=reason
-        )
-        return result
-
-
-class _AlreadyAnswered(ApiError):
-    """Internal: the handler queued its own response (followed by a close)."""
-
-    def __init__(self) -> None:
-        super().__init__("internal", "already answered")
-
-
-def _audit_action(op: str, *, ok: bool) -> str:
-    if op == "reload_config":
-        return "config_reloaded" if ok else "reload_rejected"
-    if op == "unlock":
-        return "lockout_unlocked"
-    if op == "auth":
-        return "admin_login" if ok else "admin_login_failed"
-    return "admin_logout"
-
-
-def _short(value: Any) -> str | None:
-    return value[:500] if isinstance(value, str) else None
-
-
-def _describe_seconds(seconds: int) -> str:
-    minutes, secs = divmod(max(0, seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -733,45 +483,7 @@ def _optional_int(data: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if not _is_int(value):
-        raise ApiError("bad_request", f"field 'data.{key}' must be an integer")
+        raise LocalApiError("bad_request", f"field 'data.{key}' must be an integer")
     return int(value)
 
 
-def _validate_unlock(data: dict[str, Any]) -> tuple[str, str]:
-    """Shape of an unlock request (§9.4); returns (audit target, reason)."""
-    if "accountId" not in data:
-        raise ApiError("bad_request", "missing field 'data.accountId'")
-    account = data["accountId"]
-    if not _is_int(account):
-        raise ApiError("bad_request", "field 'data.accountId' must be an integer")
-    selectors = [key for key in ("lockoutId", "ruleId", "all") if data.get(key) is not None]
-    if len(selectors) != 1:
-        raise ApiError(
-            "bad_request",
-            "exactly one of 'data.lockoutId', 'data.ruleId' or 'data.all' is required"
-            + (f" (got {', '.join(selectors)})" if selectors else ""),
-        )
-    selector = selectors[0]
-    value = data[selector]
-    if selector == "lockoutId" and not _is_int(value):
-        raise ApiError("bad_request", "field 'data.lockoutId' must be an integer")
-    if selector == "ruleId" and (not isinstance(value, str) or not value.strip()):
-        raise ApiError("bad_request", "field 'data.ruleId' must be a non-empty string such as \"RULE-003\"")
-    if selector == "all" and value is not True:
-        raise ApiError("bad_request", "field 'data.all' must be true")
-    reason = data.get("reason")
-    if not isinstance(reason, str):
-        raise ApiError(
-            "bad_request", f"field 'data.reason' is required: at least {MIN_UNLOCK_REASON} characters"
-        )
-    if len(reason.strip()) < MIN_UNLOCK_REASON:
-        raise ApiError(
-            "bad_request",
-            f"field 'data.reason' must be at least {MIN_UNLOCK_REASON} characters "
-            f"(got {len(reason.strip())})",
-        )
-    os_user = data.get("osUser")
-    if os_user is not None and not isinstance(os_user, str):
-        raise ApiError("bad_request", "field 'data.osUser' must be a string")
-    target = f"account {account} " + ("all lockouts" if selector == "all" else f"{selector} {value}")
-    return target, reason.strip()

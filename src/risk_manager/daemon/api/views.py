@@ -140,3 +140,20 @@ def account_view(
         "enforcement": enforcement or [],
         "connection": connection,
     }
+
+
+def account_summary_view(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any]:
+    """The ``account`` push: P&L, balance and ``canTrade``."""
+    data = pnl_view(engine, acct, now)
+    data.update({"balance": money(acct.balance), "canTrade": acct.can_trade})
+    return data
+
+
+def lockout_cleared_view(record: Lockout, at: datetime, cleared_by: str, reason: str | None) -> dict[str, Any]:
+    return {
+        "lockoutId": record.id,
+        "ruleId": record.rule,
+        "clearedAt": iso(at),
+        "clearedBy": cleared_by,
+        "reason": reason,
+    }

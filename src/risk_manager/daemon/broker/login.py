@@ -1,9 +1,9 @@
-"""One broker login inside the daemon (daemon.md §5): REST session, both hubs, reconciliation.
+"""One broker login inside the daemon (spec/daemon.md §5): REST session, both hubs, protection.
 
 The gateway package knows the wire; this module knows what the daemon wants from it: hub events into
-the pipeline, protection state per account, a REST reconcile after start and after every gap (events
-of the account are buffered meanwhile and applied after the snapshot), quote subscriptions that follow
-held and working contracts, and the periodic safety sweep.
+the pipeline, the protection state of each account, a reconcile (``reconcile.py``) after start and
+after every gap, quote subscriptions that follow held and worked contracts, and the periodic safety
+sweep that compares positions with the broker's.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from risk_manager.daemon.broker import protection as P
-from risk_manager.daemon.pipeline import InternalEvent
-from risk_manager.engine import events as E
+from risk_manager.daemon.broker.contracts import ContractCatalog
+from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
+from risk_manager.daemon.broker.reconcile import Reconciled, Reconciler
+from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.notify import Notifier, SignInRejected
+from risk_manager.daemon.pipeline import Pipeline
+from risk_manager.engine import Engine, events
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps
 from risk_manager.gateway.errors import AuthRejected, GatewayError
 from risk_manager.gateway.hub import HubState
@@ -25,27 +27,46 @@ from risk_manager.gateway.hubs import MarketHub, UserHub
 from risk_manager.gateway.rest import RestClient
 from risk_manager.gateway.session import RestSettings
 
-if TYPE_CHECKING:
-    from risk_manager.daemon.app import Daemon
-
 log = logging.getLogger("risk_manager.daemon.broker")
 
 SWEEP_INTERVAL_S = 60.0
-UNWATCH_AFTER_S = 60.0
-RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-# daemon.md §4.2: routine calls may use 70 % of the window, the rest is kept for enforcement
+UNWATCH_AFTER_S = 60.0  # quotes of a contract no longer held or worked are dropped after this
+MAINTAIN_EVERY_S = 5.0
+SIGN_IN_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # broker unreachable
+REJECTED_RETRY_S = 60.0  # the broker refused the user name or key
+HUB_CONNECT_WAIT_S = 10.0
+# spec/daemon.md §4.2: routine calls may use 70 % of the window, the rest is kept for enforcement
 # (gateway.md's 90 % is the client default; the daemon's own, stricter budget wins here).
 ROUTINE_SHARE = 0.7
+USER_EVENTS = frozenset({events.ACCOUNT, events.POSITION, events.ORDER, events.TRADE})
 
 
 class BrokerLogin:
     def __init__(
-        self, daemon: Daemon, name: str, user_name: str, api_key: str, urls: tuple[str, str, str], broker: Any
+        self,
+        name: str,
+        user_name: str,
+        api_key: str,
+        urls: tuple[str, str, str],
+        broker: Any,
+        *,
+        pipeline: Pipeline,
+        engine: Engine,
+        board: ProtectionBoard,
+        catalog: ContractCatalog,
+        notifier: Notifier,
+        clock: Clock,
+        on_reconciled: Reconciled | None = None,
     ) -> None:
-        self.d = daemon
         self.name = name
         self.user_name = user_name
         self.account_ids: list[int] = []
+        self._pipeline = pipeline
+        self._engine = engine
+        self._board = board
+        self._catalog = catalog
+        self._notifier = notifier
+        self._clock = clock
         api_url, user_hub_url, market_hub_url = urls
         settings = RestSettings(
             api_url=api_url,
@@ -73,34 +94,48 @@ class BrokerLogin:
             token_rejected=self._token_rejected,
             name=f"{name}/market",
         )
-        self._contracts: dict[str, dict[str, Any]] = {}
+        self.reconciler = Reconciler(
+            self.rest,
+            pipeline,
+            engine,
+            board,
+            catalog,
+            clock,
+            healthy_state=self._healthy_state,
+            watch=self.watch_contract,
+            on_reconciled=on_reconciled,
+        )
         self._watched: dict[str, float | None] = {}  # contract -> monotonic time it became unneeded
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reconciling: set[int] = set()
-        self._again: set[int] = set()
         self._started = False
         self.auth_error: str | None = None
-        self.missing_accounts: set[int] = set()
 
     # ----- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         """Sign in, connect both hubs, subscribe, reconcile every account; retried until it works."""
         self._spawn(self._maintain(), "maintain")
-        delay_index = 0
+        failures = 0
         while True:
             try:
                 await self.rest.login()
                 self.auth_error = None
                 break
             except AuthRejected as exc:
-                self.auth_error = f"sign-in failed: the broker refused the user name or API key (errorCode {exc.error_code})"
-                log.error("Sign-in rejected for %s: %s", self.user_name, self.auth_error)
-                self._set_all(P.AUTH_FAILED, self.auth_error)
-                await asyncio.sleep(60)
+                self.auth_error = (
+                    "sign-in failed: the broker refused the user name or API key "
+                    f"(errorCode {exc.error_code})"
+                )
+                self._notifier.publish(
+                    SignInRejected(
+                        at=self._clock.now(), login=self.name, user_name=self.user_name, reason=self.auth_error
+                    )
+                )
+                self._set_all(ProtectionState.AUTH_FAILED, self.auth_error)
+                await self._clock.sleep(REJECTED_RETRY_S)
             except (GatewayError, OSError) as exc:
-                self._set_all(P.DISCONNECTED, f"cannot reach the broker: {exc}")
-                await asyncio.sleep(RETRY_DELAYS_S[min(delay_index, len(RETRY_DELAYS_S) - 1)])
-                delay_index += 1
+                self._set_all(ProtectionState.DISCONNECTED, f"cannot reach the broker: {exc}")
+                await self._clock.sleep(SIGN_IN_RETRY_S[min(failures, len(SIGN_IN_RETRY_S) - 1)])
+                failures += 1
         await self._preload_contracts()
         await self.user_hub.subscribe_accounts()
         for account_id in self.account_ids:
@@ -109,7 +144,7 @@ class BrokerLogin:
         self.user_hub.start()
         self.market_hub.start()
         with contextlib.suppress(TimeoutError):
-            await self.user_hub.wait_connected(10)
+            await self.user_hub.wait_connected(HUB_CONNECT_WAIT_S)
         if self.user_hub.connected:
             await self.reconcile_all("start")
 
@@ -138,55 +173,49 @@ class BrokerLogin:
             await self.rest.session.token_rejected(token)
 
     # ----- protection ------------------------------------------------------------------------------
-    def _set(self, account_id: int, state: str, reason: str) -> None:
-        prot = self.d.protection.get(account_id)
-        if prot is None:
-            return
-        prot.user_hub = self.user_hub.state.value
-        prot.market_hub = self.market_hub.state.value
-        if prot.set(state, reason) and self.d.api is not None:
-            self.d.api.push("connection", prot.connection(), account_id)
+    def _set(self, account_id: int, state: ProtectionState, reason: str) -> None:
+        self._board.set(
+            account_id,
+            state,
+            reason,
+            user_hub=self.user_hub.state.value,
+            market_hub=self.market_hub.state.value,
+        )
 
-    def _set_all(self, state: str, reason: str) -> None:
+    def _set_all(self, state: ProtectionState, reason: str) -> None:
         for account_id in self.account_ids:
             self._set(account_id, state, reason)
 
-    def _healthy_state(self) -> tuple[str, str]:
+    def _healthy_state(self) -> tuple[ProtectionState, str]:
         if self.market_hub.state is not HubState.CONNECTED:
-            return P.DEGRADED, "no market data: market hub " + self.market_hub.state.value
-        return P.PROTECTED, "live"
+            return ProtectionState.DEGRADED, "no market data: market hub " + self.market_hub.state.value
+        return ProtectionState.PROTECTED, "live"
 
     # ----- hub callbacks ------------------------------------------------------------------------------
     def _on_user_event(self, target: str, payload: Any) -> None:
-        pipeline = self.d.pipeline
-        if pipeline is None:
-            return
-        if target == "GatewayLogout":
-            return  # the hub signs in again and reconnects by itself; the gap reconciles
-        if target not in (E.ACCOUNT, E.POSITION, E.ORDER, E.TRADE):
-            return
-        pipeline.broker_event(target, payload, self.name)
+        # GatewayLogout: the hub signs in again and reconnects by itself; the gap reconciles.
+        if target in USER_EVENTS:
+            self._pipeline.broker_event(target, payload, self.name)
 
     def _on_market_event(self, target: str, payload: Any) -> None:
-        if target == E.QUOTE and self.d.pipeline is not None:
-            self.d.pipeline.broker_event(target, payload, self.name)
+        if target == events.QUOTE:
+            self._pipeline.broker_event(target, payload, self.name)
 
     def _on_user_state(self, state: HubState, detail: str) -> None:
         if state is HubState.CONNECTED:
             return  # protected again only after the reconcile (on_gap / start)
         if state is HubState.RECONNECTING:
             for account_id in self.account_ids:
-                if self.d.pipeline is not None:
-                    self.d.pipeline.pause_account(account_id)
-            self._set_all(P.DISCONNECTED, f"broker connection lost: {detail}")
+                self._pipeline.pause_account(account_id)
+            self._set_all(ProtectionState.DISCONNECTED, f"broker connection lost: {detail}")
 
     def _on_market_state(self, state: HubState, detail: str) -> None:
         for account_id in self.account_ids:
-            prot = self.d.protection.get(account_id)
+            prot = self._board.get(account_id)
             if prot is None:
                 continue
             prot.market_hub = state.value
-            if prot.state in (P.PROTECTED, P.DEGRADED):
+            if prot.state in (ProtectionState.PROTECTED, ProtectionState.DEGRADED):
                 self._set(account_id, *self._healthy_state())
 
     def _on_gap(self) -> Any:
@@ -194,96 +223,16 @@ class BrokerLogin:
 
     # ----- reconciliation ---------------------------------------------------------------------------
     async def reconcile_all(self, why: str) -> None:
-        """Every account of the login; one ``Account/search`` serves them all (it lists the login's
-        accounts), which keeps a 20-account start-up well inside the 200-requests-a-minute budget."""
-        for account_id in self.account_ids:
-            if self.d.pipeline is not None:
-                self.d.pipeline.pause_account(account_id)  # buffer from now: the list is read now
-        try:
-            accounts: list[dict[str, Any]] | None = await self.rest.search_accounts(False)
-        except (GatewayError, OSError):
-            accounts = None  # each reconcile reads it itself (and retries)
-        await asyncio.gather(
-            *(self.reconcile(a, why, accounts) for a in self.account_ids), return_exceptions=True
-        )
+        await self.reconciler.all(list(self.account_ids), why)
 
-    def _day_start(self, account_id: int) -> datetime:
-        engine = self.d.engine
-        last = (
-            engine.last_reset(account_id)
-            if engine is not None and account_id in engine.account_ids()
-            else None
-        )
-        now = datetime.now(UTC)
-        if last is None or now - last > timedelta(days=4):
-            return now - timedelta(days=1)
-        return last
+    async def reconcile(self, account_id: int, why: str) -> None:
+        await self.reconciler.one(account_id, why)
 
-    async def reconcile(
-        self, account_id: int, why: str, accounts: list[dict[str, Any]] | None = None
-    ) -> None:
-        """REST snapshot -> engine (inside the pipeline) -> buffered events -> protected."""
-        if account_id in self._reconciling:
-            self._again.add(account_id)
-            return
-        self._reconciling.add(account_id)
-        pipeline = self.d.pipeline
-        assert pipeline is not None
-        try:
-            attempt = 0
-            while True:
-                self._again.discard(account_id)
-                pipeline.pause_account(account_id)
-                self._set(account_id, P.RECONCILING, f"reconciling ({why})")
-                try:
-                    snapshot = await self._snapshot(account_id, accounts)
-                    accounts = None  # a retry (or a second pass) reads the list afresh
-                except (GatewayError, OSError) as exc:
-                    attempt += 1
-                    log.warning("reconcile failed (%s); retrying", exc, extra={"acct": account_id})
-                    await asyncio.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
-                    continue
-                if snapshot is None:
-                    pipeline.resume_account(account_id)
-                    return
-                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._apply_snapshot(account_id, snapshot, done)
-                await done
-                if account_id not in self._again:
-                    break
-            self._set(account_id, *self._healthy_state())
-        finally:
-            self._reconciling.discard(account_id)
+    @property
+    def missing_accounts(self) -> set[int]:
+        return self.reconciler.missing_accounts
 
-    async def _snapshot(
-        self, account_id: int, accounts: list[dict[str, Any]] | None
-    ) -> dict[str, Any] | None:
-        start = self._day_start(account_id)
-        if accounts is None:
-            accounts = await self.rest.search_accounts(False)
-        account = next((a for a in accounts if a.get("id") == account_id), None)
-        if account is None:
-            self.missing_accounts.add(account_id)
-            self._set(account_id, P.AUTH_FAILED, "account not found for this login")
-            return None
-        self.missing_accounts.discard(account_id)
-        positions, orders, today_orders, trades = await asyncio.gather(
-            self.rest.open_positions(account_id),
-            self.rest.open_orders(account_id),
-            self.rest.search_orders(account_id, start),
-            self.rest.search_trades(account_id, start),
-        )
-        for cid in {p.get("contractId") for p in positions} | {o.get("contractId") for o in orders}:
-            if isinstance(cid, str):
-                await self._ensure_contract_loaded(cid)
-        return {
-            "account": account,
-            "positions": positions,
-            "orders": orders,
-            "trades": trades,
-            "today": today_orders,
-        }
-
+    # ----- contracts and quotes ---------------------------------------------------------------------
     async def _preload_contracts(self) -> None:
         """Metadata of every tradable front contract in one call, so the first position in any of
         them is priced at once (the per-contract fetch stays as the fallback for the rest)."""
@@ -292,75 +241,13 @@ class BrokerLogin:
         except (GatewayError, OSError) as exc:
             log.info("contract list not loaded (%s); contracts are fetched one by one", exc)
             return
-        engine, pipeline = self.d.engine, self.d.pipeline
         for info in contracts:
-            cid = info.get("id")
-            if not isinstance(cid, str) or cid in self._contracts:
-                continue
-            self._contracts[cid] = info
-            if pipeline is not None and engine is not None and cid not in engine.state.contracts:
-                pipeline.put(InternalEvent(E.CONTRACT, info))
+            self._catalog.add(info, persist=False)
 
-    async def _ensure_contract_loaded(self, cid: str) -> None:
-        engine = self.d.engine
-        if engine is not None and cid in engine.state.contracts:
-            self.watch_contract(cid)
-            return
-        info = await self.contract(cid)
-        if info is not None and self.d.pipeline is not None:
-            self.d.pipeline.put(InternalEvent(E.CONTRACT, info))
-            if self.d.persist is not None:
-                self.d.persist.contract(info)
-        self.watch_contract(cid)
-
-    def _apply_snapshot(self, account_id: int, snap: dict[str, Any], done: asyncio.Future[None]) -> None:
-        d = self.d
-        assert d.pipeline is not None and d.engine is not None
-        engine, pipeline = d.engine, d.pipeline
-
-        def control() -> list[Any]:
-            try:
-                now = datetime.now(UTC)
-                return engine.reconcile_account(
-                    account_id,
-                    now,
-                    account=snap["account"],
-                    positions=snap["positions"],
-                    orders=snap["orders"],
-                    trades=snap["trades"],
-                )
-            finally:
-                pipeline.resume_account(account_id)
-                if d.executor is not None:
-                    for pos in snap["positions"]:
-                        cid = pos.get("contractId")
-                        if isinstance(cid, str):
-                            d.executor.on_position(account_id, cid, int(pos.get("size") or 0))
-                if not done.done():
-                    done.set_result(None)
-                if d.api is not None and d.dispatch is not None:
-                    acct = engine.state.accounts.get(account_id)
-                    if acct is not None:
-                        d.api.push("account", d.dispatch.account_summary(acct, datetime.now(UTC)), account_id)
-
-        pipeline.control(control, name=f"reconcile {account_id}")
-
-    # ----- contracts and quotes ---------------------------------------------------------------------
-    async def contract(self, contract_id: str) -> dict[str, Any] | None:
-        cached = self._contracts.get(contract_id)
-        if cached is not None:
-            return cached
-        for attempt in range(3):
-            try:
-                info = await self.rest.contract_by_id(contract_id)
-            except (GatewayError, OSError) as exc:
-                log.warning("contract %s metadata not loaded yet: %s", contract_id, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
-                continue
-            if info is not None:
-                self._contracts[contract_id] = info
-            return info
-        return None
+    def contract_seen(self, contract_id: str) -> None:
+        """A contract showed up in an account event: watch its quotes, make sure of its metadata."""
+        self.watch_contract(contract_id)
+        self._catalog.ensure(contract_id, self.rest.contract_by_id)
 
     def watch_contract(self, contract_id: str) -> None:
         """Keep quotes flowing for a contract that is (or may soon be) held or worked."""
@@ -370,25 +257,18 @@ class BrokerLogin:
         self._spawn(self.market_hub.subscribe_quotes(contract_id), f"quotes-{contract_id}")
 
     def _needed_contracts(self) -> set[str]:
-        engine = self.d.engine
         needed: set[str] = set()
-        if engine is None:
-            return needed
         for account_id in self.account_ids:
-            acct = engine.state.accounts.get(account_id)
-            if acct is None:
-                continue
-            needed.update(acct.positions)
-            needed.update(o.contract_id for o in acct.orders.values())
+            needed |= self._engine.contracts_in_use(account_id)
         return needed
 
     async def _maintain(self) -> None:
         """Drop quote subscriptions no longer needed (after 60 s) and run the 60 s safety sweep."""
-        last_sweep = time.monotonic()
+        last_sweep = self._clock.monotonic()
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(MAINTAIN_EVERY_S)
             needed = self._needed_contracts()
-            now = time.monotonic()
+            now = self._clock.monotonic()
             for cid, since in list(self._watched.items()):
                 if cid in needed:
                     self._watched[cid] = None
@@ -401,26 +281,20 @@ class BrokerLogin:
             if self._started and now - last_sweep >= SWEEP_INTERVAL_S and self.user_hub.connected:
                 last_sweep = now
                 limiter = self.rest.session.limiter
-                if limiter.in_window() < limiter.limit // 2:
+                if limiter.in_window() < limiter.limit // 2:  # never spend enforcement's budget
                     await self._sweep()
 
     async def _sweep(self) -> None:
         for account_id in self.account_ids:
-            prot = self.d.protection.get(account_id)
-            if prot is None or prot.state not in (P.PROTECTED, P.DEGRADED):
+            prot = self._board.get(account_id)
+            if prot is None or prot.state not in (ProtectionState.PROTECTED, ProtectionState.DEGRADED):
                 continue
             try:
                 positions = await self.rest.open_positions(account_id)
             except (GatewayError, OSError):
                 continue
-            engine = self.d.engine
-            if engine is None:
-                continue
-            acct = engine.state.accounts.get(account_id)
-            if acct is None:
-                continue
             broker = {p.get("contractId"): int(p.get("size") or 0) for p in positions}
-            ours = {cid: pos.size for cid, pos in acct.positions.items()}
+            ours = self._engine.position_sizes(account_id)
             if broker != ours:
                 log.warning(
                     "state drift: broker %s, daemon %s; reconciling", broker, ours, extra={"acct": account_id}

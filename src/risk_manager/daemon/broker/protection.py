@@ -1,26 +1,47 @@
-"""Per-account protection state (daemon.md §5.2): is this account actually being watched?"""
+"""Per-account protection state (spec/daemon.md §5.2): is this account actually being watched?
+
+The ``ProtectionBoard`` is the one place the state changes; every change is published on the
+notifier (``ProtectionChanged``), from which the dashboards, the log, the Event Log / journal, the
+systemd status line and the alerts learn it.
+"""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-log = logging.getLogger("risk_manager.daemon.broker.protection")
+from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.notify import Notifier, ProtectionChanged
+from risk_manager.engine.actions import iso
 
-PROTECTED = "protected"
-DEGRADED = "degraded"
-RECONCILING = "reconciling"
-DISCONNECTED = "disconnected"
-AUTH_FAILED = "auth_failed"
-RED = frozenset({RECONCILING, DISCONNECTED, AUTH_FAILED})
 
-BANNERS = {
-    PROTECTED: "protected",
-    DEGRADED: "PARTIALLY PROTECTED",
-    RECONCILING: "NOT PROTECTED - reconciling",
-    DISCONNECTED: "NOT PROTECTED - broker connection lost",
-    AUTH_FAILED: "NOT PROTECTED - sign-in failed",
+class ProtectionState(StrEnum):
+    PROTECTED = "protected"
+    DEGRADED = "degraded"  # watched, but without market data
+    RECONCILING = "reconciling"
+    DISCONNECTED = "disconnected"
+    AUTH_FAILED = "auth_failed"
+
+    @property
+    def red(self) -> bool:
+        """NOT PROTECTED: the daemon cannot see (or cannot yet trust) what happens in the account."""
+        return self in _RED
+
+    @property
+    def banner(self) -> str:
+        return _BANNERS[self]
+
+
+_RED = frozenset({ProtectionState.RECONCILING, ProtectionState.DISCONNECTED, ProtectionState.AUTH_FAILED})
+_BANNERS = {
+    ProtectionState.PROTECTED: "protected",
+    ProtectionState.DEGRADED: "PARTIALLY PROTECTED",
+    ProtectionState.RECONCILING: "NOT PROTECTED - reconciling",
+    ProtectionState.DISCONNECTED: "NOT PROTECTED - broker connection lost",
+    ProtectionState.AUTH_FAILED: "NOT PROTECTED - sign-in failed",
 }
 
 
@@ -28,38 +49,102 @@ BANNERS = {
 class Protection:
     account_id: int
     login: str
-    state: str = RECONCILING
+    since: datetime
+    state: ProtectionState = ProtectionState.RECONCILING
     reason: str = "starting"
-    since: datetime = field(default_factory=lambda: datetime.now(UTC))
     user_hub: str = "down"
     market_hub: str = "down"
     last_event_at: datetime | None = None
 
-    def set(self, state: str, reason: str) -> bool:
-        """Change state; returns True when it changed (the caller announces it)."""
-        if state == self.state and reason == self.reason:
-            return False
-        previous = self.state
-        now = datetime.now(UTC)
-        gap = (now - self.since).total_seconds()
-        self.state, self.reason, self.since = state, reason, now
-        if state in RED and previous not in RED:
-            log.warning("account NOT PROTECTED: %s", reason, extra={"acct": self.account_id})
-        elif state == PROTECTED and previous != PROTECTED:
-            log.info(
-                "account protected again after %.1f s (%s)", gap, reason, extra={"acct": self.account_id}
-            )
-        return True
-
-    def connection(self) -> dict[str, object]:
+    def connection(self) -> dict[str, Any]:
+        """The ``connection`` push / snapshot payload."""
         return {
             "login": self.login,
-            "protection": self.state,
+            "protection": str(self.state),
             "userHub": self.user_hub,
             "marketHub": self.market_hub,
-            "since": self.since.isoformat().replace("+00:00", "Z"),
+            "since": iso(self.since),
             "reason": self.reason,
-            "lastEventAt": self.last_event_at.isoformat().replace("+00:00", "Z")
-            if self.last_event_at
-            else None,
+            "lastEventAt": iso(self.last_event_at),
         }
+
+
+class ProtectionBoard:
+    """Protection of every watched account."""
+
+    def __init__(self, notifier: Notifier, clock: Clock) -> None:
+        self._notifier = notifier
+        self._clock = clock
+        self._accounts: dict[int, Protection] = {}
+        self._last_green: dict[int, datetime] = {}
+
+    def add(self, account_id: int, login: str) -> Protection:
+        prot = Protection(account_id, login, since=self._clock.now())
+        self._accounts[account_id] = prot
+        return prot
+
+    def remove(self, account_id: int) -> None:
+        self._accounts.pop(account_id, None)
+
+    def get(self, account_id: int) -> Protection | None:
+        return self._accounts.get(account_id)
+
+    def __iter__(self) -> Iterator[Protection]:
+        return iter(list(self._accounts.values()))
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self._accounts
+
+    def protected(self) -> int:
+        return sum(1 for p in self._accounts.values() if p.state is ProtectionState.PROTECTED)
+
+    def event_seen(self, account_id: int) -> None:
+        prot = self._accounts.get(account_id)
+        if prot is not None:
+            prot.last_event_at = self._clock.now()
+
+    def set(
+        self,
+        account_id: int,
+        state: ProtectionState,
+        reason: str,
+        *,
+        user_hub: str | None = None,
+        market_hub: str | None = None,
+    ) -> bool:
+        """Change an account's state; publishes and returns True when it changed."""
+        prot = self._accounts.get(account_id)
+        if prot is None:
+            return False
+        if user_hub is not None:
+            prot.user_hub = user_hub
+        if market_hub is not None:
+            prot.market_hub = market_hub
+        if state is prot.state and reason == prot.reason:
+            return False
+        now = self._clock.now()
+        previous = prot.state
+        gap = (now - prot.since).total_seconds()
+        prot.state, prot.reason, prot.since = state, reason, now
+        not_protected = state.red and not previous.red
+        protected_again = state is ProtectionState.PROTECTED and previous is not ProtectionState.PROTECTED
+        self._notifier.publish(
+            ProtectionChanged(
+                at=now,
+                account_id=account_id,
+                login=prot.login,
+                state=str(state),
+                previous=str(previous),
+                reason=reason,
+                not_protected=not_protected,
+                protected_again=protected_again,
+                gap_s=gap if protected_again else None,
+                connection=prot.connection(),
+                protected=self.protected(),
+                total=len(self._accounts),
+            )
+        )
+        return True

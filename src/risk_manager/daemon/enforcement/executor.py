@@ -1,97 +1,46 @@
-"""Enforcement executor: turns engine actions into verified broker calls (daemon.md §4).
+"""Enforcement executor: turns engine actions into verified broker calls (spec/daemon.md §4).
 
-Each broker-facing action becomes a work item. The item sends at once, then verifies against the
-broker's own state (a position event or ``searchOpen``); a success reply is not proof. When the outcome
-of a money-moving call is unknown (timeout, 5xx, dropped connection) the next step is always a read,
-never a second blind call. Attempts back off (0, 0.25, 0.5, 1, 2 s); a flatten is bounded (5 rounds or
-10 s) and then escalated as failed, after which it is tried again every 30 s while the item is kept.
+Each broker-facing action becomes a work item (``work.py``). The item sends at once, then verifies
+against the broker's own state (``procedures.py``); a success reply is not proof. Attempts back off
+(0, 0.25, 0.5, 1, 2 s); a flatten is bounded (5 rounds or 10 s) and then escalated as failed, after
+which it is tried again every 30 s while the item is kept.
 
 Work on the same target joins the item already in flight, so however many events repeat a decision
-there is exactly one close in effect per contract.
+there is exactly one close in effect per contract; a flatten in flight covers single closes and
+cancels of its account.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
-import random
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
-from risk_manager.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
+from risk_manager.broker_ops import BrokerOps
+from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
+from risk_manager.daemon.enforcement.evidence import BrokerEvidence
+from risk_manager.daemon.enforcement.procedures import Procedures
+from risk_manager.daemon.enforcement.steps import ExecutorSettings, Steps
 from risk_manager.daemon.enforcement.urgency import Urgency
-from risk_manager.engine.actions import Action, ActionKind
-from risk_manager.engine.money import to_decimal
-from risk_manager.gateway.session import REQUEST_SENT
+from risk_manager.daemon.enforcement.work import WorkItem, WorkState, work_key
+from risk_manager.engine.actions import BROKER_KINDS, ENFORCEMENT_KINDS, Action, ActionKind
 
-log = logging.getLogger("risk_manager.daemon.enforcement.executor")
+log = logging.getLogger("risk_manager.daemon.executor")
 
-BROKER_ACTIONS = frozenset(
-    {
-        ActionKind.CLOSE_POSITION,
-        ActionKind.REDUCE_POSITION,
-        ActionKind.CLOSE_ALL,
-        ActionKind.CANCEL_ORDER,
-        ActionKind.CANCEL_ALL,
-        ActionKind.PLACE_STOP,
-        ActionKind.MODIFY_STOP,
-    }
-)
-BACKOFF = (0.0, 0.25, 0.5, 1.0, 2.0)
-VERIFY_WAIT = 0.3
-MAX_ROUNDS = 5
-MAX_SECONDS = 10.0
-RETRY_FAILED_EVERY = 30.0
-WORKING = (1, 6)
-# Actions that take risk off: the pipeline steps aside until their first request is on the wire.
-URGENT_ACTIONS = frozenset({ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION, ActionKind.CLOSE_ALL, ActionKind.CANCEL_ORDER, ActionKind.CANCEL_ALL})
+Slot = tuple[int, str, Any]  # (account, what, target): one item in flight per slot
+UpdateHook = Callable[[WorkItem], None]
 
 
-def work_key(account_id: int, action: str, target: object, cause: str) -> str:
-    return hashlib.sha1(f"{account_id}|{action}|{target}|{cause}".encode()).hexdigest()[:20]
-
-
-@dataclass
-class WorkItem:
-    key: str
-    action: Action
-    cause: str
-    received_ns: int | None
-    state: str = "pending"
-    attempts: int = 0
-    result: dict[str, Any] = field(default_factory=dict)
-    first_request_ms: float | None = None
-    confirmed_ms: float | None = None
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    record_id: int | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    reported: tuple[Any, ...] | None = None  # last (state, attempts, confirmed) told to the world
-    urgent: bool = False  # holds the pipeline's urgency gate until its first request is written
-
-    @property
-    def account_id(self) -> int:
-        return self.action.account_id
-
-    @property
-    def target(self) -> str | int | None:
-        a = self.action
-        if a.kind in (ActionKind.CANCEL_ORDER, ActionKind.MODIFY_STOP):
-            return a.order_id
-        return a.contract_id
-
-    def elapsed_ms(self) -> float | None:
-        if self.received_ns is None:
-            return None
-        return (time.perf_counter_ns() - self.received_ns) / 1e6
-
-
-UpdateHook = Callable[[WorkItem], Awaitable[None] | None]
+def _slot(action: Action) -> Slot:
+    kind = action.kind
+    if kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
+        return (action.account_id, "position", action.contract_id)
+    if kind in (ActionKind.CANCEL_ORDER, ActionKind.MODIFY_STOP):
+        return (action.account_id, "order", action.order_id)
+    if kind is ActionKind.PLACE_STOP:
+        return (action.account_id, "stop", action.contract_id)
+    return (action.account_id, str(kind), None)
 
 
 class Executor:
@@ -100,66 +49,71 @@ class Executor:
         ops_for: Callable[[int], BrokerOps | None],
         on_update: UpdateHook | None = None,
         urgency: Urgency | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        settings: ExecutorSettings | None = None,
     ) -> None:
         self._ops_for = ops_for
         self._on_update = on_update
-        self._inflight: dict[tuple[int, str, Any], WorkItem] = {}
+        self._clock = clock
+        self._inflight: dict[Slot, WorkItem] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[tuple[int, Any], asyncio.Lock] = {}
-        self._flat_waiters: dict[tuple[int, str], list[asyncio.Future[None]]] = {}
-        self._order_waiters: dict[tuple[int, int], list[asyncio.Future[None]]] = {}
-        self._sizes: dict[tuple[int, str], int] = {}  # last position size seen per (account, contract)
-        self._final_orders: set[tuple[int, int]] = set()  # orders seen final (filled, cancelled, ...)
+        # One lock per target (a whole account for close_all), with the number of items using it,
+        # so it is dropped with its last user (no lock kept per finished order).
+        self._locks: dict[tuple[int, Any], tuple[asyncio.Lock, int]] = {}
         self.urgency = urgency or Urgency()
+        self.evidence = BrokerEvidence()
+        self.settings = settings or ExecutorSettings()
+        self._steps = Steps(clock, self.urgency, self._report, self.settings)
+        self._procedures = Procedures(self._steps, self.evidence)
         self.stopping = False
 
     # ----- submitting ------------------------------------------------------------------------------
-    def _slot(self, action: Action) -> tuple[int, str, Any]:
-        kind = action.kind
-        if kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
-            return (action.account_id, "position", action.contract_id)
-        if kind in (ActionKind.CANCEL_ORDER, ActionKind.MODIFY_STOP):
-            return (action.account_id, "order", action.order_id)
-        if kind == ActionKind.PLACE_STOP:
-            return (action.account_id, "stop", action.contract_id)
-        return (action.account_id, kind, None)
-
     def submit(self, action: Action, *, cause: str, received_ns: int | None = None) -> WorkItem | None:
         """Start (or join) the work for one action; returns the item that carries it."""
-        if action.kind not in BROKER_ACTIONS:
+        if action.kind not in BROKER_KINDS:
             return None
-        acct = action.account_id
-        # A flatten in flight already covers single closes and cancels of the same account.
-        if action.kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
-            covering = self._inflight.get((acct, ActionKind.CLOSE_ALL, None))
-            if covering is not None:
-                return covering
-        if action.kind == ActionKind.CANCEL_ORDER:
-            covering = self._inflight.get((acct, ActionKind.CANCEL_ALL, None)) or self._inflight.get(
-                (acct, ActionKind.CLOSE_ALL, None)
-            )
-            if covering is not None:
-                return covering
-        slot = self._slot(action)
+        covering = self._covering_flatten(action)
+        if covering is not None:
+            return covering
+        slot = _slot(action)
         existing = self._inflight.get(slot)
         if existing is not None:
             return existing
         item = WorkItem(
-            work_key(acct, action.kind, self._slot(action)[2], cause), action, cause, received_ns
+            work_key(action.account_id, action.kind, slot[2], cause),
+            action,
+            cause,
+            received_ns,
+            created=self._clock.now(),
         )
         if action.observe_only:
-            item.state = "observed"
+            item.state = WorkState.OBSERVED
             item.done.set()
-            self._notify(item)
+            self._report(item)
             return item
         self._inflight[slot] = item
-        if action.kind in URGENT_ACTIONS:
-            item.urgent = True
+        if action.kind in ENFORCEMENT_KINDS:
+            item.urgent = True  # the pipeline steps aside until its first request is on the wire
             self.urgency.hold()
         task = asyncio.get_running_loop().create_task(self._run(item, slot), name=f"enforce-{item.key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return item
+
+    def _covering_flatten(self, action: Action) -> WorkItem | None:
+        """A flatten in flight already covers single closes and cancels of the same account."""
+        acct = action.account_id
+        if action.kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION):
+            return self._inflight.get((acct, ActionKind.CLOSE_ALL, None))
+        if action.kind is ActionKind.CANCEL_ORDER:
+            return self._inflight.get((acct, ActionKind.CANCEL_ALL, None)) or self._inflight.get(
+                (acct, ActionKind.CLOSE_ALL, None)
+            )
+        return None
+
+    def set_update_hook(self, on_update: UpdateHook) -> None:
+        self._on_update = on_update
 
     @property
     def in_flight(self) -> list[WorkItem]:
@@ -174,340 +128,65 @@ class Executor:
         for task in list(self._tasks):
             task.cancel()
         for item in left:
-            item.state = "interrupted"
-            self._notify(item)
+            item.state = WorkState.INTERRUPTED
+            self._report(item)
         return left
 
     # ----- event hooks (verification shortcuts) ------------------------------------------------------
     def on_position(self, account_id: int, contract_id: str, size: int) -> None:
-        self._sizes[(account_id, contract_id)] = size
-        if size == 0:
-            for fut in self._flat_waiters.pop((account_id, contract_id), []):
-                if not fut.done():
-                    fut.set_result(None)
+        self.evidence.on_position(account_id, contract_id, size)
 
     def on_order(self, account_id: int, order_id: int, working: bool) -> None:
-        if not working:
-            self._final_orders.add((account_id, order_id))
-            if len(self._final_orders) > 10_000:
-                self._final_orders.clear()  # bounded memory; the read verifies whatever is forgotten
-            for fut in self._order_waiters.pop((account_id, order_id), []):
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def _wait(self, table: dict[Any, list[asyncio.Future[None]]], key: Any, timeout: float) -> bool:
-        """Wait for the confirming event; True if the broker's own event confirmed it in time."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        table.setdefault(key, []).append(fut)
-        try:
-            await asyncio.wait_for(fut, timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            waiters = table.get(key)
-            if waiters and fut in waiters:
-                waiters.remove(fut)
+        self.evidence.on_order(account_id, order_id, working)
 
     # ----- running -----------------------------------------------------------------------------------
-    def _notify(self, item: WorkItem) -> None:
+    def _report(self, item: WorkItem) -> None:
         if self._on_update is None:
             return
         try:
-            result = self._on_update(item)
-            if asyncio.iscoroutine(result):
-                task = asyncio.get_running_loop().create_task(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._on_update(item)
         except Exception:  # a reporting problem must never stop enforcement
             log.exception("enforcement update hook failed")
 
-    def _set(self, item: WorkItem, state: str) -> None:
-        if item.state != state:
-            item.state = state
-            self._notify(item)
-
-    async def _run(self, item: WorkItem, slot: tuple[int, str, Any]) -> None:
-        lock = self._locks.setdefault(
-            (item.account_id, slot[2] if slot[1] != ActionKind.CLOSE_ALL else "*"), asyncio.Lock()
-        )
+    async def _run(self, item: WorkItem, slot: Slot) -> None:
+        steps = self._steps
+        lock_key = (item.account_id, slot[2] if slot[1] != ActionKind.CLOSE_ALL else "*")
+        lock, users = self._locks.get(lock_key) or (asyncio.Lock(), 0)
+        self._locks[lock_key] = (lock, users + 1)
         try:
             async with lock:
                 ops = self._ops_for(item.account_id)
                 if ops is None:
                     item.result = {"error": "no broker session for this account"}
-                    self._set(item, "failed")
+                    steps.set(item, WorkState.FAILED)
                     return
                 if not item.urgent:
                     # An urgent item's first record is written as its request leaves ("sent"):
                     # reporting "pending" first would run bookkeeping ahead of the request.
-                    self._notify(item)
-                handler = {
-                    ActionKind.CLOSE_POSITION: self._close_position,
-                    ActionKind.REDUCE_POSITION: self._close_position,
-                    ActionKind.CLOSE_ALL: self._flatten,
-                    ActionKind.CANCEL_ALL: self._flatten,
-                    ActionKind.CANCEL_ORDER: self._cancel_order,
-                    ActionKind.PLACE_STOP: self._place_stop,
-                    ActionKind.MODIFY_STOP: self._modify_stop,
-                }[item.action.kind]
+                    self._report(item)
                 while True:
-                    ok = await handler(item, ops)
-                    if ok:
+                    if await self._procedures.run(item, ops):
                         item.confirmed_ms = item.elapsed_ms()
-                        self._set(item, "done")
-                        log.info(
-                            "%s %s confirmed after %d attempt(s)",
-                            item.action.kind,
-                            item.target or "",
-                            item.attempts,
-                            extra={"acct": item.account_id, "rule": item.action.rule},
-                        )
+                        steps.set(item, WorkState.DONE)
                         return
-                    self._set(item, "failed")
-                    log.critical(
-                        "ENFORCEMENT FAILED - close manually: %s %s after %d attempts (%s)",
-                        item.action.kind,
-                        item.target or "",
-                        item.attempts,
-                        item.result.get("error", "broker state not confirmed"),
-                        extra={"acct": item.account_id, "rule": item.action.rule},
-                    )
+                    steps.set(item, WorkState.FAILED)
                     if self.stopping:
                         return
-                    await asyncio.sleep(RETRY_FAILED_EVERY)
-                    self._set(item, "retrying")
+                    await self._clock.sleep(self.settings.retry_failed_every_s)
+                    steps.set(item, WorkState.RETRYING)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never let one work item take the executor down
             item.result = {"error": f"{type(exc).__name__}: {exc}"}
             log.exception("enforcement work item crashed", extra={"acct": item.account_id})
-            self._set(item, "failed")
+            steps.set(item, WorkState.FAILED)
         finally:
-            self._release(item)
+            steps.release(item)
             if self._inflight.get(slot) is item:
                 del self._inflight[slot]
+            lock, users = self._locks[lock_key]
+            if users <= 1:
+                del self._locks[lock_key]
+            else:
+                self._locks[lock_key] = (lock, users - 1)
             item.done.set()
-
-    @contextlib.contextmanager
-    def _sending(self, item: WorkItem) -> Iterator[None]:
-        """Around money-moving calls: the moment a request is on the wire the pipeline may go on
-        (urgency released) and the item is reported "sent"; released in any case at the end."""
-
-        def sent() -> None:
-            self._release(item)
-            self._set(item, "sent")
-
-        token = REQUEST_SENT.set(sent)
-        try:
-            yield
-        finally:
-            REQUEST_SENT.reset(token)
-            self._release(item)
-
-    def _release(self, item: WorkItem) -> None:
-        if item.urgent:
-            item.urgent = False
-            self.urgency.release()
-
-    def _mark_request(self, item: WorkItem) -> None:
-        item.attempts += 1
-        if item.first_request_ms is None:
-            item.first_request_ms = item.elapsed_ms()
-
-    async def _sleep_backoff(self, attempt: int) -> None:
-        delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-        if delay:
-            await asyncio.sleep(delay * random.uniform(0.9, 1.1))
-
-    async def _mutate(self, item: WorkItem, call: Awaitable[Any]) -> Any:
-        """Send one money-moving call; classify its outcome without ever repeating it blindly."""
-        self._mark_request(item)
-        try:
-            with self._sending(item):
-                result = await call
-        except BrokerRejected as exc:
-            item.result = {"rejected": str(exc)}
-            self._set(item, "verifying")
-            return None
-        except OutcomeUncertain as exc:
-            item.result = {"uncertain": str(exc)}
-            self._set(item, "uncertain")
-            return None
-        self._set(item, "verifying")
-        return result
-
-    # ----- positions -------------------------------------------------------------------------------------
-    @staticmethod
-    def _size_of(positions: list[dict[str, Any]], contract_id: str) -> int:
-        for p in positions:
-            if p.get("contractId") == contract_id:
-                return int(p.get("size") or 0)
-        return 0
-
-    async def _close_position(self, item: WorkItem, ops: BrokerOps) -> bool:
-        a = item.action
-        acct, cid = a.account_id, a.contract_id
-        assert cid is not None
-        target: int | None = None  # size to end at (0 = flat)
-        deadline = time.monotonic() + MAX_SECONDS
-        for attempt in range(MAX_ROUNDS * 2):
-            if attempt > 0 or item.state in ("uncertain", "retrying"):
-                await self._sleep_backoff(attempt)
-                size = self._size_of(await ops.open_positions(acct), cid)
-                if target is None and a.kind == ActionKind.REDUCE_POSITION:
-                    target = max(0, size - (a.size or 0))
-                if size <= (target or 0):
-                    item.result = {"size": size}
-                    return True
-                if attempt > 0:
-                    self._set(item, "retrying")
-            if time.monotonic() > deadline:
-                break
-            if a.kind == ActionKind.REDUCE_POSITION and a.size:
-                if target is None:
-                    known = self._sizes.get((acct, cid))
-                    # The size the engine decided on is the one the last position event showed;
-                    # a read is needed only when no event has shown it (e.g. straight after start).
-                    size = known if known else self._size_of(await ops.open_positions(acct), cid)
-                    target = max(0, size - a.size)
-                    if size <= target:
-                        return True
-                    await self._mutate(item, ops.partial_close(acct, cid, size - target))
-                else:
-                    current = self._size_of(await ops.open_positions(acct), cid)
-                    if current <= target:
-                        return True
-                    await self._mutate(item, ops.partial_close(acct, cid, current - target))
-            else:
-                await self._mutate(item, ops.close_contract(acct, cid))
-            # Events may come before the call's answer: a flat already seen counts too.
-            confirmed = self._sizes.get((acct, cid)) == 0 or await self._wait(
-                self._flat_waiters, (acct, cid), VERIFY_WAIT
-            )
-            if confirmed and not target:
-                item.result = {"size": 0, "confirmedBy": "position event"}
-                return True  # the broker's own position event says flat: no read needed
-            size = self._size_of(await ops.open_positions(acct), cid)
-            if size <= (target or 0):
-                item.result = {"size": size}
-                return True
-        item.result.setdefault("error", "position still open")
-        return False
-
-    async def _flatten(self, item: WorkItem, ops: BrokerOps) -> bool:
-        """close_all / cancel_all: parallel cancels and closes, re-read, repeat (bounded)."""
-        acct = item.account_id
-        close = item.action.kind == ActionKind.CLOSE_ALL
-        deadline = time.monotonic() + MAX_SECONDS
-        for round_no in range(MAX_ROUNDS):
-            if round_no:
-                await self._sleep_backoff(round_no)
-                self._set(item, "retrying")
-            orders, positions = await self._open_state(ops, acct, close)
-            if not orders and not positions:
-                item.result = {"rounds": round_no}
-                return True
-            if time.monotonic() > deadline:
-                break
-            calls = [ops.cancel_order(acct, int(o["id"])) for o in orders]
-            calls += [ops.close_contract(acct, str(p["contractId"])) for p in positions]
-            self._mark_request(item)
-            with self._sending(item):
-                results = await asyncio.gather(*calls, return_exceptions=True)
-            for r in results:
-                if isinstance(r, BaseException) and not isinstance(r, BrokerRejected | OutcomeUncertain):
-                    item.result = {"error": f"{type(r).__name__}: {r}"}
-            self._set(item, "verifying")
-            await asyncio.sleep(VERIFY_WAIT / 3)
-        orders, positions = await self._open_state(ops, acct, close)
-        if not orders and not positions:
-            return True
-        item.result = {
-            "error": "still open after the bounded flatten",
-            "positions": [p.get("contractId") for p in positions],
-            "orders": [o.get("id") for o in orders],
-        }
-        return False
-
-    @staticmethod
-    async def _open_state(
-        ops: BrokerOps, acct: int, with_positions: bool
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Working orders and (optionally) open positions, read in parallel."""
-        if with_positions:
-            raw_orders, raw_positions = await asyncio.gather(ops.open_orders(acct), ops.open_positions(acct))
-        else:
-            raw_orders, raw_positions = await ops.open_orders(acct), []
-        orders = [o for o in raw_orders if int(o.get("status") or 0) in WORKING]
-        positions = [p for p in raw_positions if int(p.get("size") or 0) > 0]
-        return orders, positions
-
-    # ----- orders ------------------------------------------------------------------------------------------
-    async def _cancel_order(self, item: WorkItem, ops: BrokerOps) -> bool:
-        acct, order_id = item.account_id, item.action.order_id
-        assert order_id is not None
-        for attempt in range(MAX_ROUNDS):
-            if attempt:
-                await self._sleep_backoff(attempt)
-                self._set(item, "retrying")
-            if attempt or item.state == "uncertain":
-                if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
-                    return True
-            await self._mutate(item, ops.cancel_order(acct, order_id))
-            if (acct, order_id) in self._final_orders or await self._wait(
-                self._order_waiters, (acct, order_id), VERIFY_WAIT
-            ):
-                return True  # the broker's order event says final: no read needed
-            if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
-                return True
-        item.result.setdefault("error", "order still working")
-        return False
-
-    async def _place_stop(self, item: WorkItem, ops: BrokerOps) -> bool:
-        a = item.action
-        acct, cid = a.account_id, a.contract_id
-        assert cid is not None and a.stop_price is not None and a.size is not None and a.side is not None
-        tag = f"rm-{item.key}"
-        for attempt in range(MAX_ROUNDS):
-            if attempt:
-                await self._sleep_backoff(attempt)
-                self._set(item, "retrying")
-            mine = [o for o in await ops.open_orders(acct) if o.get("customTag") == tag] if attempt else []
-            if mine:
-                item.result = {"orderId": mine[0]["id"]}
-                return True
-            if not any(
-                int(p.get("size") or 0) > 0 for p in await ops.open_positions(acct) if p["contractId"] == cid
-            ):
-                item.result = {"skipped": "position already closed"}
-                return True
-            order_id = await self._mutate(item, ops.place_stop(acct, cid, a.side, a.size, a.stop_price, tag))
-            if order_id is not None:
-                item.result = {"orderId": order_id}
-                return True
-        item.result.setdefault("error", "stop not confirmed")
-        return False
-
-    async def _modify_stop(self, item: WorkItem, ops: BrokerOps) -> bool:
-        a = item.action
-        acct, order_id = a.account_id, a.order_id
-        assert order_id is not None
-        for attempt in range(MAX_ROUNDS):
-            if attempt:
-                await self._sleep_backoff(attempt)
-                self._set(item, "retrying")
-            await self._mutate(item, ops.modify_order(acct, order_id, size=a.size, stop_price=a.stop_price))
-            for o in await ops.open_orders(acct):
-                if int(o["id"]) == order_id:
-                    price = o.get("stopPrice")
-                    if a.stop_price is None or (
-                        price is not None and to_decimal(price) == Decimal(a.stop_price)
-                    ):
-                        return True
-                    break
-            else:
-                item.result = {"skipped": "order no longer working"}
-                return True
-        item.result.setdefault("error", "stop not moved")
-        return False

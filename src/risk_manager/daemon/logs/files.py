@@ -97,13 +97,13 @@ def setup_logging(
         h.addFilter(lambda r: r.name != ENFORCEMENT_LOGGER)
     handlers: list[logging.Handler] = [main, errors, enforcement]
     if console:
-        term = logging.StreamHandler(sys.stderr)
+        term: logging.Handler = logging.StreamHandler(sys.stderr)
         term.setFormatter(fmt)
         term.setLevel(logging.INFO)
         term.addFilter(lambda r: r.name != ENFORCEMENT_LOGGER)
         handlers.append(term)
-    for h in handlers:
-        h.addFilter(redact)
+    for handler in handlers:
+        handler.addFilter(redact)
 
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     qh = logging.handlers.QueueHandler(q)

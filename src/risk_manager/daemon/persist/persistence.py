@@ -18,122 +18,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from risk_manager import __version__
-from risk_manager.daemon.api.protocol import ApiError
-from risk_manager.engine import Engine
-from risk_manager.engine import events as E
+from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.daemon.persist.previous_run import PreviousRun, mark_start
+from risk_manager.daemon.persist.restore import RestoreSummary, restore
+from risk_manager.engine import Engine, events
 from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.engine.symbols import canonical_symbol
-from risk_manager.engine.trading_day import local_instant, reset_at_or_before
-from risk_manager.store import queries as Q
-from risk_manager.store import retention
-from risk_manager.store import rows as R
+from risk_manager.engine.trading_day import local_instant
+from risk_manager.store import queries, retention, rows, writes
 from risk_manager.store.codec import dumps, parse_ts, ts
 from risk_manager.store.database import CORRUPT_ALERT, OpenedDatabase, open_database
 from risk_manager.store.errors import StoreError
 from risk_manager.store.reader import Reader
 from risk_manager.store.writer import Writer
 
-log = logging.getLogger("risk_manager.daemon.persist.persistence")
+log = logging.getLogger("risk_manager.daemon.persist")
 
 Clock = Callable[[], datetime]
-TERMINAL = ("done", "failed", "observed")
-OPEN_STATES = ("pending", "sent", "uncertain", "verifying", "retrying")
-UNCLEAN_WINDOW = timedelta(hours=1)
-REPEATED_FAILURES = 3
 SAMPLE_EVERY = timedelta(minutes=1)
+FINAL_WRITE_S = 5.0  # drain and mark-interrupted budget at a clean stop (1 s otherwise)
 
 
 class DatabaseError(Exception):
     """``risk.db`` cannot be used; the daemon prints the message and exits 3."""
-
-
-@dataclass(frozen=True, slots=True)
-class PreviousRun:
-    """How the previous run ended, read at open (daemon.md §2.3)."""
-
-    first_start: bool
-    clean: bool
-    started_at: datetime | None
-    clean_shutdown_at: datetime | None
-    last_heartbeat_at: datetime | None
-    pid: int | None
-    unclean_ends_last_hour: int
-
-    @property
-    def repeated_failures(self) -> bool:
-        """Three unclean ends within an hour: the "repeated failures" alert."""
-        return self.unclean_ends_last_hour >= REPEATED_FAILURES
-
-
-@dataclass(slots=True)
-class RestoreSummary:
-    accounts: int = 0
-    lockouts: int = 0
-    trades: int = 0
-    contracts: int = 0
-    missed_resets: list[int] = field(default_factory=list)
-    unfinished: int = 0
-
-
-def _meta_sql() -> str:
-    return "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-
-
-def _set_meta(conn: sqlite3.Connection, items: Mapping[str, str | None]) -> None:
-    conn.executemany(_meta_sql(), list(items.items()))
-
-
-def _mark_start(conn: sqlite3.Connection, now: datetime) -> PreviousRun:
-    """Read how the last run ended, then record this start (runs before the writer starts)."""
-    meta = Q.meta(conn)
-    started = meta.get("started_at")
-    clean_at = meta.get("clean_shutdown_at")
-    first = started is None
-    clean = first or (clean_at is not None and clean_at >= started)  # type: ignore[operator]
-    try:
-        ends = [e for e in json.loads(meta.get("unclean_ends") or "[]") if isinstance(e, str)]
-    except ValueError:
-        ends = []
-    if not clean:
-        ends.append(ts(now) or "")
-    horizon = ts(now - UNCLEAN_WINDOW) or ""
-    ends = [e for e in ends if e >= horizon]
-    pid_text = meta.get("daemon_pid")
-    previous = PreviousRun(
-        first_start=first,
-        clean=clean,
-        started_at=parse_ts(started),
-        clean_shutdown_at=parse_ts(clean_at),
-        last_heartbeat_at=parse_ts(meta.get("heartbeat_at")),
-        pid=int(pid_text) if pid_text and pid_text.isdigit() else None,
-        unclean_ends_last_hour=len(ends),
-    )
-    conn.execute("BEGIN IMMEDIATE")
-    _set_meta(
-        conn,
-        {
-            "started_at": ts(now),
-            "heartbeat_at": ts(now),
-            "daemon_pid": str(os.getpid()),
-            "product_version": __version__,
-            "unclean_ends": json.dumps(ends),
-        },
-    )
-    conn.execute("COMMIT")
-    return previous
 
 
 async def _settle(fut: asyncio.Future[Any], what: str) -> Any:
@@ -148,6 +65,20 @@ async def _settle(fut: asyncio.Future[Any], what: str) -> Any:
 
 
 class Persistence:
+    """The daemon's persistence (spec/daemon.md §6): the only object the daemon talks to about
+    storage; ``risk_manager.store`` does the SQL.
+
+    * Critical records (lockouts set and cleared, trades with their ``daily_pnl`` row, enforcement
+      records, audit rows, the admin lockout counter) are queued the moment the daemon hands them over
+      and their awaitable returns only after COMMIT (``synchronous=FULL``). They are queued
+      synchronously at call time (the methods return a coroutine rather than being ``async def``), so
+      the values are those of that instant and the queue order is the call order, even when the
+      caller awaits in a task.
+    * Positions, working orders, contracts, day state, P&L samples and the heartbeat are batched.
+    * ``restore`` puts active lockouts, the day state and today's trades back (``restore.py``).
+    * ``meta.started_at`` / ``meta.clean_shutdown_at`` tell whether the previous run ended cleanly.
+    """
+
     def __init__(
         self,
         opened: OpenedDatabase,
@@ -187,8 +118,8 @@ class Persistence:
         def work() -> tuple[OpenedDatabase, PreviousRun, str | None]:
             opened = open_database(Path(data_dir), now=now, product_version=__version__)
             try:
-                previous = _mark_start(opened.conn, now)
-                day = Q.meta(opened.conn).get("maintenance_day")
+                previous = mark_start(opened.conn, now)
+                day = queries.meta(opened.conn).get("maintenance_day")
             except BaseException:
                 opened.conn.close()
                 raise
@@ -224,94 +155,24 @@ class Persistence:
 
     # ----- restore ---------------------------------------------------------------------------------------
     async def restore(self, engine: Engine, now: datetime) -> RestoreSummary:
-        """Put persisted state back into ``engine`` (daemon.md §2.1 step 6).
-
-        Per account: the stored last reset, today's trades replayed with ``apply_only`` (realized P&L,
-        trade counts, frequency windows, trade ids), then the active lockouts. When the stored trading
-        day is over (a reset was missed while stopped) no trades are replayed and the engine's next
-        tick performs the reset, emitting the unlocks the daemon persists. Positions and orders are not
-        restored: reconciliation adopts the broker's (stale ones must never drive a decision).
-        """
+        """Put persisted state back into ``engine`` (``restore.py``); retire duplicate lockout rows."""
         self._engine = engine
-        summary = RestoreSummary()
-
-        def load(conn: sqlite3.Connection) -> tuple[Any, ...]:
-            return (
-                Q.active_lockouts(conn),
-                Q.day_states(conn),
-                Q.contracts(conn),
-                [dict(r) for r in Q.unfinished_enforcement(conn)],
-            )
-
-        lock_rows, days, contract_rows, unfinished = await self._reader.run(load)
-        for row in contract_rows:
-            try:
-                engine.apply_only(E.CONTRACT, R.contract_payload(row), now)
-                summary.contracts += 1
-            except E.MalformedEvent as exc:
-                log.warning("stored contract %s ignored: %s", row["contract_id"], exc)
-        since: dict[int, str] = {}
-        stored_reset: dict[int, datetime | None] = {}
+        summary = await restore(engine, self._reader, now, WorkState.unfinished())
         for account_id in engine.account_ids():
-            s = engine.account(account_id).settings
-            start = reset_at_or_before(now, s.reset_time, s.timezone)
-            day = days.get(account_id)
-            last = parse_ts(day["last_reset_at"]) if day is not None else None
-            stored_reset[account_id] = last
-            if last is None or last >= start:
-                since[account_id] = ts(max(start, last) if last else start) or ""
-            else:
-                summary.missed_resets.append(account_id)
-        trade_rows = await self._reader.run(
-            lambda conn: {a: Q.trades_since(conn, a, t) for a, t in since.items()}
-        )
-        by_account: dict[int, list[Lockout]] = {}
-        superseded: list[tuple[int, str]] = []
-        for row in lock_rows:
-            if row["account_id"] not in engine.state.accounts:
-                continue
-            rec = R.lockout_from_row(row)
-            group = by_account.setdefault(rec.account_id, [])
-            twin = next((g for g in group if g.key == rec.key), None)
-            if twin is not None:
-                # Two active rows for one (rule, scope, symbol): a clear was lost. The engine keeps one.
-                superseded.append((row["id"], twin.id))
-            group.append(rec)
-        for account_id in engine.account_ids():
-            engine.restore_account(account_id, last_reset=stored_reset[account_id], lockouts=())
-            for row in trade_rows.get(account_id, []):
-                try:
-                    engine.apply_only(E.TRADE, R.trade_payload(row), now)
-                    summary.trades += 1
-                except E.MalformedEvent as exc:
-                    log.warning("stored trade %s ignored: %s", row["trade_id"], exc)
-            records = by_account.get(account_id, [])
-            engine.restore_account(account_id, last_reset=engine.last_reset(account_id), lockouts=records)
-            summary.lockouts += len(records)
-            summary.accounts += 1
             acct = engine.account(account_id)
             self._day_cache[account_id] = (acct.last_reset, acct.next_reset)
-        if superseded:
-            stamp = ts(now)
-
-            def retire(conn: sqlite3.Connection) -> None:
-                conn.executemany(
-                    "UPDATE lockouts SET active = 0, cleared_at = ?, cleared_by = 'restore', "
-                    "clear_reason = ? WHERE id = ?",
-                    [(stamp, f"superseded by lockout {other} at restore", rid) for rid, other in superseded],
-                )
-
-            await self._critical((retire), "superseded lockouts")
+        if summary.superseded:
+            stamp, pairs = ts(now), list(summary.superseded)
+            await self._critical(lambda conn: writes.retire_lockouts(conn, stamp, pairs), "superseded lockouts")
         self._post_accounts(engine, now)
-        self.unfinished = unfinished
-        summary.unfinished = len(unfinished)
+        self.unfinished = summary.unfinished_rows
         log.info(
             "restored %d lockouts, %d trades and %d contracts for %d accounts%s",
             summary.lockouts,
             summary.trades,
             summary.contracts,
             summary.accounts,
-            f"; {len(unfinished)} unfinished enforcement items" if unfinished else "",
+            f"; {summary.unfinished} unfinished enforcement items" if summary.unfinished else "",
         )
         return summary
 
@@ -326,9 +187,7 @@ class Persistence:
             }
             for a in engine.account_ids()
         ]
-        if values:
-            sql = R.insert_sql("accounts", values[0], conflict=("account_id",))
-            self._writer.post(lambda conn: conn.executemany(sql, values))
+        self._writer.post(lambda conn: writes.upsert_accounts(conn, values))
 
     # ----- batched records -----------------------------------------------------------------------------
     def heartbeat(self) -> None:
@@ -337,7 +196,7 @@ class Persistence:
             return
         now = self._clock()
         stamp = ts(now)
-        self._writer.post(lambda conn: _set_meta(conn, {"heartbeat_at": stamp}))
+        self._writer.post(lambda conn: writes.set_meta(conn, {"heartbeat_at": stamp}))
         engine = self._engine
         if engine is not None:
             for account_id in engine.account_ids():
@@ -355,9 +214,9 @@ class Persistence:
         if self._day_cache.get(acct.account_id) == current:
             return
         self._day_cache[acct.account_id] = current
-        values = R.day_state_values(acct, now)
-        pnl = R.daily_pnl_values(acct, now)
-        self._writer.post(lambda conn: _write_day(conn, values, pnl))
+        values = rows.day_state_values(acct, now)
+        pnl = rows.daily_pnl_values(acct, now)
+        self._writer.post(lambda conn: writes.write_day(conn, values, pnl))
 
     def _sample(self, engine: Engine, acct: AccountState, now: datetime) -> None:
         minute = now.replace(second=0, microsecond=0)
@@ -368,17 +227,12 @@ class Persistence:
         if last is None and not acct.positions and acct.realized == 0:
             return
         try:
-            unrealized = str(engine.unrealized_pnl(acct.account_id))
+            unrealized: str | None = str(engine.unrealized_pnl(acct.account_id))
         except Exception:  # a missing quote or contract: sample realized only
             unrealized = None
         self._samples[acct.account_id] = (minute, realized)
         row = (acct.account_id, ts(minute), realized, unrealized)
-        self._writer.post(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO pnl_samples (account_id, at, realized, unrealized) VALUES (?, ?, ?, ?)",
-                row,
-            )
-        )
+        self._writer.post(lambda conn: writes.pnl_sample(conn, row))
 
     def position(self, acct: AccountState, contract_id: str, pos: PositionState | None) -> None:
         """Last known position (batched); the row goes when the position is flat."""
@@ -386,16 +240,10 @@ class Persistence:
             return
         account_id = acct.account_id
         if pos is None or pos.size == 0:
-            key = (account_id, contract_id)
-            self._writer.post(
-                lambda conn: conn.execute(
-                    "DELETE FROM positions WHERE account_id = ? AND contract_id = ?", key
-                )
-            )
+            self._writer.post(lambda conn: writes.delete_position(conn, account_id, contract_id))
             return
-        values = R.position_values(account_id, pos, self._clock())
-        sql = R.insert_sql("positions", values, conflict=("account_id", "contract_id"))
-        self._writer.post(lambda conn: conn.execute(sql, values))
+        values = rows.position_values(account_id, pos, self._clock())
+        self._writer.post(lambda conn: writes.upsert_position(conn, values))
 
     def order(self, account_id: int, order: OrderUpdate) -> None:
         """Working orders only (batched); a final status deletes the row."""
@@ -403,11 +251,10 @@ class Persistence:
             return
         if not order.working:
             oid = order.order_id
-            self._writer.post(lambda conn: conn.execute("DELETE FROM orders WHERE order_id = ?", (oid,)))
+            self._writer.post(lambda conn: writes.delete_order(conn, oid))
             return
-        values = R.order_values(account_id, order, self._clock())
-        sql = R.insert_sql("orders", values, conflict=("order_id",), keep=("created_at",))
-        self._writer.post(lambda conn: conn.execute(sql, values))
+        values = rows.order_values(account_id, order, self._clock())
+        self._writer.post(lambda conn: writes.upsert_order(conn, values))
 
     def contract(self, info: ContractInfo | Mapping[str, Any]) -> None:
         """Contract metadata cache (batched); accepts a ``ContractInfo`` or the gateway's object."""
@@ -415,164 +262,87 @@ class Persistence:
             return
         if not isinstance(info, ContractInfo):
             try:
-                info = E.parse_contract(info)
-            except E.MalformedEvent as exc:
+                info = events.parse_contract(info)
+            except events.MalformedEvent as exc:
                 log.warning("contract not cached: %s", exc)
                 return
-        values = R.contract_values(info, self._clock())
-        sql = R.insert_sql("contracts", values, conflict=("contract_id",))
-        self._writer.post(lambda conn: conn.execute(sql, values))
+        values = rows.contract_values(info, self._clock())
+        self._writer.post(lambda conn: writes.upsert_contract(conn, values))
 
     # ----- critical records -------------------------------------------------------------------------------
     def lockout_set(self, lockout: Lockout, *, observed: bool) -> Coroutine[Any, Any, int | None]:
         """Commit a lockout (new, or the extension of an active one); returns its row id."""
         now = self._clock()
         acct = self._account(lockout.account_id)
-        values = R.lockout_values(lockout, acct, observed, now)
-        day = R.day_state_values(acct, now) if acct is not None else None
-
-        def job(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT id FROM lockouts WHERE account_id = ? AND engine_id = ? AND active = 1 "
-                "ORDER BY id DESC LIMIT 1",
-                (values["account_id"], values["engine_id"]),
-            ).fetchone()
-            if row is not None:
-                conn.execute(
-                    "UPDATE lockouts SET kind = :kind, until = :until, clears_on = :clears_on, "
-                    "reason = :reason, observed = :observed, baseline = :baseline WHERE id = :id",
-                    values | {"id": row[0]},
-                )
-                rid = int(row[0])
-            else:
-                cur = conn.execute(R.insert_sql("lockouts", values), values)
-                rid = int(cur.lastrowid or 0)
-            if day is not None:
-                _upsert_day(conn, day)
-            return rid
-
-        return self._critical((job), f"lockout {lockout.id}")
+        values = rows.lockout_values(lockout, acct, observed, now)
+        day = rows.day_state_values(acct, now) if acct is not None else None
+        return self._critical(lambda conn: writes.set_lockout(conn, values, day), f"lockout {lockout.id}")
 
     def lockout_cleared(
-        self, lockout: Lockout, cleared_by: str, reason: str | None
+        self, lockout: Lockout, cleared_by: str, reason: str | None, *, actor: str | None = None
     ) -> Coroutine[Any, Any, int | None]:
         """Commit the end of a lockout (expiry, daily reset, condition, admin); returns rows updated."""
         now = self._clock()
         acct = self._account(lockout.account_id)
-        user = None
-        prefix = "admin unlock by "
-        if cleared_by == "admin" and reason and reason.startswith(prefix):
-            user = reason[len(prefix) :].split(":", 1)[0].strip() or None
         change = {
             "account_id": lockout.account_id,
             "engine_id": lockout.id,
             "cleared_at": ts(now),
-            "cleared_by": cleared_by,
+            "cleared_by": str(cleared_by),
             "clear_reason": reason,
-            "cleared_by_user": user,
+            "cleared_by_user": actor,
         }
-        fallback = R.lockout_values(lockout, acct, False, now) | {"active": 0}
-        day = R.day_state_values(acct, now) if acct is not None else None
-        pnl = R.daily_pnl_values(acct, now) if acct is not None and cleared_by == "daily_reset" else None
-
-        def job(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "UPDATE lockouts SET active = 0, cleared_at = :cleared_at, cleared_by = :cleared_by, "
-                "clear_reason = :clear_reason, cleared_by_user = :cleared_by_user "
-                "WHERE account_id = :account_id AND engine_id = :engine_id AND active = 1",
-                change,
-            )
-            n = cur.rowcount
-            if n == 0:  # its set was never committed (crash in between): keep the history anyway
-                row = fallback | {k: v for k, v in change.items() if k not in ("account_id", "engine_id")}
-                conn.execute(R.insert_sql("lockouts", row), row)
-            if day is not None:
-                if pnl is not None:
-                    _write_day(conn, day, pnl)
-                else:
-                    _upsert_day(conn, day)
-            return n
-
+        fallback = rows.lockout_values(lockout, acct, False, now) | {"active": 0}
+        day = rows.day_state_values(acct, now) if acct is not None else None
+        pnl = rows.daily_pnl_values(acct, now) if acct is not None and cleared_by == "daily_reset" else None
         if acct is not None:
             self._day_cache[acct.account_id] = (acct.last_reset, acct.next_reset)
-        return self._critical((job), f"end of lockout {lockout.id}")
+        return self._critical(
+            lambda conn: writes.clear_lockout(conn, change, fallback, day, pnl), f"end of lockout {lockout.id}"
+        )
 
     def trade(self, acct: AccountState, trade: TradeUpdate) -> Coroutine[Any, Any, None]:
         """Commit a fill together with the account's ``daily_pnl`` row (one transaction)."""
         now = self._clock()
-        symbol = self._symbol(trade.contract_id)
-        values = R.trade_values(acct, trade, symbol, now)
-        pnl = R.daily_pnl_values(acct, now)
-        day = R.day_state_values(acct, now)
-        trade_sql = R.insert_sql("trades", values, conflict=("trade_id",), keep=("received_at",))
+        values = rows.trade_values(acct, trade, self._symbol(trade.contract_id), now)
+        pnl = rows.daily_pnl_values(acct, now)
+        day = rows.day_state_values(acct, now)
         self._day_cache[acct.account_id] = (acct.last_reset, acct.next_reset)
+        return self._critical(lambda conn: writes.trade(conn, values, pnl, day), f"trade {trade.trade_id}")
 
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(trade_sql, values)
-            _upsert_pnl(conn, pnl)
-            _upsert_day(conn, day)
-
-        return self._critical((job), f"trade {trade.trade_id}")
-
-    def enforcement(self, item: Any, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
+    def enforcement(self, item: WorkItem, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
         """Commit a work item's intent or state change (one row per idempotency key); returns its id."""
         now = self._clock()
         action = item.action
         acct = self._account(item.account_id)
         created = item.created
-        state = item.state
-        lock = record.get("lockout") if isinstance(record, Mapping) else None
+        state = WorkState(item.state)
+        lock = record.get("lockout")
         values = {
             "created_at": ts(created),
             "account_id": item.account_id,
-            "trading_day": R.day_label(acct, created) if acct is not None else created.date().isoformat(),
+            "trading_day": rows.day_label(acct, created) if acct is not None else created.date().isoformat(),
             "rule_id": action.rule,
-            "action": action.kind,
+            "action": str(action.kind),
             "target": None if record.get("target") is None else str(record.get("target")),
             "key": item.key,
-            "state": state,
+            "state": str(state),
             "attempts": item.attempts,
             "reason": action.reason,
-            "seen": dumps(dict(action.extra)) if getattr(action, "extra", None) else None,
+            "seen": dumps(dict(action.extra)) if action.extra else None,
             "result": dumps(dict(item.result)) if item.result else None,
             "first_request_ms": item.first_request_ms,
             "confirmed_ms": item.confirmed_ms,
             "event_id": item.cause,
-            "completed_at": ts(now) if state in TERMINAL else None,
+            "completed_at": ts(now) if state.completed else None,
         }
         lock_id = lock.get("id") if isinstance(lock, Mapping) else None
         run_keys = self._run_keys
-
-        def job(conn: sqlite3.Connection) -> int:
-            key = values["key"]
-            lockout_row = None
-            if lock_id is not None:
-                found = conn.execute(
-                    "SELECT id FROM lockouts WHERE account_id = ? AND engine_id = ? ORDER BY id DESC LIMIT 1",
-                    (values["account_id"], lock_id),
-                ).fetchone()
-                lockout_row = found[0] if found else None
-            row = conn.execute("SELECT id, state FROM enforcement_log WHERE key = ?", (key,)).fetchone()
-            if row is not None and key not in run_keys and row[1] in TERMINAL:
-                # The same key from an earlier run (event sequence numbers restart): keep that
-                # finished row's history under a suffixed key and start a new row.
-                conn.execute("UPDATE enforcement_log SET key = key || '#' || id WHERE id = ?", (row[0],))
-                row = None
-            run_keys.add(key)
-            if row is None:
-                full = values | {"lockout_id": lockout_row}
-                cur = conn.execute(R.insert_sql("enforcement_log", full), full)
-                return int(cur.lastrowid or 0)
-            conn.execute(
-                "UPDATE enforcement_log SET state = :state, attempts = :attempts, result = :result, "
-                "first_request_ms = :first_request_ms, confirmed_ms = :confirmed_ms, "
-                "completed_at = :completed_at, reason = :reason, seen = COALESCE(:seen, seen), "
-                "lockout_id = COALESCE(:lockout_id, lockout_id) WHERE id = :id",
-                values | {"lockout_id": lockout_row, "id": row[0]},
-            )
-            return int(row[0])
-
-        return self._critical((job), f"enforcement {item.key} ({state})")
+        completed = [str(s) for s in WorkState if s.completed]
+        return self._critical(
+            lambda conn: writes.record_enforcement(conn, values, lock_id, run_keys, completed),
+            f"enforcement {item.key} ({state})",
+        )
 
     def audit(
         self,
@@ -602,41 +372,37 @@ class Persistence:
             "reason": reason,
             "outcome": outcome,
         }
-        sql = R.insert_sql("audit_log", row)
-        return self._critical(lambda conn: int(conn.execute(sql, row).lastrowid or 0), f"audit {action}")
+        return self._critical(lambda conn: writes.insert_audit(conn, row), f"audit {action}")
 
     async def auth_failures(self) -> tuple[int, datetime | None]:
         """The cross-launch admin lockout counter (admin-cli.md): failures and locked-until."""
-        meta = await self._reader.run(Q.meta)
+        meta = await self._reader.run(queries.meta)
         text = meta.get("admin_auth_failures") or "0"
         return (int(text) if text.isdigit() else 0), parse_ts(meta.get("admin_locked_until"))
 
     def save_auth_failures(self, failures: int, locked_until: datetime | None) -> Coroutine[Any, Any, None]:
         items = {"admin_auth_failures": str(int(failures)), "admin_locked_until": ts(locked_until)}
-        return self._critical((lambda conn: _set_meta(conn, items)), "admin login counter")
+        return self._critical(lambda conn: writes.set_meta(conn, items), "admin login counter")
 
     # ----- queries ------------------------------------------------------------------------------------------
     async def history(self, op: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """A page of ``history.*`` (daemon.md §9.4); bad filters raise ``ApiError('bad_request')``."""
+        """A page of ``history.*`` (spec/daemon.md §9.4); bad filters raise ``queries.QueryError``."""
         if not isinstance(data, Mapping):
-            raise ApiError("bad_request", "field 'data' must be an object")
+            raise queries.QueryError("field 'data' must be an object")
         if op == "history.pnl":
 
             def fn(conn: sqlite3.Connection) -> dict[str, Any]:
-                return Q.history_pnl(conn, data, self._day_bounds)
+                return queries.history_pnl(conn, data, self._day_bounds)
 
-        elif op in Q.HISTORY:
-            query = Q.HISTORY[op]
+        elif op in queries.HISTORY:
+            query = queries.HISTORY[op]
 
             def fn(conn: sqlite3.Connection) -> dict[str, Any]:
                 return query(conn, data)
 
         else:
-            raise ApiError("bad_request", f"unknown history query '{op}'")
-        try:
-            return await self._reader.run(fn)
-        except Q.QueryError as exc:
-            raise ApiError("bad_request", str(exc)) from None
+            raise queries.QueryError(f"unknown history query '{op}'")
+        return await self._reader.run(fn)
 
     def _day_bounds(self, account_id: int, day: str) -> tuple[str, str]:
         end_day = date.fromisoformat(day)
@@ -657,7 +423,7 @@ class Persistence:
             target = await self._reader.run(
                 lambda conn: retention.daily_backup(conn, self.backups_dir, now.date(), self.path.name)
             )
-            await self._writer.call(lambda conn: _set_meta(conn, {"maintenance_day": today}))
+            await self._writer.call(lambda conn: writes.set_meta(conn, {"maintenance_day": today}))
             log.info("daily database backup written to %s", target)
         except asyncio.CancelledError:
             raise
@@ -680,18 +446,16 @@ class Persistence:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._maintenance
         now = self._clock()
-        marks = ", ".join("?" for _ in OPEN_STATES)
         items = {"heartbeat_at": ts(now)}
         if clean:
             items["clean_shutdown_at"] = ts(now)
+        open_states = [str(s) for s in WorkState.open_states()]
 
         def final(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"UPDATE enforcement_log SET state = 'interrupted' WHERE state IN ({marks})", OPEN_STATES
-            )
-            _set_meta(conn, items)
+            writes.mark_interrupted(conn, open_states)
+            writes.set_meta(conn, items)
 
-        cap = 5.0 if clean else 1.0
+        cap = FINAL_WRITE_S if clean else 1.0
         if self._writer.alive:
             try:
                 await asyncio.wait_for(self._writer.call(final), cap)
@@ -733,24 +497,3 @@ def _log_degraded(degraded: bool) -> None:
         )
     else:
         log.warning("storage recovered: database writes succeed again")
-
-
-def _upsert_day(conn: sqlite3.Connection, day: Mapping[str, Any]) -> None:
-    conn.execute(R.insert_sql("day_state", day, conflict=("account_id",)), day)
-
-
-def _upsert_pnl(conn: sqlite3.Connection, pnl: Mapping[str, Any]) -> None:
-    conn.execute(
-        R.insert_sql("daily_pnl", pnl, conflict=("account_id", "trading_day"), keep=("max_net", "min_net"))
-        + ", max_net = CASE WHEN daily_pnl.max_net IS NULL OR CAST(excluded.max_net AS REAL) > "
-        "CAST(daily_pnl.max_net AS REAL) THEN excluded.max_net ELSE daily_pnl.max_net END"
-        ", min_net = CASE WHEN daily_pnl.min_net IS NULL OR CAST(excluded.min_net AS REAL) < "
-        "CAST(daily_pnl.min_net AS REAL) THEN excluded.min_net ELSE daily_pnl.min_net END",
-        pnl,
-    )
-
-
-def _write_day(conn: sqlite3.Connection, day: Mapping[str, Any], pnl: Mapping[str, Any]) -> None:
-    """Day state plus the (possibly new, zero) ``daily_pnl`` row of the current trading day."""
-    _upsert_day(conn, day)
-    _upsert_pnl(conn, pnl)

@@ -1,0 +1,154 @@
+"""Reconciliation (spec/daemon.md §5.3): after start and after every gap, the broker's REST state of
+each account is read and adopted by the engine, which evaluates every rule at once; the account's
+hub events are buffered meanwhile and applied after the snapshot. Only then is the account
+protected again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from risk_manager.daemon.broker.contracts import ContractCatalog
+from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
+from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.pipeline import Pipeline
+from risk_manager.engine import Action, Engine
+from risk_manager.gateway.errors import GatewayError
+from risk_manager.gateway.rest import RestClient
+
+log = logging.getLogger("risk_manager.daemon.broker")
+
+RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+MAX_LOOKBACK = timedelta(days=4)  # a stored reset older than this is not trusted as the day's start
+
+Snapshot = dict[str, Any]
+Reconciled = Callable[[int, Snapshot], None]
+HealthyState = Callable[[], tuple[ProtectionState, str]]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        rest: RestClient,
+        pipeline: Pipeline,
+        engine: Engine,
+        board: ProtectionBoard,
+        catalog: ContractCatalog,
+        clock: Clock,
+        *,
+        healthy_state: HealthyState,
+        watch: Callable[[str], None],
+        on_reconciled: Reconciled | None = None,
+    ) -> None:
+        self._rest = rest
+        self._pipeline = pipeline
+        self._engine = engine
+        self._board = board
+        self._catalog = catalog
+        self._clock = clock
+        self._healthy_state = healthy_state
+        self._watch = watch
+        self._on_reconciled = on_reconciled
+        self._running: set[int] = set()
+        self._again: set[int] = set()
+        self.missing_accounts: set[int] = set()
+
+    async def all(self, account_ids: list[int], why: str) -> None:
+        """Every account of the login; one ``Account/search`` serves them all (it lists the login's
+        accounts), which keeps a 20-account start-up well inside the 200-requests-a-minute budget."""
+        for account_id in account_ids:
+            self._pipeline.pause_account(account_id)  # buffer from now: the list is read now
+        try:
+            accounts: list[dict[str, Any]] | None = await self._rest.search_accounts(False)
+        except (GatewayError, OSError):
+            accounts = None  # each reconcile reads it itself (and retries)
+        await asyncio.gather(*(self.one(a, why, accounts) for a in account_ids), return_exceptions=True)
+
+    async def one(self, account_id: int, why: str, accounts: list[dict[str, Any]] | None = None) -> None:
+        """REST snapshot -> engine (inside the pipeline) -> buffered events -> protected."""
+        if account_id in self._running:
+            self._again.add(account_id)
+            return
+        self._running.add(account_id)
+        try:
+            attempt = 0
+            while True:
+                self._again.discard(account_id)
+                self._pipeline.pause_account(account_id)
+                self._board.set(account_id, ProtectionState.RECONCILING, f"reconciling ({why})")
+                try:
+                    snapshot = await self._snapshot(account_id, accounts)
+                    accounts = None  # a retry (or a second pass) reads the list afresh
+                except (GatewayError, OSError) as exc:
+                    attempt += 1
+                    log.warning("reconcile failed (%s); retrying", exc, extra={"acct": account_id})
+                    await self._clock.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
+                    continue
+                if snapshot is None:
+                    self._pipeline.resume_account(account_id)
+                    return
+                await self._apply(account_id, snapshot)
+                if account_id not in self._again:
+                    break
+            self._board.set(account_id, *self._healthy_state())
+        finally:
+            self._running.discard(account_id)
+
+    def _day_start(self, account_id: int) -> datetime:
+        engine = self._engine
+        last = engine.last_reset(account_id) if account_id in engine.account_ids() else None
+        now = self._clock.now()
+        if last is None or now - last > MAX_LOOKBACK:
+            return now - timedelta(days=1)
+        return last
+
+    async def _snapshot(self, account_id: int, accounts: list[dict[str, Any]] | None) -> Snapshot | None:
+        rest = self._rest
+        start = self._day_start(account_id)
+        if accounts is None:
+            accounts = await rest.search_accounts(False)
+        account = next((a for a in accounts if a.get("id") == account_id), None)
+        if account is None:
+            self.missing_accounts.add(account_id)
+            self._board.set(account_id, ProtectionState.AUTH_FAILED, "account not found for this login")
+            return None
+        self.missing_accounts.discard(account_id)
+        positions, orders, trades = await asyncio.gather(
+            rest.open_positions(account_id),
+            rest.open_orders(account_id),
+            rest.search_trades(account_id, start),
+        )
+        for cid in {p.get("contractId") for p in positions} | {o.get("contractId") for o in orders}:
+            if isinstance(cid, str):
+                await self._catalog.load(cid, rest.contract_by_id)
+                self._watch(cid)  # held or worked: its quotes matter
+        return {"account": account, "positions": positions, "orders": orders, "trades": trades}
+
+    async def _apply(self, account_id: int, snap: Snapshot) -> None:
+        """The engine adopts the snapshot between two pipeline events; buffered events follow."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        engine, pipeline = self._engine, self._pipeline
+
+        def control() -> list[Action]:
+            try:
+                return engine.reconcile_account(
+                    account_id,
+                    self._clock.now(),
+                    account=snap["account"],
+                    positions=snap["positions"],
+                    orders=snap["orders"],
+                    trades=snap["trades"],
+                )
+            finally:
+                pipeline.resume_account(account_id)
+                if self._on_reconciled is not None:
+                    self._on_reconciled(account_id, snap)
+                if not done.done():
+                    done.set_result(None)
+
+        pipeline.control(control, name=f"reconcile {account_id}")
+        await done

@@ -1,0 +1,104 @@
+"""The mechanics every procedure shares: state changes that are reported, a money-moving call that
+is classified without ever being repeated blindly, back-off, and the urgency gate around requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
+from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.gateway.session import REQUEST_SENT
+
+log = logging.getLogger("risk_manager.daemon.executor")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """The bounds of spec/daemon.md §4.2."""
+
+    backoff_s: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+    jitter: float = 0.1  # +-10 % on each back-off
+    verify_wait_s: float = 0.3  # how long a confirming event is waited for before a read
+    max_rounds: int = 5
+    max_seconds: float = 10.0
+    retry_failed_every_s: float = 30.0
+
+
+class Steps:
+    def __init__(
+        self,
+        clock: Clock,
+        urgency: Urgency,
+        report: Callable[[WorkItem], None],
+        settings: ExecutorSettings,
+    ) -> None:
+        self.clock = clock
+        self.urgency = urgency
+        self.settings = settings
+        self._report = report
+
+    def set(self, item: WorkItem, state: WorkState) -> None:
+        if item.state != state:
+            item.state = state
+            self._report(item)
+
+    def report(self, item: WorkItem) -> None:
+        self._report(item)
+
+    async def backoff(self, attempt: int) -> None:
+        delays = self.settings.backoff_s
+        delay = delays[min(attempt, len(delays) - 1)]
+        if delay:
+            j = self.settings.jitter
+            await self.clock.sleep(delay * random.uniform(1 - j, 1 + j))
+
+    def mark_request(self, item: WorkItem) -> None:
+        item.attempts += 1
+        if item.first_request_ms is None:
+            item.first_request_ms = item.elapsed_ms()
+
+    def release(self, item: WorkItem) -> None:
+        if item.urgent:
+            item.urgent = False
+            self.urgency.release()
+
+    @contextlib.contextmanager
+    def sending(self, item: WorkItem) -> Iterator[None]:
+        """Around money-moving calls: the moment a request is on the wire the pipeline may go on
+        (urgency released) and the item is reported ``sent``; released in any case at the end."""
+
+        def sent() -> None:
+            self.release(item)
+            self.set(item, WorkState.SENT)
+
+        token = REQUEST_SENT.set(sent)
+        try:
+            yield
+        finally:
+            REQUEST_SENT.reset(token)
+            self.release(item)
+
+    async def mutate(self, item: WorkItem, call: Awaitable[Any]) -> Any:
+        """Send one money-moving call; classify its outcome without ever repeating it blindly."""
+        self.mark_request(item)
+        try:
+            with self.sending(item):
+                result = await call
+        except BrokerRejected as exc:
+            item.result = {"rejected": str(exc)}
+            self.set(item, WorkState.VERIFYING)
+            return None
+        except OutcomeUncertain as exc:
+            item.result = {"uncertain": str(exc)}
+            self.set(item, WorkState.UNCERTAIN)
+            return None
+        self.set(item, WorkState.VERIFYING)
+        return result
