@@ -1,4 +1,4 @@
-"""Process exit codes (daemon.md §12), in a module of their own so the daemon need not import the CLI."""
+"""Process exit codes (spec/daemon.md §12), in a module of their own so the daemon need not import the CLI."""
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1

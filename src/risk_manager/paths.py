@@ -1,6 +1,6 @@
 """Where the configuration, data and logs live when no directory is given on the command line.
 
-One place decides, so the service, the admin console and every command agree (daemon.md §8.1):
+One place decides, so the service, the admin console and every command agree (spec/daemon.md §8.1):
 
 - console mode (``run``, ``demo``, ``sim``, ``init``, ``config check``): the platformdirs user
   config, data and log directories of "risk-manager";

@@ -1,4 +1,4 @@
-"""``risk-manager sim``: the local ProjectX gateway simulator (gateway.md §6.1)."""
+"""``risk-manager sim``: the local ProjectX gateway simulator (spec/gateway.md §6.1)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def sim(
     port: Annotated[
         int, typer.Option(help="TCP port for REST, hubs and control API; 0 = any free port.")
     ] = 0,
-    users: Annotated[Path | None, typer.Option(help="YAML/JSON users file (gateway.md §6.8).")] = None,
+    users: Annotated[Path | None, typer.Option(help="YAML/JSON users file (spec/gateway.md §6.8).")] = None,
     scenario: Annotated[str | None, typer.Option(help="'demo' or a scenario YAML file.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice (default 0).")] = None,
 ) -> None:

@@ -150,7 +150,7 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https", "ws", "ws
 
 
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), Field(gt=0)]
-"""A positive money amount in account currency (config holds magnitudes, rules.md §1.4)."""
+"""A positive money amount in account currency (config holds magnitudes, spec/rules.md §1.4)."""
 
 Count = Annotated[int, Field(ge=1)]
 """A limit on contracts or trades: at least 1."""

@@ -1,4 +1,4 @@
-"""The configuration schema (rules.md §5): one pydantic model per block, shared by daemon, console and engine.
+"""The configuration schema (spec/rules.md §5): one pydantic model per block, shared by daemon, console and engine.
 
 Every model is strict (``"5"`` is not a number, ``yes`` is not a boolean), rejects unknown keys and is
 frozen, so one validated config can be shared between accounts and threads without copies.
@@ -314,7 +314,7 @@ RULE_KEYS: tuple[str, ...] = tuple(RulesConfig.model_fields)
 RULE_IDS: dict[str, str] = {
     name: f"RULE-{number:03d}" for number, name in enumerate(RulesConfig.model_fields, start=1)
 }
-"""Config key -> rule id (``max_contracts`` -> ``RULE-001``), in the order of rules.md §4."""
+"""Config key -> rule id (``max_contracts`` -> ``RULE-001``), in the order of spec/rules.md §4."""
 
 
 class RiskConfig(Strict):

@@ -16,7 +16,7 @@ SERVICE_GROUPS = frozenset({"riskmanager", "risk-manager"})
 
 
 def mask(secret: str) -> str:
-    """The last 4 characters only, as everywhere keys are shown (daemon.md §7.2)."""
+    """The last 4 characters only, as everywhere keys are shown (spec/daemon.md §7.2)."""
     return "••••" + secret[-4:] if len(secret) > 8 else "••••"
 
 

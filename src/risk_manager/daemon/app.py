@@ -266,15 +266,15 @@ class Daemon:
     async def _start_api(self, config: AppConfig) -> None:
         assert self.engine is not None and self.pipeline is not None and self.reloader is not None
         provider = DaemonProvider(
-            self.lifecycle,
-            self.engine,
-            self.board,
-            self.recent,
-            self.pipeline,
-            self.persist,
-            self.reloader,
-            self.notifier,
-            self.clock,
+            lifecycle=self.lifecycle,
+            engine=self.engine,
+            board=self.board,
+            recent=self.recent,
+            pipeline=self.pipeline,
+            persist=self.persist,
+            reloader=self.reloader,
+            notifier=self.notifier,
+            clock=self.clock,
             logins=lambda: list(self.logins.values()),
             config_dir=self.options.config_dir,
         )

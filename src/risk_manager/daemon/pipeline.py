@@ -1,4 +1,4 @@
-"""The event pipeline (daemon.md §3): one event at a time, on the loop, in arrival order.
+"""The event pipeline (spec/daemon.md §3): one event at a time, on the loop, in arrival order.
 
 Account events, clock ticks and control events go through one unbounded FIFO and are never dropped.
 Quotes are coalesced latest-wins per contract and processed when the FIFO is empty (and at least every

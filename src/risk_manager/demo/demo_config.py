@@ -1,5 +1,5 @@
 """The throwaway configuration of the demo: the simulator's demo users and a rule set whose limits
-make each step of the simulator's ``demo`` scenario breach as intended (gateway.md §6.8)."""
+make each step of the simulator's ``demo`` scenario breach as intended (spec/gateway.md §6.8)."""
 
 from __future__ import annotations
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from risk_manager.engine.lockouts import ClearedBy, Lockout
+from risk_manager.engine.timefmt import iso
 
 
 class ActionKind(StrEnum):
@@ -41,16 +42,10 @@ ENFORCEMENT_KINDS = frozenset(
 BROKER_KINDS = ENFORCEMENT_KINDS | {ActionKind.PLACE_STOP, ActionKind.MODIFY_STOP}
 
 
-def iso(ts: datetime | None) -> str | None:
-    """UTC ISO-8601 with a Z, the replay output's time format."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(slots=True)
 class Action:
-    """One decision. ``rule`` is RULE-00n, ActionKind.LOCKOUT (the gate) or RESET (the daily reset)."""
+    """One decision. ``rule`` is the deciding rule (RULE-00n), LOCKOUT (the gate), RESET (the daily
+    reset) or ADMIN (an administrator's unlock)."""
 
     account_id: int
     rule: str

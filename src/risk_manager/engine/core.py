@@ -133,7 +133,7 @@ def _apply_position(
 def _apply_order(acct: AccountState, upd: events.OrderUpdate) -> bool:
     """Returns False for an event older than what we already hold for that order.
 
-    Newer ``updateTimestamp`` wins; on equal timestamps the more final status wins (gateway.md §4.4).
+    Newer ``updateTimestamp`` wins; on equal timestamps the more final status wins (spec/gateway.md §4.4).
     """
     seen = acct.order_seen.get(upd.order_id)
     if seen is not None:
@@ -231,7 +231,7 @@ def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Ac
     """Apply one broker event at time ``now`` and return the merged actions."""
     state.now = now
     if isinstance(data, list) and name in _USER_EVENTS:
-        # A user-hub payload that is a list is processed element by element (gateway.md §4.4).
+        # A user-hub payload that is a list is processed element by element (spec/gateway.md §4.4).
         parsed = [_PARSERS[name](item) for item in data]  # all or nothing: validate first
         return merge_actions([a for item in parsed for a in _DISPATCH[name](state, item, now)])
     if name == events.QUOTE:

@@ -34,7 +34,7 @@ class MalformedEvent(ValueError):
 def unwrap(data: Any) -> Mapping[str, Any]:
     """Accept a bare payload or the hub's ``{"action": n, "data": {...}}`` wrapper.
 
-    gateway.md §4.4: an object with an object ``data`` member and no ``id`` member is a wrapper.
+    spec/gateway.md §4.4: an object with an object ``data`` member and no ``id`` member is a wrapper.
     """
     if not isinstance(data, Mapping):
         raise MalformedEvent(f"payload must be an object, got {type(data).__name__}")
@@ -235,7 +235,7 @@ def parse_order(data: Any) -> OrderUpdate:
     assert order_id is not None and account_id is not None and contract_id is not None
     assert status is not None and otype is not None and side is not None and size is not None
     # Unknown statuses (the live broker has sent 7 and 8) and types are kept as they are: they are
-    # simply not "working" and not stops (gateway.md §7.3).
+    # simply not "working" and not stops (spec/gateway.md §7.3).
     if side not in (0, 1):
         raise MalformedEvent(f"field 'side' must be 0 (buy) or 1 (sell), got {side}")
     tag = p.get("customTag")

@@ -1,4 +1,4 @@
-"""The lockout gate (rules.md §3): what a locked account may still do.
+"""The lockout gate (spec/rules.md §3): what a locked account may still do.
 
 Runs after an event has been applied and before the rules. Hard lockouts close every new or larger
 position and cancel every working order; symbol lockouts do that for their symbol only; cooldowns

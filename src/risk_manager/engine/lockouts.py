@@ -1,4 +1,4 @@
-"""Lockout records and the per-account book that keeps them (rules.md §2).
+"""Lockout records and the per-account book that keeps them (spec/rules.md §2).
 
 A lockout is a record, not a flag: an account may hold many (one per rule, scope and symbol), each
 with its own kind and end. A new record never shortens an existing one of the same rule and scope.
@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from risk_manager.engine.timefmt import iso
+
 
 class LockoutScope(StrEnum):
     ACCOUNT = "account"
@@ -18,7 +20,7 @@ class LockoutScope(StrEnum):
 
 
 class LockoutKind(StrEnum):
-    """How a lockout ends (rules.md §2)."""
+    """How a lockout ends (spec/rules.md §2)."""
 
     UNTIL_RESET = "until_reset"
     UNTIL_SESSION_START = "until_session_start"
@@ -98,8 +100,6 @@ class Lockout:
         return self.until is not None and now >= self.until
 
     def to_dict(self) -> dict[str, Any]:
-        from risk_manager.engine.actions import iso
-
         out: dict[str, Any] = {"scope": self.scope}
         if self.symbol is not None:
             out["symbol"] = self.symbol
@@ -109,8 +109,6 @@ class Lockout:
 
     def record(self) -> dict[str, Any]:
         """The full record, for persistence and the local API."""
-        from risk_manager.engine.actions import iso
-
         return {
             "id": self.id,
             "accountId": self.account_id,

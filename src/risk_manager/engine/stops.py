@@ -8,7 +8,7 @@ from risk_manager.engine.enums import STOP_TYPES, OrderSide, OrderType
 from risk_manager.engine.events import OrderUpdate
 from risk_manager.engine.state import PositionState
 
-#: customTag prefix of every order this product places ("rm-" + 20 hex chars, gateway.md §2.6), so it
+#: customTag prefix of every order this product places ("rm-" + 20 hex chars, spec/gateway.md §2.6), so it
 #: recognises its own stops when the broker reports them
 STOP_TAG_PREFIX = "rm-"
 

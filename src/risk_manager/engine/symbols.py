@@ -1,4 +1,4 @@
-"""Symbol canonicalisation: which product a contract belongs to (rules.md §1.6)."""
+"""Symbol canonicalisation: which product a contract belongs to (spec/rules.md §1.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Delay schedules: hub reconnects (gateway.md §4.6) and REST read retries (§1.4)."""
+"""Delay schedules: hub reconnects (spec/gateway.md §4.6) and REST read retries (§1.4)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ class LocalApiError(GatewayError, BrokerRejected):
     """HTTP 200 with ``success:false`` (or a non-zero ``errorCode``): the broker said no.
 
     ``error_code`` is logged and kept for tests; the client never branches on a specific value
-    (gateway.md §1.4), because live codes are unverified.
+    (spec/gateway.md §1.4), because live codes are unverified.
     """
 
     def __init__(self, path: str, error_code: int, error_message: str | None) -> None:

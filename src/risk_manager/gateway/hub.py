@@ -1,6 +1,6 @@
 """A thin SignalR JSON-protocol client on ``websockets``: one supervised hub connection.
 
-Why our own (docs/gateway-client.md, dependencies.md §1): the libraries stop reconnecting after
+Why our own (docs/gateway-client.md, spec/dependencies.md §1): the libraries stop reconnecting after
 certain faults (retry budgets that never reset, handler exceptions ending the run loop, crashes on
 WebSocket pings). This client has one narrow profile - JSON protocol over WebSocket, with or without
 negotiation - and strict behaviour:
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import httpx
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -65,7 +65,7 @@ class HubState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HubSettings:
-    """Client settings of one hub connection (gateway.md §4.2-§4.6)."""
+    """Client settings of one hub connection (spec/gateway.md §4.2-§4.6)."""
 
     skip_negotiation: bool = False
     ping_interval_s: float = 15.0
@@ -114,7 +114,7 @@ class HubConnection:
         self._task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._last_rx = 0.0
         self._last_token: str | None = None
         self._ever_connected = False
@@ -137,7 +137,10 @@ class HubConnection:
             return
         self._stop.clear()
         t = self.settings
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(t.invoke_timeout_s, connect=t.connect_timeout_s))
+        # The same HTTP library as REST (one at run time); used only for the negotiate POST.
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=t.invoke_timeout_s, connect=t.connect_timeout_s)
+        )
         self._task = asyncio.create_task(self._supervise(), name=f"hub-{self.name}")
 
     async def stop(self) -> None:
@@ -159,7 +162,7 @@ class HubConnection:
         if self._side_tasks:
             await asyncio.gather(*self._side_tasks, return_exceptions=True)
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
         self._set_state(HubState.DOWN, "stopped")
 
@@ -233,7 +236,7 @@ class HubConnection:
             self._pending.pop(invocation_id, None)
 
     async def _invoke_checked(self, ws: ClientConnection, method: str, args: tuple[Any, ...]) -> bool:
-        """Invoke and await the completion; on error or timeout retry once (gateway.md §4.3)."""
+        """Invoke and await the completion; on error or timeout retry once (spec/gateway.md §4.3)."""
         for attempt in (1, 2):
             try:
                 await self._invoke_on(ws, method, args, None)
@@ -283,7 +286,7 @@ class HubConnection:
                 reason = str(exc)
             except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed, HubError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 reason = f"negotiate failed: {type(exc).__name__}"
             except asyncio.CancelledError:
                 raise
@@ -307,14 +310,16 @@ class HubConnection:
         url = with_query(
             append_path(to_http(self.url), "/negotiate"), negotiateVersion="1", access_token=token
         )
-        response = await self._http.post(url, headers={"Authorization": f"Bearer {token}"}, content=b"")
-        if response.status_code == 401:
+        async with self._http.post(url, headers={"Authorization": f"Bearer {token}"}, data=b"") as response:
+            status = response.status
+            text = await response.text() if status == 200 else ""
+        if status == 401:
             await self._rejected(token)
             raise _Lost("negotiate: HTTP 401 (token refreshed for the next attempt)")
-        if response.status_code != 200:
-            raise _Lost(f"negotiate: HTTP {response.status_code}")
+        if status != 200:
+            raise _Lost(f"negotiate: HTTP {status}")
         try:
-            body = response.json()
+            body = json.loads(text)
         except ValueError:
             raise _Lost("negotiate: non-JSON answer") from None
         if not isinstance(body, dict):

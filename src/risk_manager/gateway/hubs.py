@@ -1,4 +1,4 @@
-"""The two ProjectX hubs (gateway.md §4): user (accounts, orders, positions, fills) and market (quotes).
+"""The two ProjectX hubs (spec/gateway.md §4): user (accounts, orders, positions, fills) and market (quotes).
 
 Both are :class:`HubConnection` s with the subscription helpers of §4.3 and the payload decoding of
 §4.4. ``on_event(target, payload)`` receives one object per call: user payloads unwrapped from

@@ -1,8 +1,9 @@
 """Keep the hub token out of third-party log lines.
 
-The negotiate request carries the JWT as ``access_token`` query parameter (gateway.md §4.2) and httpx
-logs every request URL at INFO. A filter on the ``httpx`` logger rewrites such records before any
-handler sees them, whatever logging setup the process has (the daemon also redacts in its handlers).
+The negotiate request and the WebSocket upgrade carry the JWT as ``access_token`` query parameter
+(spec/gateway.md §4.2), and HTTP and WebSocket libraries may log request URLs. A filter on their
+loggers rewrites such records before any handler sees them, whatever logging setup the process has
+(the daemon also redacts in its handlers).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _FILTER = _RedactAccessToken()
 
 def install() -> None:
     """Idempotent: attach the filter to the loggers that may print hub URLs."""
-    for name in ("httpx", "httpcore", "websockets", "websockets.client"):
+    for name in ("aiohttp.client", "aiohttp.access", "httpx", "httpcore", "websockets", "websockets.client"):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)

@@ -1,4 +1,4 @@
-"""Normalise hub event arguments into (target, item) pairs (gateway.md §4.4).
+"""Normalise hub event arguments into (target, item) pairs (spec/gateway.md §4.4).
 
 User hub: one argument, wrapped ``{"action":..,"data":{..}}`` or bare, or a list of either.
 Market hub: ``[contractId, object-or-array]``; each item gets ``contractId`` set from the first

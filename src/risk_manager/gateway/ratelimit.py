@@ -1,4 +1,4 @@
-"""Sliding-window request limiter, one per login, with enforcement priority (gateway.md §1.5).
+"""Sliding-window request limiter, one per login, with enforcement priority (spec/gateway.md §1.5).
 
 The broker allows 200 requests per 60 s (``History/retrieveBars``: 50 per 30 s). The limiter keeps the
 send times of the last window and admits a request only while the window has room. Two classes of

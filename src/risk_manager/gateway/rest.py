@@ -1,4 +1,4 @@
-"""The ProjectX Gateway REST endpoints of gateway.md §2, one method each, over a :class:`GatewaySession`.
+"""The ProjectX Gateway REST endpoints of spec/gateway.md §2, one method each, over a :class:`GatewaySession`.
 
 Methods return the payload (a list, a dict or an id), never the envelope; failures raise the
 exceptions of :mod:`risk_manager.gateway.errors`. Numbers arrive as ``Decimal`` (parsed from the JSON
@@ -20,7 +20,7 @@ from risk_manager.gateway.session import GatewaySession, RestSettings
 
 
 def format_ts(moment: datetime) -> str:
-    """UTC, ISO-8601, whole seconds, ``Z`` (gateway.md §1.3). Naive datetimes are refused."""
+    """UTC, ISO-8601, whole seconds, ``Z`` (spec/gateway.md §1.3). Naive datetimes are refused."""
     if moment.tzinfo is None:
         raise ValueError("timestamps sent to the gateway must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -36,7 +36,7 @@ def _list(data: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
 
 
 class RestClient:
-    """Every endpoint of gateway.md §2 for one login. Owns its :class:`GatewaySession`."""
+    """Every endpoint of spec/gateway.md §2 for one login. Owns its :class:`GatewaySession`."""
 
     def __init__(self, user_name: str, api_key: str, settings: RestSettings | None = None) -> None:
         self.session = GatewaySession(user_name, api_key, settings)

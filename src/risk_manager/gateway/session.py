@@ -1,7 +1,7 @@
 """One REST session per login: HTTP transport, token lifecycle, rate limiting, retries, error mapping.
 
 Everything below the endpoint methods of :mod:`risk_manager.gateway.rest` lives here, so that every
-call gets the same treatment (gateway.md §1.2-§1.5):
+call gets the same treatment (spec/gateway.md §1.2-§1.5):
 
 * **Token.** Logged in lazily with ``Auth/loginKey``; before each call, if less than
   ``refresh_margin_s`` (1 h) remains before the JWT's ``exp``, ``Auth/validate`` swaps in ``newToken``;
@@ -61,7 +61,7 @@ AUTH_PATHS = frozenset({LOGIN_PATH, VALIDATE_PATH, LOGOUT_PATH})
 
 @dataclass(frozen=True, slots=True)
 class RestSettings:
-    """Client settings of the REST session (defaults from gateway.md §1.3-§1.5)."""
+    """Client settings of the REST session (defaults from spec/gateway.md §1.3-§1.5)."""
 
     api_url: str = TOPSTEPX_API_URL
     connect_timeout_s: float = 5.0
@@ -290,7 +290,7 @@ class GatewaySession:
         raise exc
 
     async def logout(self) -> None:
-        """Best effort (gateway.md §1.2): failures are ignored."""
+        """Best effort (spec/gateway.md §1.2): failures are ignored."""
         token = self._token
         if token is None:
             return

@@ -1,7 +1,7 @@
 """Session token bookkeeping: read ``exp`` from the JWT (no signature check) and decide when to refresh.
 
 The client never verifies the token (it has no key); it only needs to know when it runs out so it
-can call ``Auth/validate`` well before (gateway.md §1.2). The token text itself lives only inside
+can call ``Auth/validate`` well before (spec/gateway.md §1.2). The token text itself lives only inside
 :class:`SessionToken` and is never part of its repr.
 """
 

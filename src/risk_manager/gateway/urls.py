@@ -1,4 +1,4 @@
-"""Gateway URLs: the TopstepX defaults (gateway.md §1.1) and the http→ws rewrite for hubs."""
+"""Gateway URLs: the TopstepX defaults (spec/gateway.md §1.1) and the http→ws rewrite for hubs."""
 
 from __future__ import annotations
 

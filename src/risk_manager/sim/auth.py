@@ -1,4 +1,4 @@
-"""Session tokens: HS256 JWTs signed with a key that is constant across runs (gateway.md §6.2).
+"""Session tokens: HS256 JWTs signed with a key that is constant across runs (spec/gateway.md §6.2).
 
 A constant key lets a restarted simulator accept tokens issued before the restart, as clients
 reconnect with their old token. This key protects nothing real: the simulator serves loopback only.

@@ -1,4 +1,4 @@
-"""The contracts table (gateway.md §6.5): front months computed from a date, ids in the broker's format.
+"""The contracts table (spec/gateway.md §6.5): front months computed from a date, ids in the broker's format.
 
 The gateway code can differ from the exchange root (ES → EP), so the table carries both. Contracts of
 other months are built on demand so that ``searchById`` can answer them with ``activeContract:false``.
@@ -108,7 +108,7 @@ def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
 
 
 def front_month(product: Product, today: date) -> tuple[int, int]:
-    """(year, month) of the front contract on ``today`` (rules of gateway.md §6.5)."""
+    """(year, month) of the front contract on ``today`` (rules of spec/gateway.md §6.5)."""
     listed = {MONTH_CODES.index(c) + 1 for c in product.months}
     if product.roll == "quarterly":
         year, month = today.year, today.month

@@ -1,4 +1,4 @@
-"""The ``/sim/`` control API (gateway.md §6.3): how tests, the demo and users drive the simulator.
+"""The ``/sim/`` control API (spec/gateway.md §6.3): how tests, the demo and users drive the simulator.
 
 Loopback peers only. Every mutating call is journaled as a ``control`` entry and is the cause of the
 events it produces; its events are flushed before the answer, like a REST call's.

@@ -1,4 +1,4 @@
-"""The built-in ``demo`` scenario (gateway.md §6.8): about four minutes of a trader breaking rules.
+"""The built-in ``demo`` scenario (spec/gateway.md §6.8): about four minutes of a trader breaking rules.
 
 Paired with the demo rule set in ``risk_manager.demo.demo_config``: each block below is meant to
 breach exactly one rule of it. Timings are seconds after the daemon's first subscription.

@@ -1,4 +1,4 @@
-"""Armed faults (gateway.md §6.7): what the next matching REST calls, hub events or connections suffer.
+"""Armed faults (spec/gateway.md §6.7): what the next matching REST calls, hub events or connections suffer.
 
 Faults are data; the REST layer, the hub router and the connection registry ask this book whether one
 applies and consume it. Faults never change broker state themselves (``fail_rest`` with ``execute:true``

@@ -1,4 +1,4 @@
-"""The two SignalR hubs (gateway.md §4-§5, §7.2) served by aiohttp on the simulator's one port.
+"""The two SignalR hubs (spec/gateway.md §4-§5, §7.2) served by aiohttp on the simulator's one port.
 
 Events published by the matching engine are queued and written by one flusher under a lock, so frames
 leave in the order the state changed, and a REST handler can ``await flush()`` to put an execution's

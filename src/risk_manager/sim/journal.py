@@ -1,4 +1,4 @@
-"""The journal (gateway.md §6.6): what the simulator received and sent, with ns timestamps and seq numbers.
+"""The journal (spec/gateway.md §6.6): what the simulator received and sent, with ns timestamps and seq numbers.
 
 Outside tests measure enforcement latency from it, so an entry's ``ts_ns`` is taken at the moment the
 request body was read or the event frames were about to be written. ``cause_seq`` links an event to the

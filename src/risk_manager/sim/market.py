@@ -1,4 +1,4 @@
-"""Quotes, market tape, depth and bar history per contract (gateway.md §6.4-§6.5).
+"""Quotes, market tape, depth and bar history per contract (spec/gateway.md §6.4-§6.5).
 
 Quotes change only through ``set_quote`` (control API, scenario steps, random walk); each change is
 published on the market hub and then handed to the matching engine through ``on_quote`` listeners.

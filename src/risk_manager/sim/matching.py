@@ -1,4 +1,4 @@
-"""Orders, positions, trades and P&L (gateway.md §6.4): the broker's truth inside the simulator.
+"""Orders, positions, trades and P&L (spec/gateway.md §6.4): the broker's truth inside the simulator.
 
 Everything here is synchronous and deterministic; every state change publishes its user-hub events in
 the order §6.4 prescribes through ``emit``, so an execution's events are already queued when the REST

@@ -1,4 +1,4 @@
-"""Sliding-window request limits of the simulated gateway (gateway.md §1.5, settings §6.9)."""
+"""Sliding-window request limits of the simulated gateway (spec/gateway.md §1.5, settings §6.9)."""
 
 from __future__ import annotations
 

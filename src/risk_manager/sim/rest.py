@@ -1,4 +1,4 @@
-"""The gateway's REST API (gateway.md §1-§3) over the simulator's state.
+"""The gateway's REST API (spec/gateway.md §1-§3) over the simulator's state.
 
 Each endpoint is a small function from a validated body to a payload; ``RestApi`` wraps them with the
 transport behaviour every endpoint shares: token check, journal entry, injected faults, rate limits,
@@ -27,7 +27,7 @@ from risk_manager.sim.wire import dumps, loads, parse_ts, plain
 if TYPE_CHECKING:
     from risk_manager.sim.core import Simulator
 
-# the endpoint's UnknownError code (gateway.md §3.8), used by fail_rest success_false
+# the endpoint's UnknownError code (spec/gateway.md §3.8), used by fail_rest success_false
 UNKNOWN_ERROR = {
     "/api/Auth/loginKey": 8,
     "/api/Contract/searchById": 2,

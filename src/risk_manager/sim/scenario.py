@@ -1,4 +1,4 @@
-"""Scenarios and users files (gateway.md §6.8): scripted trader actions, market walks, the demo.
+"""Scenarios and users files (spec/gateway.md §6.8): scripted trader actions, market walks, the demo.
 
 A scenario is validated completely before anything runs (errors name file, key path and line). The
 runner turns steps into timed actions on the simulator; each step is journaled and is the cause of
@@ -82,7 +82,7 @@ _ORDER_KEYS = {
     "stopOffsetTicks",
     "limitOffsetTicks",
 }
-# keys each action accepts (gateway.md §6.8); ``fault`` and ``settings`` are validated by their own parsers
+# keys each action accepts (spec/gateway.md §6.8); ``fault`` and ``settings`` are validated by their own parsers
 ACTION_KEYS: dict[str, set[str] | None] = {
     "quote": {"contract", "bid", "ask", "last"},
     "move": {"contract", "ticks", "over"},

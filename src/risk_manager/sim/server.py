@@ -1,4 +1,4 @@
-"""One aiohttp server on one port serving REST, both hubs and the control API (gateway.md §6.1-§6.2).
+"""One aiohttp server on one port serving REST, both hubs and the control API (spec/gateway.md §6.1-§6.2).
 
 ``SimServer`` is the in-process face used by tests, benchmarks and the demo; ``risk-manager sim`` wraps
 it with the readiness line and signal handling.

@@ -1,4 +1,4 @@
-"""Simulator settings (gateway.md §6.9): behaviours of the live broker that are unverified are selectable.
+"""Simulator settings (spec/gateway.md §6.9): behaviours of the live broker that are unverified are selectable.
 
 Kept as a validated dict so that ``GET /sim/settings`` and scenario ``settings:`` blocks share one shape.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 from risk_manager.engine.events import parse_time
 
-# Enums (gateway.md §3)
+# Enums (spec/gateway.md §3)
 LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING_STOP, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6, 7
 BUY, SELL = 0, 1
 ST_OPEN, ST_FILLED, ST_CANCELLED, ST_EXPIRED, ST_REJECTED, ST_PENDING = 1, 2, 3, 4, 5, 6
@@ -42,13 +42,13 @@ def utcnow() -> datetime:
 
 
 def iso(ts: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (gateway.md §6.4)."""
+    """``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (spec/gateway.md §6.4)."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
 
 
 def parse_ts(value: Any) -> datetime | None:
     """ISO-8601 with ``Z``/offset and 0-7 fractional digits, as UTC; no offset means UTC. None if
-    unparsable. The same reading as the product's (gateway.md §1.3), so it is the product's parser."""
+    unparsable. The same reading as the product's (spec/gateway.md §1.3), so it is the product's parser."""
     if not isinstance(value, str):
         return None
     ts = parse_time(value)

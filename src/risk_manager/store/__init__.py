@@ -1,4 +1,4 @@
-"""The daemon's SQLite store (daemon.md §6): schema and migrations, one writer thread, integrity
+"""The daemon's SQLite store (spec/daemon.md §6): schema and migrations, one writer thread, integrity
 checks, retention and the read-side queries.
 
 The package knows SQL and files; it does not know the daemon. ``risk_manager.daemon.persist.persistence`` maps

@@ -1,4 +1,4 @@
-"""How values are written to the database (daemon.md §6.1).
+"""How values are written to the database (spec/daemon.md §6.1).
 
 Money is decimal text (``"-512.40"``) so it round-trips exactly; timestamps are UTC ISO-8601 with
 milliseconds and a ``Z`` so that text order is time order; JSON columns use compact JSON.

@@ -1,4 +1,4 @@
-"""Opening connections with the pragmas of daemon.md §6.1.
+"""Opening connections with the pragmas of spec/daemon.md §6.1.
 
 Only the writer holds a read-write connection; readers open ``mode=ro`` and fall back to
 ``immutable=1`` when the daemon is stopped and the WAL side files cannot be created.

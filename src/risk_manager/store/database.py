@@ -1,4 +1,4 @@
-"""Opening ``risk.db`` at start (daemon.md §2.1 step 5, §6.5, §6.6).
+"""Opening ``risk.db`` at start (spec/daemon.md §2.1 step 5, §6.5, §6.6).
 
 Order: quick_check an existing file; if it is damaged move it (and its -wal / -shm) aside to
 ``risk.db.corrupt.{stamp}`` and start a fresh database, re-applying the active lockouts found in the

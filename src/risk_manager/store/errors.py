@@ -8,7 +8,7 @@ class StoreError(Exception):
 
 
 class SchemaTooNewError(StoreError):
-    """The file was written by a newer risk-manager (daemon.md §6.5: exit 3)."""
+    """The file was written by a newer risk-manager (spec/daemon.md §6.5: exit 3)."""
 
     def __init__(self, found: int, known: int) -> None:
         super().__init__(
@@ -26,5 +26,5 @@ class MigrationError(StoreError):
 class StorageUnavailable(StoreError):
     """Writes have failed for longer than the retry budget (disk full, I/O error, corruption).
 
-    The records stay queued and are retried; callers carry on from memory (daemon.md §6.6).
+    The records stay queued and are retried; callers carry on from memory (spec/daemon.md §6.6).
     """

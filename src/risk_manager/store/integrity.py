@@ -1,4 +1,4 @@
-"""Deciding whether the database file is damaged (daemon.md §6.6).
+"""Deciding whether the database file is damaged (spec/daemon.md §6.6).
 
 Only corruption (``SQLITE_CORRUPT``, ``SQLITE_NOTADB`` or a failed ``quick_check``) counts: a locked
 file, a permission problem or a full disk is *not* corruption and must never make us move the

@@ -1,4 +1,4 @@
-"""Ordered schema migrations (daemon.md §6.5).
+"""Ordered schema migrations (spec/daemon.md §6.5).
 
 The schema version lives in ``meta.schema_version``. Each migration is applied in one transaction
 together with its ``schema_migrations`` row, so a failure leaves the previous version intact.

@@ -1,4 +1,4 @@
-"""Read-side queries: the history pages of the local API (daemon.md §9.4) and the state loaded at
+"""Read-side queries: the history pages of the local API (spec/daemon.md §9.4) and the state loaded at
 start (§2.1 step 6). Pure functions over a connection; they run on the reader's worker thread.
 
 Items use the local API's camelCase names; money stays decimal text.
@@ -7,7 +7,7 @@ Items use the local API's camelCase names; money stays decimal text.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -72,85 +72,66 @@ def _where(clauses: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
 
 
 # ----- shapes --------------------------------------------------------------------------------------
+# The history items: API key <- column, with a conversion where the column is not already the value.
+Shape = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
+
+
+def _shape(*fields: str | tuple[str, str] | tuple[str, str, Callable[[Any], Any]]) -> Shape:
+    """Fields given as ``column`` (key is its camelCase), ``(key, column)`` or ``(key, column, convert)``."""
+    out = []
+    for f in fields:
+        if isinstance(f, str):
+            head, *rest = f.split("_")
+            out.append((head + "".join(w.title() for w in rest), f, None))
+        elif len(f) == 2:
+            out.append((f[0], f[1], None))
+        else:
+            out.append(f)
+    return tuple(out)  # type: ignore[arg-type]
+
+
+def _item(r: sqlite3.Row, shape: Shape) -> dict[str, Any]:
+    return {key: (conv(r[col]) if conv else r[col]) for key, col, conv in shape}
+
+
+ENFORCEMENT_ITEM = _shape(
+    "id", "created_at", "account_id", "trading_day", "rule_id", "action", "target", "key", "state",
+    "attempts", "reason", ("seen", "seen", loads), ("result", "result", loads), "first_request_ms",
+    "confirmed_ms", "event_id", "lockout_id", "completed_at",
+)  # fmt: skip
+LOCKOUT_ITEM = _shape(
+    "id", ("lockoutId", "engine_id"), "account_id", "rule_id", "scope", "symbol", "kind", "created_at",
+    "until", "clears_on", "trading_day", "reason", ("observed", "observed", bool),
+    ("active", "active", bool), "cleared_at", "cleared_by", "clear_reason", "cleared_by_user",
+)  # fmt: skip
+TRADE_ITEM = _shape(
+    "trade_id", "account_id", "contract_id", "symbol", "trading_day", "side", "size", "price", "pnl",
+    "fees", ("voided", "voided", bool), "executed_at",
+)  # fmt: skip
+PNL_ITEM = _shape(
+    "account_id", "trading_day", "realized", "fees", "trade_count", "winning", "losing", "max_net", "min_net"
+)
+SAMPLE_ITEM = _shape("at", "realized", "unrealized")
+
+
 def enforcement_item(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": r["id"],
-        "createdAt": r["created_at"],
-        "accountId": r["account_id"],
-        "tradingDay": r["trading_day"],
-        "ruleId": r["rule_id"],
-        "action": r["action"],
-        "target": r["target"],
-        "key": r["key"],
-        "state": r["state"],
-        "attempts": r["attempts"],
-        "reason": r["reason"],
-        "seen": loads(r["seen"]),
-        "result": loads(r["result"]),
-        "firstRequestMs": r["first_request_ms"],
-        "confirmedMs": r["confirmed_ms"],
-        "eventId": r["event_id"],
-        "lockoutId": r["lockout_id"],
-        "completedAt": r["completed_at"],
-    }
+    return _item(r, ENFORCEMENT_ITEM)
 
 
 def lockout_item(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": r["id"],
-        "lockoutId": r["engine_id"],
-        "accountId": r["account_id"],
-        "ruleId": r["rule_id"],
-        "scope": r["scope"],
-        "symbol": r["symbol"],
-        "kind": r["kind"],
-        "createdAt": r["created_at"],
-        "until": r["until"],
-        "clearsOn": r["clears_on"],
-        "tradingDay": r["trading_day"],
-        "reason": r["reason"],
-        "observed": bool(r["observed"]),
-        "active": bool(r["active"]),
-        "clearedAt": r["cleared_at"],
-        "clearedBy": r["cleared_by"],
-        "clearReason": r["clear_reason"],
-        "clearedByUser": r["cleared_by_user"],
-    }
+    return _item(r, LOCKOUT_ITEM)
 
 
 def trade_item(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "tradeId": r["trade_id"],
-        "accountId": r["account_id"],
-        "contractId": r["contract_id"],
-        "symbol": r["symbol"],
-        "tradingDay": r["trading_day"],
-        "side": r["side"],
-        "size": r["size"],
-        "price": r["price"],
-        "pnl": r["pnl"],
-        "fees": r["fees"],
-        "voided": bool(r["voided"]),
-        "executedAt": r["executed_at"],
-    }
+    return _item(r, TRADE_ITEM)
 
 
 def pnl_item(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "accountId": r["account_id"],
-        "tradingDay": r["trading_day"],
-        "realized": r["realized"],
-        "fees": r["fees"],
-        "tradeCount": r["trade_count"],
-        "winning": r["winning"],
-        "losing": r["losing"],
-        "maxNet": r["max_net"],
-        "minNet": r["min_net"],
-    }
+    return _item(r, PNL_ITEM)
 
 
 def sample_item(r: sqlite3.Row) -> dict[str, Any]:
-    return {"at": r["at"], "realized": r["realized"], "unrealized": r["unrealized"]}
+    return _item(r, SAMPLE_ITEM)
 
 
 # ----- history pages -----------------------------------------------------------------------------------

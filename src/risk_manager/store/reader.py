@@ -1,4 +1,4 @@
-"""Read-only queries off the event loop (daemon.md §6.1: readers open ``mode=ro``).
+"""Read-only queries off the event loop (spec/daemon.md §6.1: readers open ``mode=ro``).
 
 One read-only connection, used from worker threads one query at a time. WAL lets it read committed
 data while the writer thread writes.

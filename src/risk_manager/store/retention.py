@@ -1,4 +1,4 @@
-"""Retention and daily backups (daemon.md §6.7).
+"""Retention and daily backups (spec/daemon.md §6.7).
 
 Old rows are deleted in batches of 1,000, one transaction per batch, each batch queued on the writer
 like any other job, so a critical commit waits for at most one small batch. Active lockouts and

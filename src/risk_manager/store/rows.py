@@ -1,4 +1,4 @@
-"""Mapping between the engine's records and table rows (daemon.md §6.2).
+"""Mapping between the engine's records and table rows (spec/daemon.md §6.2).
 
 Values are snapshotted here, on the event loop, at the moment the daemon hands a record over: the
 engine keeps mutating its objects, and the writer thread runs later.

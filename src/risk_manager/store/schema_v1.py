@@ -1,4 +1,4 @@
-"""Migration 1: the tables of daemon.md §6.2.
+"""Migration 1: the tables of spec/daemon.md §6.2.
 
 Additions to the spec's columns (additive, documented in docs/persistence.md):
 ``lockouts.engine_id`` (the engine's own lockout id, e.g. ``L7``, which the daemon reports and the

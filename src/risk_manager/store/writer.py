@@ -1,4 +1,4 @@
-"""The single writer thread (daemon.md §6.1).
+"""The single writer thread (spec/daemon.md §6.1).
 
 It owns the only read-write connection. Every commit takes every job queued so far and runs them in
 one transaction (group commit); a job that fails alone is rolled back to its savepoint and reported

@@ -1,4 +1,4 @@
-"""Admin password check for the daemon's admin sessions (daemon.md §9.5, admin-cli.md §3).
+"""Admin password check for the daemon's admin sessions (spec/daemon.md §9.5, spec/admin-cli.md §3).
 
 The hash file is re-read on every attempt so a password change or reset applies without a restart.
 Verification (argon2id, ~150 ms) runs on a worker thread so the event loop never waits for it.

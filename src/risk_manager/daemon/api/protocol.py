@@ -1,4 +1,4 @@
-"""Wire format of the local WebSocket API (daemon.md §9): envelopes, requests, error codes.
+"""Wire format of the local WebSocket API (spec/daemon.md §9): envelopes, requests, error codes.
 
 Kept apart from the server so the dashboards and the admin console can share the exact same
 encoding and error vocabulary, and so the daemon's provider can raise ``LocalApiError`` without
@@ -18,7 +18,7 @@ from typing import Any
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
-#: The complete list of ``error.code`` values of daemon.md §9.7; nothing else is ever sent.
+#: The complete list of ``error.code`` values of spec/daemon.md §9.7; nothing else is ever sent.
 ERROR_CODES = frozenset(
     {
         "bad_request",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.daemon.pipeline import Pipeline
 from risk_manager.daemon.reload import ConfigReloader
 from risk_manager.engine import Action, Engine
-from risk_manager.engine.actions import iso
+from risk_manager.engine.timefmt import iso
 from risk_manager.store.queries import QueryError
 
 RATE_WINDOW_S = 1.0  # events-per-second figure of the heartbeat: measured over at least this long
@@ -38,58 +39,47 @@ class LoginStatus(Protocol):
     def hub_states(self) -> dict[str, str]: ...
 
 
+@dataclass(eq=False)
 class DaemonProvider:
-    def __init__(
-        self,
-        lifecycle: Lifecycle,
-        engine: Engine,
-        board: ProtectionBoard,
-        recent: RecentEnforcement,
-        pipeline: Pipeline,
-        persist: Persistence | None,
-        reloader: ConfigReloader,
-        notifier: Notifier,
-        clock: Clock,
-        *,
-        logins: Callable[[], Iterable[LoginStatus]],
-        config_dir: Path,
-    ) -> None:
-        self._life = lifecycle
-        self._engine = engine
-        self._board = board
-        self._recent = recent
-        self._pipeline = pipeline
-        self._persist = persist
-        self._reloader = reloader
-        self._notifier = notifier
-        self._clock = clock
-        self._logins = logins
-        self._config_dir = config_dir
-        self._events_mark = (0, clock.monotonic())
-        self._rate = 0.0
+    lifecycle: Lifecycle
+    engine: Engine
+    board: ProtectionBoard
+    recent: RecentEnforcement
+    pipeline: Pipeline
+    persist: Persistence | None
+    reloader: ConfigReloader
+    notifier: Notifier
+    clock: Clock
+    logins: Callable[[], Iterable[LoginStatus]]
+    config_dir: Path
+    _events_mark: tuple[int, float] = field(init=False)
+    _rate: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self._events_mark = (0, self.clock.monotonic())
 
     # ----- views --------------------------------------------------------------------------------
     def _account(self, account_id: int) -> dict[str, Any]:
-        now = self._clock.now()
-        acct = self._engine.state.accounts[account_id]
-        prot = self._board.get(account_id)
+        now = self.clock.now()
+        acct = self.engine.state.accounts[account_id]
+        prot = self.board.get(account_id)
         return account_view(
-            self._engine,
+            self.engine,
             acct,
             now,
             login=prot.login if prot else "-",
             protection=str(prot.state if prot else ProtectionState.RECONCILING),
             connection=prot.connection() if prot else {},
-            enforcement=self._recent.newest_first(account_id),
+            enforcement=self.recent.newest_first(account_id),
         )
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:
-        ids = self._engine.account_ids()
+        ids = self.engine.account_ids()
         if account_id is not None:
             if account_id not in ids:
                 raise LocalApiError("not_found", f"account {account_id} is not monitored")
             ids = [account_id]
-        life = self._life
+        life = self.lifecycle
         return {
             "protocol": PROTOCOL_VERSION,
             "version": life.version,
@@ -101,11 +91,11 @@ class DaemonProvider:
         }
 
     def status(self) -> dict[str, Any]:
-        board = self._board
+        board = self.board
         protected = board.protected()
         return {
-            "state": str(self._life.state),
-            "version": self._life.version,
+            "state": str(self.lifecycle.state),
+            "version": self.lifecycle.version,
             "accounts": len(board),
             "protected": protected,
             "notProtected": len(board) - protected,
@@ -114,45 +104,45 @@ class DaemonProvider:
                 for p in board
                 if p.state is not ProtectionState.PROTECTED
             ],
-            "logins": [login.describe() for login in self._logins()],
-            "startedAt": iso(self._life.started_at),
+            "logins": [login.describe() for login in self.logins()],
+            "startedAt": iso(self.lifecycle.started_at),
         }
 
     def heartbeat(self) -> dict[str, Any]:
-        processed = self._pipeline.events_processed
+        processed = self.pipeline.events_processed
         count, at = self._events_mark
-        now = self._clock.monotonic()
+        now = self.clock.monotonic()
         if now - at >= RATE_WINDOW_S:
             self._rate = (processed - count) / (now - at)
             self._events_mark = (processed, now)
-        protected = self._board.protected()
+        protected = self.board.protected()
         return {
-            "uptimeS": round(self._life.uptime()),
+            "uptimeS": round(self.lifecycle.uptime()),
             "eventsPerS": round(self._rate, 1),
             "protected": protected,
-            "notProtected": len(self._board) - protected,
-            "hubs": {login.name: login.hub_states() for login in self._logins()},
+            "notProtected": len(self.board) - protected,
+            "hubs": {login.name: login.hub_states() for login in self.logins()},
         }
 
     # ----- queries ------------------------------------------------------------------------------
     async def history(self, op: str, data: dict[str, Any]) -> dict[str, Any]:
-        if self._persist is None:
+        if self.persist is None:
             return {"items": [], "more": False}
         try:
-            return await self._persist.history(op, data)
+            return await self.persist.history(op, data)
         except QueryError as exc:
             raise LocalApiError("bad_request", str(exc)) from None
 
     # ----- admin --------------------------------------------------------------------------------
     async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:
-        result = await self._reloader.reload()
-        self._notifier.publish(
-            StatusChanged(at=self._clock.now(), status=self.status() | {"configLoadedAt": iso(self._clock.now())})
+        result = await self.reloader.reload()
+        self.notifier.publish(
+            StatusChanged(at=self.clock.now(), status=self.status() | {"configLoadedAt": iso(self.clock.now())})
         )
         return result
 
     async def unlock(self, data: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        engine = self._engine
+        engine = self.engine
         account_id = data.get("accountId")
         if not isinstance(account_id, int) or account_id not in engine.account_ids():
             raise LocalApiError("not_found", f"account {account_id} is not monitored")
@@ -170,7 +160,7 @@ class DaemonProvider:
         done: asyncio.Future[tuple[list[str], bool]] = asyncio.get_running_loop().create_future()
 
         def remove() -> list[Action]:
-            now = self._clock.now()
+            now = self.clock.now()
             out: list[Action] = []
             for record in chosen:
                 action = engine.admin_unlock(
@@ -182,7 +172,7 @@ class DaemonProvider:
             done.set_result(([a.lockout.id for a in out if a.lockout is not None], still))
             return out
 
-        self._pipeline.control(remove, "unlock")
+        self.pipeline.control(remove, "unlock")
         cleared, still = await done
         return {"cleared": cleared, "conditionStillTrue": still}
 
@@ -194,17 +184,17 @@ class DaemonProvider:
         target: str | None = None,
         reason: str | None = None,
     ) -> None:
-        if self._persist is not None:
-            await self._persist.audit(action, outcome, actor, target, reason)
+        if self.persist is not None:
+            await self.persist.audit(action, outcome, actor, target, reason)
 
     def admin_hash_path(self) -> Path:
-        return self._config_dir / "admin_password.hash"
+        return self.config_dir / "admin_password.hash"
 
     async def load_auth_failures(self) -> tuple[int, Any]:
-        if self._persist is None:
+        if self.persist is None:
             return 0, None
-        return await self._persist.auth_failures()
+        return await self.persist.auth_failures()
 
     async def save_auth_failures(self, failures: int, locked_until: Any) -> None:
-        if self._persist is not None:
-            await self._persist.save_auth_failures(failures, locked_until)
+        if self.persist is not None:
+            await self.persist.save_auth_failures(failures, locked_until)

@@ -1,4 +1,4 @@
-"""The daemon's local WebSocket API server (daemon.md §9).
+"""The daemon's local WebSocket API server (spec/daemon.md §9).
 
 Dashboards and the admin console connect to ``ws://127.0.0.1:8765/``. The server owns only the
 transport: client send queues, per-connection sequence numbers, request dispatch and admin sessions.

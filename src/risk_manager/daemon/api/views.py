@@ -1,4 +1,4 @@
-"""Read-only views of the engine state in the local API's shapes (daemon.md §9.2-§9.3).
+"""Read-only views of the engine state in the local API's shapes (spec/daemon.md §9.2-§9.3).
 
 Pure functions: the daemon's provider calls them for snapshots and pushes. Money goes out as decimal
 strings, times as UTC ISO-8601 with Z.
@@ -11,12 +11,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from risk_manager.engine import Engine
-from risk_manager.engine.actions import iso
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.money import CENT, fmt_money, fmt_price
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.engine.stops import STOP_TAG_PREFIX
+from risk_manager.engine.timefmt import iso
 from risk_manager.engine.trading_day import trading_date
 
 

@@ -36,7 +36,7 @@ SIGN_IN_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # broker unreachable
 REJECTED_RETRY_S = 60.0  # the broker refused the user name or key
 HUB_CONNECT_WAIT_S = 10.0
 # spec/daemon.md §4.2: routine calls may use 70 % of the window, the rest is kept for enforcement
-# (gateway.md's 90 % is the client default; the daemon's own, stricter budget wins here).
+# (spec/gateway.md's 90 % is the client default; the daemon's own, stricter budget wins here).
 ROUTINE_SHARE = 0.7
 USER_EVENTS = frozenset({events.ACCOUNT, events.POSITION, events.ORDER, events.TRADE})
 

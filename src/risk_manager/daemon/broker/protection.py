@@ -15,7 +15,7 @@ from typing import Any
 
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.notify import Notifier, ProtectionChanged
-from risk_manager.engine.actions import iso
+from risk_manager.engine.timefmt import iso
 
 
 class ProtectionState(StrEnum):

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from risk_manager.daemon.enforcement.work import WorkItem
-from risk_manager.engine.actions import Action, iso
+from risk_manager.engine.actions import Action
+from risk_manager.engine.timefmt import iso
 
 
 def decision_record(action: Action, state: str, at: datetime, item: WorkItem | None = None) -> dict[str, Any]:

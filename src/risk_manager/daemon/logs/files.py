@@ -1,7 +1,7 @@
 """Daemon logging: ``daemon.log``, ``error.log`` and ``enforcement.jsonl`` through one writer thread.
 
 Records go through a queue to a listener thread, so the event loop never waits for the disk
-(daemon.md §7). Every handler redacts secrets. ``daemon.log`` lines have a fixed field order so the
+(spec/daemon.md §7). Every handler redacts secrets. ``daemon.log`` lines have a fixed field order so the
 admin console can parse them::
 
     2025-11-20 15:04:09.551 INFO  acct=12345 rule=RULE-003 engine  Daily realized loss breached: ...

@@ -19,7 +19,7 @@ from risk_manager.daemon.notify.messages import (
     SignInRejected,
     StorageDegraded,
 )
-from risk_manager.engine.actions import iso
+from risk_manager.engine.timefmt import iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The daemon's persistence: what the daemon saves, when, and how it comes back (daemon.md §6, §2.3).
+"""The daemon's persistence: what the daemon saves, when, and how it comes back (spec/daemon.md §6, §2.3).
 
 ``Persistence`` is the only object the daemon talks to; ``risk_manager.store`` does the SQL.
 
@@ -375,7 +375,7 @@ class Persistence:
         return self._critical(lambda conn: writes.insert_audit(conn, row), f"audit {action}")
 
     async def auth_failures(self) -> tuple[int, datetime | None]:
-        """The cross-launch admin lockout counter (admin-cli.md): failures and locked-until."""
+        """The cross-launch admin lockout counter (spec/admin-cli.md): failures and locked-until."""
         meta = await self._reader.run(queries.meta)
         text = meta.get("admin_auth_failures") or "0"
         return (int(text) if text.isdigit() else 0), parse_ts(meta.get("admin_locked_until"))

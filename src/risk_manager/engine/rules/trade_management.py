@@ -1,6 +1,6 @@
 """RULE-012: the product manages stops itself: an automatic stop-loss, breakeven and trailing stops.
 
-The executor tags the stops it places with ``customTag = "rm-" + key`` (gateway.md §2.6), so they
+The executor tags the stops it places with ``customTag = "rm-" + key`` (spec/gateway.md §2.6), so they
 are recognised when the broker reports them; until then the engine remembers the request and does
 not place a second one.
 """
