@@ -13,7 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from risk_manager.daemon.api.server import LocalApi, PortInUseError
+from risk_manager.daemon.api.connection import PortInUseError
+from risk_manager.daemon.api.server import LocalApi
 
 from .conftest import TIMEOUT, CannedProvider, Client, OpenClient, StartApi, wait_until
 

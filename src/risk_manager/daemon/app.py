@@ -23,12 +23,13 @@ from typing import Any
 from risk_manager import __version__
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
+from risk_manager.daemon.api.connection import PortInUseError
 from risk_manager.daemon.api.provider import DaemonProvider
 from risk_manager.daemon.api.push_sink import ApiPushSink
 from risk_manager.daemon.api.recent import RecentEnforcement
-from risk_manager.daemon.api.server import LocalApi, PortInUseError
+from risk_manager.daemon.api.server import LocalApi
 from risk_manager.daemon.broker.contracts import ContractCatalog
-from risk_manager.daemon.broker.login import BrokerLogin
+from risk_manager.daemon.broker.logins import Logins
 from risk_manager.daemon.broker.protection import ProtectionBoard
 from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
 from risk_manager.daemon.dispatch import Dispatcher
@@ -117,8 +118,7 @@ class Daemon:
         self.dispatch: Dispatcher | None = None
         self.reloader: ConfigReloader | None = None
         self.catalog: ContractCatalog | None = None
-        self.logins: dict[str, BrokerLogin] = {}
-        self.account_login: dict[int, str] = {}
+        self.logins: Logins | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.ready = asyncio.Event()
 
@@ -178,7 +178,8 @@ class Daemon:
             o.data_dir,
             o.log_dir,
         )
-        self._install_signals()
+        if o.handle_signals:
+            self._install_signals()
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
@@ -212,7 +213,6 @@ class Daemon:
         for login, account in config.account_configs():
             if account.enabled:
                 self.board.add(account.id, login.user_name)
-                self.account_login[account.id] = login.name
         self._build_pipeline(engine, config)
         await self._start_api(config)
         await self._start_logins(config)
@@ -275,7 +275,7 @@ class Daemon:
             reloader=self.reloader,
             notifier=self.notifier,
             clock=self.clock,
-            logins=lambda: list(self.logins.values()),
+            logins=lambda: list(self.logins or ()),
             config_dir=self.options.config_dir,
         )
         self._provider = provider
@@ -300,33 +300,11 @@ class Daemon:
 
     async def _start_logins(self, config: AppConfig) -> None:
         assert self.pipeline is not None and self.engine is not None and self.catalog is not None
-        urls = config.accounts.gateway.urls()
-        for login, account in config.account_configs():
-            if not account.enabled:
-                continue
-            broker = self.logins.get(login.name)
-            if broker is None:
-                key = config.api_key(login.user_name)
-                assert key is not None
-                broker = BrokerLogin(
-                    login.name,
-                    login.user_name,
-                    key,
-                    urls,
-                    config.daemon.broker,
-                    pipeline=self.pipeline,
-                    engine=self.engine,
-                    board=self.board,
-                    catalog=self.catalog,
-                    notifier=self.notifier,
-                    clock=self.clock,
-                    on_reconciled=self._reconciled,
-                )
-                self.logins[login.name] = broker
-            broker.account_ids.append(account.id)
-        first = [asyncio.create_task(b.start(), name=f"login-{name}") for name, b in self.logins.items()]
-        if first:
-            await asyncio.wait(first, timeout=LOGIN_WAIT_S)
+        self.logins = Logins(
+            self.pipeline, self.engine, self.board, self.catalog, self.notifier, self.clock, self._reconciled
+        )
+        self.logins.build(config)
+        await self.logins.start(LOGIN_WAIT_S)
 
     def _announce_running(self, config: AppConfig) -> None:
         assert self.api is not None
@@ -376,13 +354,11 @@ class Daemon:
         self.dispatch.on_applied(event)
 
     def _ops_for(self, account_id: int) -> BrokerOps | None:
-        broker = self.logins.get(self.account_login.get(account_id, ""))
-        return broker.ops if broker is not None else None
+        return self.logins.ops_for(account_id) if self.logins is not None else None
 
     def _contract_seen(self, contract_id: str, account_id: int) -> None:
-        broker = self.logins.get(self.account_login.get(account_id, ""))
-        if broker is not None:
-            broker.contract_seen(contract_id)
+        if self.logins is not None:
+            self.logins.contract_seen(contract_id, account_id)
 
     def _reconciled(self, account_id: int, snapshot: dict[str, Any]) -> None:
         """After a reconcile: the executor learns the broker's positions, dashboards the P&L."""
@@ -409,7 +385,8 @@ class Daemon:
                 log.warning(
                     "enforcement interrupted by shutdown: %s", item.action.kind, extra={"acct": item.account_id}
                 )
-        await asyncio.gather(*(b.stop() for b in self.logins.values()), return_exceptions=True)
+        if self.logins is not None:
+            await self.logins.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

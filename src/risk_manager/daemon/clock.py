@@ -41,15 +41,20 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to (tests). ``sleep`` advances it at once (after letting
-    the loop run), so a procedure's back-off costs no real time."""
+    """A clock that moves only when told to (tests).
 
-    def __init__(self, start: datetime | None = None) -> None:
+    With ``auto_advance`` (the default) ``sleep`` advances it at once after letting the loop run, so a
+    procedure's back-off costs no real time (unit tests of one component). A whole daemon under test
+    wants ``auto_advance=False``: waits then take real time and the wall clock moves only by
+    ``advance``/``set`` (a daily reset or a week in milliseconds, without retry loops spinning)."""
+
+    def __init__(self, start: datetime | None = None, *, auto_advance: bool = True) -> None:
         start = start or datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start")
         self._now = start.astimezone(UTC)
         self._mono = 1000.0
+        self._auto_advance = auto_advance
         self.slept: list[float] = []
 
     def now(self) -> datetime:
@@ -71,6 +76,9 @@ class ManualClock:
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        if not self._auto_advance:
+            await asyncio.sleep(seconds)
+            return
         await asyncio.sleep(0)
         self.advance(max(0.0, seconds))
 

@@ -18,3 +18,4 @@ class DaemonOptions:
     console_log: bool = True
     api_port: int | None = None  # overrides daemon.yaml (tests, demo)
     tick_seconds: float = 1.0
+    handle_signals: bool = True  # False when the daemon runs inside another program (tests)

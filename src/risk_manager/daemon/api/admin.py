@@ -19,7 +19,7 @@ from risk_manager.daemon.api.password import (
     AuthResult,
     describe_duration,
 )
-from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError, Request
+from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError, Request, is_int
 
 log = logging.getLogger("risk_manager.daemon.api.server")
 
@@ -254,16 +254,13 @@ def _describe_seconds(seconds: int) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _validate_unlock(data: dict[str, Any]) -> tuple[str, str]:
     """Shape of an unlock request (§9.4); returns (audit target, reason)."""
     if "accountId" not in data:
         raise LocalApiError("bad_request", "missing field 'data.accountId'")
     account = data["accountId"]
-    if not _is_int(account):
+    if not is_int(account):
         raise LocalApiError("bad_request", "field 'data.accountId' must be an integer")
     selectors = [key for key in ("lockoutId", "ruleId", "all") if data.get(key) is not None]
     if len(selectors) != 1:
@@ -274,7 +271,7 @@ def _validate_unlock(data: dict[str, Any]) -> tuple[str, str]:
         )
     selector = selectors[0]
     value = data[selector]
-    if selector == "lockoutId" and not _is_int(value):
+    if selector == "lockoutId" and not is_int(value):
         raise LocalApiError("bad_request", "field 'data.lockoutId' must be an integer")
     if selector == "ruleId" and (not isinstance(value, str) or not value.strip()):
         raise LocalApiError("bad_request", "field 'data.ruleId' must be a non-empty string such as \"RULE-003\"")

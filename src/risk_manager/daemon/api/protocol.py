@@ -185,3 +185,8 @@ def parse_request(frame: str | bytes) -> Request:
     if session is not None and not isinstance(session, str):
         raise RequestError("field 'session' must be a string", request_id)
     return Request(id=request_id, op=op, data=data, session=session)
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer (``true`` is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)

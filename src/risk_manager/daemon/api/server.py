@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import ipaddress
 import logging
 import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -34,6 +31,13 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.admin import SESSION_IDLE_S, AdminDesk, CloseAfterAnswer, audit_action
+from risk_manager.daemon.api.connection import (
+    Client,
+    CloseAfterFlush,
+    PortInUseError,
+    is_loopback_host,
+    is_port_in_use,
+)
 from risk_manager.daemon.api.interface import ApiProvider
 from risk_manager.daemon.api.password import AdminPasswordChecker
 from risk_manager.daemon.api.protocol import (
@@ -47,6 +51,7 @@ from risk_manager.daemon.api.protocol import (
     dumps,
     envelope,
     format_ts,
+    is_int,
     parse_request,
 )
 
@@ -67,63 +72,6 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
-
-
-class PortInUseError(RuntimeError):
-    """The API port is taken; the message says what to do about it."""
-
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(
-            f"Local API port {host}:{port} is already in use (another risk-manager daemon or another "
-            "program). Stop that program or change api.port in daemon.yaml."
-        )
-        self.host = host
-        self.port = port
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_port_in_use(exc: OSError) -> bool:
-    if exc.errno == errno.EADDRINUSE:
-        return True
-    # Windows: WSAEADDRINUSE, and WSAEACCES when another socket holds the port exclusively.
-    return getattr(exc, "winerror", None) in (10048, 10013)
-
-
-@dataclass(frozen=True)
-class _CloseAfterFlush:
-    """Queued after a final message so the close frame follows it instead of overtaking it."""
-
-    code: int
-    reason: str
-
-
-class _Client:
-    def __init__(self, ws: ServerConnection, queue_size: int) -> None:
-        self.ws = ws
-        self.queue: asyncio.Queue[str | _CloseAfterFlush] = asyncio.Queue(maxsize=queue_size)
-        self.seq = 0
-        self.sender: asyncio.Task[None] | None = None
-        self.in_flight: set[asyncio.Task[None]] = set()
-        self.session: str | None = None
-        self.session_used_at = 0.0
-        self.auth_failures = 0
-        self.closing = False
-        host_port = ws.remote_address
-        if isinstance(host_port, tuple) and len(host_port) >= 2:
-            self.peer = f"{host_port[0]}:{host_port[1]}"
-        else:
-            self.peer = str(host_port)
-        agent = ws.request.headers.get("User-Agent") if ws.request is not None else None
-        if agent:
-            self.peer += f" ({agent[:80]})"
 
 
 class LocalApi:
@@ -167,7 +115,7 @@ class LocalApi:
         self._stop_flush_timeout_s = stop_flush_timeout_s
         self._clock = clock
         self._monotonic = monotonic
-        self._clients: set[_Client] = set()
+        self._clients: set[Client] = set()
         self._server: Server | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -204,7 +152,7 @@ class LocalApi:
                 logger=_ws_log,
             )
         except OSError as exc:
-            if _is_port_in_use(exc):
+            if is_port_in_use(exc):
                 raise PortInUseError(self._host, self._requested_port) from None
             raise
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
@@ -255,7 +203,7 @@ class LocalApi:
 
     def _enqueue(
         self,
-        client: _Client,
+        client: Client,
         type_: str,
         ts: str,
         *,
@@ -273,7 +221,7 @@ class LocalApi:
         client.seq += 1
         client.queue.put_nowait(text)
 
-    def _drop(self, client: _Client, code: int, reason: str) -> None:
+    def _drop(self, client: Client, code: int, reason: str) -> None:
         """Disconnect now, discarding what is queued; never waits on the client."""
         if client.closing:
             return
@@ -284,14 +232,14 @@ class LocalApi:
             client.sender.cancel()
         self._spawn(client.ws.close(code, reason))
 
-    def _close_after_flush(self, client: _Client, code: int, reason: str) -> None:
+    def _close_after_flush(self, client: Client, code: int, reason: str) -> None:
         if client.closing:
             return
         if client.queue.full():
             self._drop(client, code, reason)
             return
         client.closing = True
-        client.queue.put_nowait(_CloseAfterFlush(code, reason))
+        client.queue.put_nowait(CloseAfterFlush(code, reason))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -345,7 +293,7 @@ class LocalApi:
             log.warning("local API refused a client: %d clients connected", len(self._clients))
             await ws.close(CLOSE_TRY_AGAIN_LATER, "too many clients")
             return
-        client = _Client(ws, self._queue_size)
+        client = Client(ws, self._queue_size)
         try:
             snapshot = self._snapshot_data(None)
         except Exception:
@@ -375,12 +323,12 @@ class LocalApi:
                 client.sender.cancel()
             log.info("local API client disconnected: %s (%d clients)", client.peer, len(self._clients))
 
-    async def _sender(self, client: _Client) -> None:
+    async def _sender(self, client: Client) -> None:
         ws = client.ws
         try:
             while True:
                 item = await client.queue.get()
-                if isinstance(item, _CloseAfterFlush):
+                if isinstance(item, CloseAfterFlush):
                     await ws.close(item.code, item.reason)
                     return
                 await ws.send(item)
@@ -390,7 +338,7 @@ class LocalApi:
     # ----------------------------------------------------------------- requests
 
     def _respond(
-        self, client: _Client, request_id: Any, data: Any = None, error: LocalApiError | None = None
+        self, client: Client, request_id: Any, data: Any = None, error: LocalApiError | None = None
     ) -> None:
         ts = format_ts(self._clock())
         if error is None:
@@ -400,7 +348,7 @@ class LocalApi:
                 client, "response", ts, extra={"id": request_id, "ok": False, "error": error.to_error()}
             )
 
-    def _on_frame(self, client: _Client, frame: str | bytes) -> None:
+    def _on_frame(self, client: Client, frame: str | bytes) -> None:
         try:
             request = parse_request(frame)
         except RequestError as exc:
@@ -421,7 +369,7 @@ class LocalApi:
         client.in_flight.add(task)
         task.add_done_callback(client.in_flight.discard)
 
-    async def _serve_request(self, client: _Client, request: Request) -> None:
+    async def _serve_request(self, client: Client, request: Request) -> None:
         try:
             data = await self._dispatch(client, request)
         except CloseAfterAnswer as exc:
@@ -444,13 +392,13 @@ class LocalApi:
             except (TypeError, ValueError):
                 self._respond_internal(client, request, "returned data that is not JSON-encodable")
 
-    def _respond_internal(self, client: _Client, request: Request, what: str) -> None:
+    def _respond_internal(self, client: Client, request: Request, what: str) -> None:
         ref = uuid.uuid4().hex[:8]
         # The request data is not logged: an auth request carries the password.
         log.exception("local API op %s %s (ref %s)", request.op, what, ref)
         self._respond(client, request.id, error=LocalApiError("internal", f"internal error (ref {ref})"))
 
-    async def _dispatch(self, client: _Client, request: Request) -> Any:
+    async def _dispatch(self, client: Client, request: Request) -> Any:
         op = request.op
         if op == "snapshot":
             account_id = _optional_int(request.data, "accountId")
@@ -474,15 +422,12 @@ class LocalApi:
         base["protocol"] = PROTOCOL_VERSION
         return base
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _optional_int(data: dict[str, Any], key: str) -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    if not _is_int(value):
+    if not is_int(value):
         raise LocalApiError("bad_request", f"field 'data.{key}' must be an integer")
     return int(value)
 

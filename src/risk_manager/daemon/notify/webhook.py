@@ -27,9 +27,12 @@ PER_SUBJECT_EVERY_S = 60.0
 class WebhookSink(QueuedSink):
     name = "webhook"
 
-    def __init__(self, url: str, monotonic: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, url: str, monotonic: Callable[[], float] | None = None, retry_pause_s: float = RETRY_PAUSE_S
+    ) -> None:
         super().__init__()
         self._url = url
+        self._retry_pause_s = retry_pause_s
         self._session: aiohttp.ClientSession | None = None
         self._last_sent: dict[tuple[str, int | None], float] = {}
         self._monotonic = monotonic or time.monotonic
@@ -65,7 +68,7 @@ class WebhookSink(QueuedSink):
         error = ""
         for attempt in range(TRIES):
             if attempt:
-                await asyncio.sleep(RETRY_PAUSE_S * attempt)
+                await asyncio.sleep(self._retry_pause_s * attempt)
             try:
                 async with self._session.post(self._url, json=alert.payload()) as response:
                     if response.status < 400:

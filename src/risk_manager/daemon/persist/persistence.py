@@ -27,12 +27,13 @@ from typing import Any
 
 from risk_manager import __version__
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.daemon.persist.batched import BatchedRecords
 from risk_manager.daemon.persist.previous_run import PreviousRun, mark_start
 from risk_manager.daemon.persist.restore import RestoreSummary, restore
-from risk_manager.engine import Engine, events
-from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
+from risk_manager.engine import Engine
+from risk_manager.engine.events import TradeUpdate
 from risk_manager.engine.lockouts import Lockout
-from risk_manager.engine.state import AccountState, PositionState
+from risk_manager.engine.state import AccountState
 from risk_manager.engine.symbols import canonical_symbol
 from risk_manager.engine.trading_day import local_instant
 from risk_manager.store import queries, retention, rows, writes
@@ -98,8 +99,11 @@ class Persistence:
         self._clock = clock
         self._engine: Engine | None = None
         self._run_keys: set[str] = set()  # enforcement keys written by this run (writer thread only)
-        self._day_cache: dict[int, tuple[datetime | None, datetime | None]] = {}
-        self._samples: dict[int, tuple[datetime, str]] = {}
+        self._batched = BatchedRecords(writer, clock)
+        # Batched records are written as they come, without waiting (``batched.py``).
+        self.position = self._batched.position
+        self.order = self._batched.order
+        self.contract = self._batched.contract
         self._maintenance_day = maintenance_day
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
@@ -159,12 +163,11 @@ class Persistence:
         self._engine = engine
         summary = await restore(engine, self._reader, now, WorkState.unfinished())
         for account_id in engine.account_ids():
-            acct = engine.account(account_id)
-            self._day_cache[account_id] = (acct.last_reset, acct.next_reset)
+            self._batched.day_known(engine.account(account_id))
         if summary.superseded:
             stamp, pairs = ts(now), list(summary.superseded)
             await self._critical(lambda conn: writes.retire_lockouts(conn, stamp, pairs), "superseded lockouts")
-        self._post_accounts(engine, now)
+        self._batched.post_accounts(engine, now)
         self.unfinished = summary.unfinished_rows
         log.info(
             "restored %d lockouts, %d trades and %d contracts for %d accounts%s",
@@ -175,19 +178,6 @@ class Persistence:
             f"; {summary.unfinished} unfinished enforcement items" if summary.unfinished else "",
         )
         return summary
-
-    def _post_accounts(self, engine: Engine, now: datetime) -> None:
-        values = [
-            {
-                "account_id": a,
-                "nickname": engine.account(a).settings.name,
-                "enabled": 1,
-                "observe_only": int(engine.account(a).settings.observe_only),
-                "updated_at": ts(now),
-            }
-            for a in engine.account_ids()
-        ]
-        self._writer.post(lambda conn: writes.upsert_accounts(conn, values))
 
     # ----- batched records -----------------------------------------------------------------------------
     def heartbeat(self) -> None:
@@ -201,73 +191,12 @@ class Persistence:
         if engine is not None:
             for account_id in engine.account_ids():
                 acct = engine.account(account_id)
-                self._note_day(acct, now)
-                self._sample(engine, acct, now)
+                self._batched.note_day(acct, now)
+                self._batched.sample(engine, acct, now)
         today = now.date().isoformat()
         if self._maintenance_day != today and (self._maintenance is None or self._maintenance.done()):
             self._maintenance_day = today
             self._maintenance = asyncio.get_running_loop().create_task(self._maintain(now, today))
-
-    def _note_day(self, acct: AccountState, now: datetime) -> None:
-        """Persist the account's day state when its reset instants changed (a daily reset ran)."""
-        current = (acct.last_reset, acct.next_reset)
-        if self._day_cache.get(acct.account_id) == current:
-            return
-        self._day_cache[acct.account_id] = current
-        values = rows.day_state_values(acct, now)
-        pnl = rows.daily_pnl_values(acct, now)
-        self._writer.post(lambda conn: writes.write_day(conn, values, pnl))
-
-    def _sample(self, engine: Engine, acct: AccountState, now: datetime) -> None:
-        minute = now.replace(second=0, microsecond=0)
-        realized = str(acct.realized)
-        last = self._samples.get(acct.account_id)
-        if last is not None and (last[0] == minute or (not acct.positions and last[1] == realized)):
-            return
-        if last is None and not acct.positions and acct.realized == 0:
-            return
-        try:
-            unrealized: str | None = str(engine.unrealized_pnl(acct.account_id))
-        except Exception:  # a missing quote or contract: sample realized only
-            unrealized = None
-        self._samples[acct.account_id] = (minute, realized)
-        row = (acct.account_id, ts(minute), realized, unrealized)
-        self._writer.post(lambda conn: writes.pnl_sample(conn, row))
-
-    def position(self, acct: AccountState, contract_id: str, pos: PositionState | None) -> None:
-        """Last known position (batched); the row goes when the position is flat."""
-        if self._closed:
-            return
-        account_id = acct.account_id
-        if pos is None or pos.size == 0:
-            self._writer.post(lambda conn: writes.delete_position(conn, account_id, contract_id))
-            return
-        values = rows.position_values(account_id, pos, self._clock())
-        self._writer.post(lambda conn: writes.upsert_position(conn, values))
-
-    def order(self, account_id: int, order: OrderUpdate) -> None:
-        """Working orders only (batched); a final status deletes the row."""
-        if self._closed:
-            return
-        if not order.working:
-            oid = order.order_id
-            self._writer.post(lambda conn: writes.delete_order(conn, oid))
-            return
-        values = rows.order_values(account_id, order, self._clock())
-        self._writer.post(lambda conn: writes.upsert_order(conn, values))
-
-    def contract(self, info: ContractInfo | Mapping[str, Any]) -> None:
-        """Contract metadata cache (batched); accepts a ``ContractInfo`` or the gateway's object."""
-        if self._closed:
-            return
-        if not isinstance(info, ContractInfo):
-            try:
-                info = events.parse_contract(info)
-            except events.MalformedEvent as exc:
-                log.warning("contract not cached: %s", exc)
-                return
-        values = rows.contract_values(info, self._clock())
-        self._writer.post(lambda conn: writes.upsert_contract(conn, values))
 
     # ----- critical records -------------------------------------------------------------------------------
     def lockout_set(self, lockout: Lockout, *, observed: bool) -> Coroutine[Any, Any, int | None]:
@@ -296,7 +225,7 @@ class Persistence:
         day = rows.day_state_values(acct, now) if acct is not None else None
         pnl = rows.daily_pnl_values(acct, now) if acct is not None and cleared_by == "daily_reset" else None
         if acct is not None:
-            self._day_cache[acct.account_id] = (acct.last_reset, acct.next_reset)
+            self._batched.day_known(acct)
         return self._critical(
             lambda conn: writes.clear_lockout(conn, change, fallback, day, pnl), f"end of lockout {lockout.id}"
         )
@@ -307,7 +236,7 @@ class Persistence:
         values = rows.trade_values(acct, trade, self._symbol(trade.contract_id), now)
         pnl = rows.daily_pnl_values(acct, now)
         day = rows.day_state_values(acct, now)
-        self._day_cache[acct.account_id] = (acct.last_reset, acct.next_reset)
+        self._batched.day_known(acct)
         return self._critical(lambda conn: writes.trade(conn, values, pnl, day), f"trade {trade.trade_id}")
 
     def enforcement(self, item: WorkItem, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
@@ -441,6 +370,7 @@ class Persistence:
         if self._closed:
             return
         self._closed = True
+        self._batched.closed = True
         if self._maintenance is not None and not self._maintenance.done():
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
