@@ -13,8 +13,8 @@ import pytest
 from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps
 from risk_manager.gateway.errors import (
+    ApiError,
     AuthRejected,
-    LocalApiError,
     RateLimited,
     RequestTimeout,
     ServerError,
@@ -47,7 +47,7 @@ async def test_contracts(rest: RestClient, mnq: str) -> None:
     contract = await rest.contract_by_id(mnq)
     assert contract is not None and contract["tickSize"] == Decimal("0.25")
     assert contract["tickValue"] == Decimal("0.5")
-    with pytest.raises(LocalApiError) as info:
+    with pytest.raises(ApiError) as info:
         await rest.contract_by_id("CON.F.US.NOPE.Z25")
     assert info.value.error_code == 1 and isinstance(info.value, BrokerRejected)
     available = await rest.available_contracts()
@@ -67,10 +67,10 @@ async def test_order_lifecycle(rest: RestClient, mnq: str) -> None:
     assert await rest.open_orders(1001) == []
     history = await rest.search_orders(1001, START_OF_DAY)
     assert [(o["id"], o["status"]) for o in history] == [(order_id, 3)]
-    with pytest.raises(LocalApiError) as info:
+    with pytest.raises(ApiError) as info:
         await rest.cancel_order(1001, order_id)  # already final
     assert info.value.error_code == 3
-    with pytest.raises(LocalApiError):  # crossed stop: a sell stop above the bid
+    with pytest.raises(ApiError):  # crossed stop: a sell stop above the bid
         await rest.place_order(1001, mnq, 4, 1, 1, stop_price=Decimal("24600.00"))
 
 
@@ -82,12 +82,12 @@ async def test_positions_and_trades(rest: RestClient, control: httpx.AsyncClient
     assert [(p["contractId"], p["size"], p["type"]) for p in positions] == [(mnq, 3, 1)]
     await rest.partial_close_contract(1001, mnq, 1)
     assert (await rest.open_positions(1001))[0]["size"] == 2
-    with pytest.raises(LocalApiError) as info:
+    with pytest.raises(ApiError) as info:
         await rest.partial_close_contract(1001, mnq, 5)
     assert info.value.error_code == 5
     await rest.close_contract(1001, mnq)
     assert await rest.open_positions(1001) == []
-    with pytest.raises(LocalApiError) as info:
+    with pytest.raises(ApiError) as info:
         await rest.close_contract(1001, mnq)  # already flat: success:false means "verify"
     assert info.value.error_code == 2
     trades = await rest.search_trades(1001, START_OF_DAY, datetime.now(UTC) + timedelta(minutes=1))
@@ -113,7 +113,7 @@ async def test_bars(rest: RestClient, control: httpx.AsyncClient, mnq: str) -> N
     assert bars and {"t", "o", "h", "l", "c", "v"} <= set(bars[0])
     assert bars[0]["h"] >= Decimal("24501")
     assert rest.session.bars_limiter.granted_routine == 1
-    with pytest.raises(LocalApiError):
+    with pytest.raises(ApiError):
         await rest.retrieve_bars("CON.F.US.NOPE.Z25", now - timedelta(hours=1), now)
 
 
@@ -234,7 +234,7 @@ async def test_success_false_fault(rest: RestClient, control: httpx.AsyncClient,
         "/sim/faults",
         {"kind": "fail_rest", "path": "/api/Position/closeContract", "mode": "success_false", "errorCode": 7},
     )
-    with pytest.raises(LocalApiError) as info:
+    with pytest.raises(ApiError) as info:
         await rest.close_contract(1001, mnq)
     assert info.value.error_code == 7 and "errorCode=7" in str(info.value)
 

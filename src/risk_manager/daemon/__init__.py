@@ -1,1 +1,1 @@
-"""daemon package."""
+"""The daemon: wires the engine to the broker, the store, the local API and the notifier (``app.py``)."""

@@ -1,6 +1,6 @@
 """The executor's :class:`~risk_manager.broker_ops.BrokerOps` on top of :class:`RestClient`.
 
-The REST client already raises the executor's two outcome kinds (``LocalApiError`` is a
+The REST client already raises the executor's two outcome kinds (``ApiError`` is a
 ``BrokerRejected``; ``TransportFailure`` and ``RateLimited`` are ``OutcomeUncertain``), so this adapter
 only fixes the call shapes and runs every call - including the verification reads - with rate-limit
 priority, because all of it is enforcement.

@@ -19,7 +19,7 @@ class GatewayError(Exception):
         self.path = path
 
 
-class LocalApiError(GatewayError, BrokerRejected):
+class ApiError(GatewayError, BrokerRejected):
     """HTTP 200 with ``success:false`` (or a non-zero ``errorCode``): the broker said no.
 
     ``error_code`` is logged and kept for tests; the client never branches on a specific value
@@ -35,7 +35,7 @@ class LocalApiError(GatewayError, BrokerRejected):
         self.error_message = error_message
 
 
-class AuthRejected(LocalApiError):
+class AuthRejected(ApiError):
     """``Auth/loginKey`` refused the credentials (success:false or HTTP 401). Retried every 60 s."""
 
 

@@ -86,7 +86,7 @@ class RestClient:
         return _list(data, "contracts", path)
 
     async def contract_by_id(self, contract_id: str) -> dict[str, Any] | None:
-        """The contract (possibly expired, ``activeContract:false``); unknown id raises ``LocalApiError``."""
+        """The contract (possibly expired, ``activeContract:false``); unknown id raises ``ApiError``."""
         data = await self.session.call("/api/Contract/searchById", {"contractId": contract_id})
         contract = data.get("contract")
         return contract if isinstance(contract, dict) else None

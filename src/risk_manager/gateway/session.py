@@ -12,7 +12,7 @@ call gets the same treatment (spec/gateway.md §1.2-§1.5):
   never wait longer than 2 s per attempt.
 * **5xx / timeout / connection error**: reads are retried after 0.5, 1, 2, 4 s; mutating calls are
   never repeated and raise :class:`TransportFailure` (an ``OutcomeUncertain``).
-* **success:false** becomes :class:`LocalApiError` (a ``BrokerRejected``) with ``errorCode``/``errorMessage``.
+* **success:false** becomes :class:`ApiError` (a ``BrokerRejected``) with ``errorCode``/``errorMessage``.
 
 The API key and the token are kept in attributes that no repr, log line or exception message shows;
 ``errorMessage`` texts from the server are scrubbed of both before they go into an exception.
@@ -34,11 +34,11 @@ import aiohttp
 
 from risk_manager.gateway.backoff import READ_RETRY_DELAYS_S
 from risk_manager.gateway.errors import (
+    ApiError,
     AuthRejected,
     ConnectionFailed,
     GatewayError,
     HttpStatusError,
-    LocalApiError,
     ProtocolError,
     RateLimited,
     RequestTimeout,
@@ -268,7 +268,7 @@ class GatewaySession:
             self._reject(AuthRejected(LOGIN_PATH, 401, "HTTP 401: credentials rejected"))
         try:
             data = self._envelope(LOGIN_PATH, response)
-        except LocalApiError as exc:
+        except ApiError as exc:
             self._reject(AuthRejected(LOGIN_PATH, exc.error_code, exc.error_message))
         token = data.get("token")
         if not isinstance(token, str) or not token:
@@ -330,7 +330,7 @@ class GatewaySession:
         code = code if isinstance(code, int) and not isinstance(code, bool) else 0
         if data.get("success") is not True or code != 0:
             message = data.get("errorMessage")
-            raise LocalApiError(path, code, self.scrub(message if isinstance(message, str) else None))
+            raise ApiError(path, code, self.scrub(message if isinstance(message, str) else None))
         return data
 
     async def call(
@@ -386,7 +386,7 @@ class GatewaySession:
                 log.warning("%s: %s; retry %d in %.1f s", path, exc, failures, delay)
                 await asyncio.sleep(delay)
                 continue
-            except LocalApiError as exc:
+            except ApiError as exc:
                 log.info("%s: %s", path, exc)
                 raise
             return data

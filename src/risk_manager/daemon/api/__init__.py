@@ -1,0 +1,1 @@
+"""The local WebSocket API (spec/daemon.md §9): transport, admin desk, the daemon's answers, payload shapes."""

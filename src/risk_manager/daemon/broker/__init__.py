@@ -1,0 +1,1 @@
+"""Broker connectivity: logins, hubs, protection states, reconciliation, contract metadata."""

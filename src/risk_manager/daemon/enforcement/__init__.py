@@ -1,0 +1,1 @@
+"""Enforcement: engine actions carried out at the broker and verified (spec/daemon.md §4)."""
