@@ -89,3 +89,16 @@ def test_encoding() -> None:
     assert format_ts(datetime(2025, 1, 1, tzinfo=UTC)) == "2025-01-01T00:00:00Z"
     with pytest.raises(ValueError):
         format_ts(datetime(2025, 1, 1))  # noqa: DTZ001 - naive on purpose
+
+
+def test_reconnect_schedule_is_fast_during_an_outage_then_backs_off() -> None:
+    from risk_manager.gateway.backoff import ReconnectSchedule
+
+    s = ReconnectSchedule(fast=(0.0, 0.25, 0.5), slow=(0.0, 1.0, 2.0, 5.0), fast_for_s=120.0, jitter=0.0)
+    fast = [s.next(outage_s=t) for t in (0.0, 0.5, 1.0, 30.0, 119.0)]
+    assert fast == [0.0, 0.25, 0.5, 0.5, 0.5]
+    slow = [s.next(outage_s=t) for t in (121.0, 122.0, 125.0, 130.0, 200.0)]
+    assert slow == [0.0, 1.0, 2.0, 5.0, 5.0]  # a long outage: the slow schedule from its start
+    assert s.next(outage_s=300.0, retry_after_s=30.0) == 30.0  # the broker asked: always honoured
+    s.reset()
+    assert s.next(outage_s=0.0) == 0.0 and s.next(outage_s=0.3) == 0.25

@@ -6,9 +6,11 @@ WebSocket pings). This client has one narrow profile - JSON protocol over WebSoc
 negotiation - and strict behaviour:
 
 * **Forever.** :meth:`start` runs a supervisor that reconnects after *any* loss (close, Close message
-  with or without ``error``, server timeout, failed negotiate/upgrade, handshake error) with backoff
-  0, 1, 2, 5, 10, then 30 s, ±20 % jitter. Each attempt asks the token provider for a fresh token and
-  negotiates afresh; a 401 calls ``token_rejected`` before the next attempt.
+  with or without ``error``, server timeout, failed negotiate/upgrade, handshake error): 0, 0.25,
+  then every 0.5 s for the first two minutes of an outage (the accounts are NOT PROTECTED meanwhile),
+  then 0, 1, 2, 5, 10, 30 s; ±20 % jitter; a 429's ``Retry-After`` is always honoured. Each attempt
+  asks the token provider for a fresh token and negotiates afresh; a 401 calls ``token_rejected``
+  before the next attempt.
 * **Reader first.** After the handshake the reader task starts before the subscriptions are replayed
   (a completion nobody reads would hang ``invoke``); the replay runs beside it and every pending
   invocation fails when the socket ends.
@@ -42,7 +44,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from risk_manager.gateway import logsafe
 from risk_manager.gateway import signalr_protocol as sp
-from risk_manager.gateway.backoff import RECONNECT_DELAYS_S, reconnect_delay
+from risk_manager.gateway.backoff import (
+    FAST_RECONNECT_FOR_S,
+    OUTAGE_DELAYS_S,
+    RECONNECT_DELAYS_S,
+    ReconnectSchedule,
+)
 from risk_manager.gateway.errors import HubError
 from risk_manager.gateway.urls import append_path, redact_url, to_http, to_ws, with_query
 
@@ -73,12 +80,19 @@ class HubSettings:
     invoke_timeout_s: float = 10.0
     connect_timeout_s: float = 10.0
     reconnect_delays_s: tuple[float, ...] = RECONNECT_DELAYS_S
+    outage_delays_s: tuple[float, ...] = OUTAGE_DELAYS_S
+    fast_reconnect_for_s: float = FAST_RECONNECT_FOR_S
     jitter: float = 0.2
     max_message_bytes: int = 16 * 1024 * 1024
 
 
 class _Lost(Exception):
-    """Internal: why a connection attempt or a live connection ended."""
+    """Internal: why a connection attempt or a live connection ended (``retry_after_s``: the server
+    asked us to wait, e.g. 429 with Retry-After)."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
 
 
 class HubConnection:
@@ -275,15 +289,19 @@ class HubConnection:
             log.error("%s: callback task failed: %r", self.name, task.exception())
 
     async def _supervise(self) -> None:
-        attempt = 0
+        s = self.settings
+        schedule = ReconnectSchedule(s.outage_delays_s, s.reconnect_delays_s, s.fast_reconnect_for_s, s.jitter)
+        outage_since = time.monotonic()
         self._set_state(HubState.CONNECTING, f"connecting to {redact_url(self.url)}")
         while not self._stop.is_set():
             reason = "closed"
+            retry_after: float | None = None
             self._connected_at = None
             try:
                 await self._connect_once()
             except _Lost as exc:
                 reason = str(exc)
+                retry_after = exc.retry_after_s
             except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed, HubError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             except aiohttp.ClientError as exc:
@@ -296,12 +314,13 @@ class HubConnection:
             if self._stop.is_set():
                 break
             connected_at = self._connected_at
-            if connected_at is not None and time.monotonic() - connected_at >= 1.0:
-                attempt = 0  # a connection that lived: start the schedule again (0 s first)
-            delay = reconnect_delay(attempt, self.settings.reconnect_delays_s, self.settings.jitter)
-            attempt += 1
+            now = time.monotonic()
+            if connected_at is not None and now - connected_at >= 1.0:
+                schedule.reset()  # a connection that lived: a new outage starts now, fast again
+                outage_since = now
+            delay = schedule.next(now - outage_since, retry_after)
             self._set_state(HubState.RECONNECTING, reason)
-            log.info("%s: reconnect attempt %d in %.1f s (%s)", self.name, attempt, delay, reason)
+            log.info("%s: reconnect attempt %d in %.1f s (%s)", self.name, schedule.attempt, delay, reason)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
@@ -313,9 +332,12 @@ class HubConnection:
         async with self._http.post(url, headers={"Authorization": f"Bearer {token}"}, data=b"") as response:
             status = response.status
             text = await response.text() if status == 200 else ""
+            retry_after = _retry_after_s(response.headers.get("Retry-After"))
         if status == 401:
             await self._rejected(token)
             raise _Lost("negotiate: HTTP 401 (token refreshed for the next attempt)")
+        if status == 429:
+            raise _Lost("negotiate: HTTP 429 (rate limited)", retry_after_s=retry_after)
         if status != 200:
             raise _Lost(f"negotiate: HTTP {status}")
         try:
@@ -362,7 +384,8 @@ class HubConnection:
             status = exc.response.status_code
             if status == 401:
                 await self._rejected(token)
-            raise _Lost(f"upgrade: HTTP {status}") from None
+            wait = _retry_after_s(exc.response.headers.get("Retry-After")) if status == 429 else None
+            raise _Lost(f"upgrade: HTTP {status}", retry_after_s=wait) from None
         try:
             records, splitter = await self._handshake(ws)
         except BaseException:
@@ -563,3 +586,19 @@ class HubConnection:
             self._on_event(target, payload)
         except Exception:
             log.exception("%s: event callback raised on %s (connection kept)", self.name, target)
+
+
+MAX_RETRY_AFTER_S = 300.0
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """A Retry-After in seconds (the HTTP-date form is not used by the gateway), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, MAX_RETRY_AFTER_S)
