@@ -28,6 +28,7 @@ from risk_manager.daemon.broker_ops import BrokerOps, BrokerRejected, OutcomeUnc
 from risk_manager.daemon.urgency import Urgency
 from risk_manager.engine import actions as A
 from risk_manager.engine.actions import Action
+from risk_manager.engine.enums import WORKING_STATUSES, OrderStatus
 from risk_manager.engine.money import to_decimal
 from risk_manager.gateway.session import REQUEST_SENT
 
@@ -49,7 +50,24 @@ VERIFY_WAIT = 0.3
 MAX_ROUNDS = 5
 MAX_SECONDS = 10.0
 RETRY_FAILED_EVERY = 30.0
-WORKING = (1, 6)
+# Not final: Open, Pending, PendingCancellation (a cancel is not done until the broker says so) and
+# Suspended (engine/enums.py). An order listed as PendingCancellation gets no second cancel.
+WORKING = WORKING_STATUSES
+PENDING_CANCEL = OrderStatus.PENDING_CANCELLATION
+
+
+def _status(order: dict[str, Any]) -> int:
+    return int(order.get("status") or 0)
+
+
+def working_status(orders: list[dict[str, Any]], order_id: int) -> int | None:
+    """The status of ``order_id`` when a read lists it as still working, else None (it is gone)."""
+    for o in orders:
+        if int(o["id"]) == order_id and _status(o) in WORKING:
+            return _status(o)
+    return None
+
+
 # Actions that take risk off: the pipeline steps aside until their first request is on the wire.
 URGENT_ACTIONS = frozenset({A.CLOSE_POSITION, A.REDUCE_POSITION, A.CLOSE_ALL, A.CANCEL_ORDER, A.CANCEL_ALL})
 
@@ -411,7 +429,7 @@ class Executor:
                 return True
             if time.monotonic() > deadline:
                 break
-            calls = [ops.cancel_order(acct, int(o["id"])) for o in orders]
+            calls = [ops.cancel_order(acct, int(o["id"])) for o in orders if _status(o) != PENDING_CANCEL]
             calls += [ops.close_contract(acct, str(p["contractId"])) for p in positions]
             self._mark_request(item)
             with self._sending(item):
@@ -440,7 +458,7 @@ class Executor:
             raw_orders, raw_positions = await asyncio.gather(ops.open_orders(acct), ops.open_positions(acct))
         else:
             raw_orders, raw_positions = await ops.open_orders(acct), []
-        orders = [o for o in raw_orders if int(o.get("status") or 0) in WORKING]
+        orders = [o for o in raw_orders if _status(o) in WORKING]
         positions = [p for p in raw_positions if int(p.get("size") or 0) > 0]
         return orders, positions
 
@@ -452,15 +470,18 @@ class Executor:
             if attempt:
                 await self._sleep_backoff(attempt)
                 self._set(item, "retrying")
+            status: int | None = None
             if attempt or item.state == "uncertain":
-                if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
+                status = working_status(await ops.open_orders(acct), order_id)
+                if status is None:
                     return True
-            await self._mutate(item, ops.cancel_order(acct, order_id))
+            if status != PENDING_CANCEL:  # a pending cancellation only needs the broker's confirmation
+                await self._mutate(item, ops.cancel_order(acct, order_id))
             if (acct, order_id) in self._final_orders or await self._wait(
                 self._order_waiters, (acct, order_id), VERIFY_WAIT
             ):
                 return True  # the broker's order event says final: no read needed
-            if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
+            if working_status(await ops.open_orders(acct), order_id) is None:
                 return True
         item.result.setdefault("error", "order still working")
         return False

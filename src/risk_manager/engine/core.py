@@ -173,8 +173,9 @@ def _apply_order(acct: AccountState, upd: E.OrderUpdate) -> bool:
 
 
 def _contribution(trade: E.TradeUpdate, include_fees: bool) -> Any:
+    """What one fill adds to realized P&L: gross, or net of every charge (fees and commissions)."""
     value = trade.pnl if trade.pnl is not None else 0
-    return value - trade.fees if include_fees else value
+    return value - trade.charges if include_fees else value
 
 
 def _apply_trade(acct: AccountState, trade: E.TradeUpdate, now: datetime) -> bool:
