@@ -17,6 +17,7 @@ import pytest
 
 from risk_manager.gateway.rest import RestClient
 from risk_manager.sim.server import SimServer
+from tests.conformance.clients import client as published
 from tests.gateway.conftest import sim_post, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -43,7 +44,7 @@ async def _wait_subscribed(control: httpx.AsyncClient, what: str) -> None:
 async def test_pysignalr_receives_events(
     sim: SimServer, rest: RestClient, control: httpx.AsyncClient, mnq: str
 ) -> None:
-    pysignalr_client = pytest.importorskip("pysignalr.client")
+    pysignalr_client = published("pysignalr.client", "pysignalr")
     token = await rest.token()
     client = pysignalr_client.SignalRClient(f"{sim.base_url}/hubs/user?access_token={token}")
     received: list[Any] = []
@@ -73,7 +74,7 @@ async def test_pysignalr_receives_events(
 async def test_signalrcore_receives_events(
     sim: SimServer, rest: RestClient, control: httpx.AsyncClient, mnq: str, skip_negotiation: bool
 ) -> None:
-    builder_mod = pytest.importorskip("signalrcore.hub_connection_builder")
+    builder_mod = published("signalrcore.hub_connection_builder", "signalrcore")
     # signalrcore's stop() closes its socket and joins a reader thread blocked in recv(), which only
     # returns when the server sends something: ping every second so that teardown is quick.
     await sim_post(control, "/sim/settings", {"ping_interval_s": 1})
@@ -112,7 +113,7 @@ async def test_pysignalr_comes_back_after_drop_hubs(
 ) -> None:
     """gateway.md §7.1: after ``drop_hubs`` pysignalr reconnects (reusing its old id, without
     negotiating) and re-subscribes in its open callback; events flow again."""
-    pysignalr_client = pytest.importorskip("pysignalr.client")
+    pysignalr_client = published("pysignalr.client", "pysignalr")
     token = await rest.token()
     client = pysignalr_client.SignalRClient(f"{sim.base_url}/hubs/user?access_token={token}")
     received: list[Any] = []
