@@ -4,7 +4,6 @@ Requires Python >= 3.12 (the package's own requirement)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from risk_manager.sim.server import SimServer
-from tests.conformance.clients import client
+from tests.conformance.clients import client, wait_subscribed
 from tests.gateway.conftest import sim_post, wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -93,14 +92,7 @@ async def test_realtime_hubs_and_reconnect(px: Any, control: httpx.AsyncClient, 
         await sim_post(control, "/sim/faults", {"kind": "drop_hubs", "hub": "user"})
         seen = len(orders)
 
-        async def subscribed() -> bool:
-            state = (await control.get("/sim/state")).json()
-            return any("SubscribeOrders:1001" in c["subscriptions"] for c in state["connections"])
-
-        for _ in range(400):
-            if await subscribed():
-                break
-            await asyncio.sleep(0.02)  # polling the simulator's state is the condition
+        await wait_subscribed(control, "SubscribeOrders:1001", 20)
         await sim_post(control, "/sim/orders", {**market, "side": 1})
         await wait_until(lambda: len(orders) > seen, 20, "order events after the reconnect")
     finally:

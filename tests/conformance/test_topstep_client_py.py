@@ -4,7 +4,6 @@ It installs on Python 3.11, so it runs in the main CI venv."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from risk_manager.sim.server import SimServer
-from tests.conformance.clients import client
+from tests.conformance.clients import client, wait_subscribed
 from tests.gateway.conftest import sim_post, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -43,11 +42,7 @@ async def test_sign_in_reads_close_and_user_events(
         await hub.connect()
         try:
             await hub.subscribe_orders(1001)
-            for _ in range(500):
-                state = (await control.get("/sim/state")).json()
-                if any("SubscribeOrders:1001" in c["subscriptions"] for c in state["connections"]):
-                    break
-                await asyncio.sleep(0.02)  # polling the simulator's state is the condition
+            await wait_subscribed(control, "SubscribeOrders:1001")
             await sim_post(
                 control,
                 "/sim/orders",

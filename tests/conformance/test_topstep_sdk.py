@@ -9,7 +9,6 @@ Requires Python >= 3.12 (the package's own requirement).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from risk_manager.sim.server import SimServer
-from tests.conformance.clients import client
+from tests.conformance.clients import client, wait_subscribed
 from tests.gateway.conftest import sim_post, wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -178,7 +177,7 @@ async def test_both_hubs_every_event_and_reconnect(sdk: Any, control: httpx.Asyn
         await sim_post(control, "/sim/faults", {"kind": "drop_hubs", "hub": "all"})
         await wait_until(lambda: not user.connected, 10, "the drop seen")
         await wait_until(lambda: user.connected and market.connected, 20, "both hubs back")
-        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await wait_subscribed(control, "SubscribeOrders:1001")
         await sim_post(
             control, "/sim/orders", {"accountId": 1001, "contractId": mnq, "type": 2, "side": 1, "size": 1}
         )
@@ -187,12 +186,3 @@ async def test_both_hubs_every_event_and_reconnect(sdk: Any, control: httpx.Asyn
         for hub in (user, market):
             with contextlib.suppress(Exception):
                 await hub.stop()
-
-
-async def _wait_subscribed(control: httpx.AsyncClient, what: str) -> None:
-    for _ in range(500):
-        state = (await control.get("/sim/state")).json()
-        if any(what in c["subscriptions"] for c in state["connections"] if c["hub"] == "user"):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no user-hub connection subscribed to {what}")
