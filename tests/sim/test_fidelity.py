@@ -84,7 +84,10 @@ async def test_a_pending_cancellation_lasts_the_setting_and_the_order_can_still_
     late = (await _place(sim, token, type=1, side=0, size=1, limitPrice=24499.00))["orderId"]
     await sim.ok(token, CANCEL, {"accountId": ACCOUNT, "orderId": late})
     assert (await sim.quote(24498.75, 24499.00))["filledOrderIds"] == [late]
-    await asyncio.sleep(0.5)  # past the pending window: nothing more may arrive for this order
+    # a later cancel's timer fires after this order's would have: once it has, nothing more can come
+    marker = (await _place(sim, token, type=1, side=0, size=1, limitPrice=24000))["orderId"]
+    await sim.ok(token, CANCEL, {"accountId": ACCOUNT, "orderId": marker})
+    await wait_until(lambda: _statuses(hub, marker)[-1:] == [3], what="the later cancel to complete")
     assert _statuses(hub, late) == [1, 7, 2]
     assert (await sim.state())["positions"][0]["size"] == 1
 
