@@ -22,18 +22,24 @@ class Stack:
         users: dict[str, tuple[str, list[int]]],
         overrides: dict[int, dict[str, Any]],
         rules: dict[str, Any] | None = None,
+        global_: dict[str, Any] | None = None,
+        sim_settings: dict[str, Any] | None = None,
     ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         users_path = root / "users.json"
         users_path.write_text(json.dumps(users_file(users)), encoding="utf-8")
         self.sim = Simulator(users_path)
+        if sim_settings:  # before the daemon's first reconcile
+            self.sim.control("POST", "/settings", sim_settings)
         logins = [
             {"name": name, "user_name": name, "accounts": accounts_for(ids, overrides)}
             for name, (_, ids) in users.items()
         ]
         keys = {name: key for name, (key, _) in users.items()}
-        self.config_dir = write_config(root / "config", self.sim.urls, logins, rules or all_disabled(), keys)
+        self.config_dir = write_config(
+            root / "config", self.sim.urls, logins, rules or all_disabled(), keys, global_
+        )
         self.daemon: Daemon | None = None
 
     def start_daemon(self, extra: list[str] | None = None) -> Daemon:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from risk_manager.engine.enums import WORKING_STATUSES
 from risk_manager.procs import DAEMON_READY, ChildProcess, ChildProcessFailed, daemon_command, sim_command
 
 PY = sys.executable
@@ -62,7 +63,7 @@ class Simulator:
         return [
             o
             for o in self.state(account_id)["orders"]
-            if o["accountId"] == account_id and o["status"] in (1, 6)
+            if o["accountId"] == account_id and o["status"] in WORKING_STATUSES  # 7 and 8 included
         ]
 
     def journal(self, since: int = 0, kinds: str = "rest,event") -> list[dict[str, Any]]:
@@ -113,6 +114,7 @@ def write_config(
     logins: list[dict[str, Any]],
     rules: dict[str, Any],
     keys: dict[str, str],
+    global_: dict[str, Any] | None = None,
 ) -> Path:
     """accounts.yaml / risk_config.yaml / secrets.yaml for the simulator's URLs (JSON is valid YAML)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -127,9 +129,10 @@ def write_config(
         "logins": logins,
     }
     (directory / "accounts.yaml").write_text(json.dumps(accounts, indent=1), encoding="utf-8")
-    (directory / "risk_config.yaml").write_text(
-        json.dumps({"version": 1, "rules": rules}, indent=1), encoding="utf-8"
-    )
+    risk: dict[str, Any] = {"version": 1, "rules": rules}
+    if global_:
+        risk["global"] = global_
+    (directory / "risk_config.yaml").write_text(json.dumps(risk, indent=1), encoding="utf-8")
     secrets = directory / "secrets.yaml"
     secrets.write_text(json.dumps({"api_keys": keys}), encoding="utf-8")
     secrets.chmod(0o600)

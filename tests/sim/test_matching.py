@@ -79,7 +79,8 @@ async def test_stop_limit_becomes_a_limit_on_trigger(sim: Sim) -> None:
 async def test_trailing_stop_ratchets_only_favourably_and_triggers(sim: Sim) -> None:
     token = await sim.login()
     await _place(sim, token, type=2, side=0, size=1)
-    trail = await _place(sim, token, type=5, side=1, size=1, trailPrice=2.00)
+    # trailPrice is the stop's starting price (the gateway derives the distance, here 2.00 = 8 ticks)
+    trail = await _place(sim, token, type=5, side=1, size=1, trailPrice=24498.00)
     oid = trail["orderId"]
     assert _order(await sim.state(), oid)["stopPrice"] == 24498.00
     await sim.quote(24505.00, 24505.25)
@@ -165,7 +166,7 @@ async def test_brackets_are_created_on_fill_and_are_oco(sim: Sim) -> None:
         type=2,
         side=0,
         size=2,
-        stopLossBracket={"ticks": 10, "type": 4},
+        stopLossBracket={"ticks": -10, "type": 4},  # signed: a long's stop below, its target above
         takeProfitBracket={"ticks": 20, "type": 1},
     )
     state = await sim.state()
@@ -178,7 +179,7 @@ async def test_brackets_are_created_on_fill_and_are_oco(sim: Sim) -> None:
     assert _order(state, children[0]["id"])["status"] == 3
     assert state["positions"] == []
     # a take-profit bracket without a type is a limit order on the profit side
-    entry = await _place(sim, token, type=2, side=1, size=1, takeProfitBracket={"ticks": 4})
+    entry = await sim.order(type="market", side="sell", size=1, takeProfitBracket={"ticks": 4})
     child = [o for o in (await sim.state())["orders"] if o["id"] > entry["orderId"]][0]
     assert child["type"] == 1 and child["side"] == 0 and child["limitPrice"] == 24504.25
     # the position going flat by other means cancels the remaining bracket order
@@ -198,7 +199,9 @@ async def test_can_trade_false_blocks_opening_orders_only_by_default(sim: Sim) -
     )
     blocked = await _place(sim, token, type=2, side=0, size=1)
     assert blocked["success"] is False and blocked["errorCode"] == 2 and blocked["orderId"] is None
-    assert blocked["errorMessage"]
+    assert blocked["errorMessage"] is None  # as the live gateway; the reason is in the journal
+    placed = [e for e in await sim.journal(kinds="rest") if e["path"] == "/api/Order/place"]
+    assert "canTrade false" in placed[-1]["reason"]
     reducing = await _place(sim, token, type=2, side=1, size=3)  # long 2 -> short 1 reduces |position|
     assert reducing["success"] is True
     blocked = await _place(sim, token, type=2, side=1, size=1)  # would open a short 2
@@ -376,6 +379,7 @@ async def test_search_endpoints_and_contract_lookups(sim: Sim) -> None:
         "price",
         "profitAndLoss",
         "fees",
+        "commissions",
         "side",
         "size",
         "voided",

@@ -150,8 +150,9 @@ def _apply_order(acct: AccountState, upd: events.OrderUpdate) -> bool:
 
 
 def _contribution(trade: events.TradeUpdate, include_fees: bool) -> Any:
+    """What one fill adds to realized P&L: gross, or net of every charge (fees and commissions)."""
     value = trade.pnl if trade.pnl is not None else 0
-    return value - trade.fees if include_fees else value
+    return value - trade.charges if include_fees else value
 
 
 def _apply_trade(acct: AccountState, trade: events.TradeUpdate, now: datetime) -> bool:

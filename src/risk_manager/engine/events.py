@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine.enums import WORKING_STATUSES, PositionType
+from risk_manager.engine.enums import ACTIVE_STATUSES, WORKING_STATUSES, OrderStatus, PositionType
 from risk_manager.engine.money import to_decimal
 
 ACCOUNT = "GatewayUserAccount"
@@ -156,13 +156,22 @@ class OrderUpdate:
 
     @property
     def working(self) -> bool:
+        """Not final yet (Open, Pending, PendingCancellation, Suspended): it may still fill."""
         return self.status in WORKING_STATUSES
+
+    @property
+    def active(self) -> bool:
+        """On the market and staying there (Open, Pending): what can protect a position."""
+        return self.status in ACTIVE_STATUSES
 
     @property
     def cancellable(self) -> bool:
         """Working and worth a cancel: a market order is only "working" for the instant before its
-        fill (and the product's own closes are market orders), so rules judge its position instead."""
-        return self.working and self.type != ORDER_TYPE_MARKET
+        fill (and the product's own closes are market orders), so rules judge its position instead;
+        an order whose cancellation is already pending needs no second cancel."""
+        return (
+            self.working and self.type != ORDER_TYPE_MARKET and self.status != OrderStatus.PENDING_CANCELLATION
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +182,17 @@ class TradeUpdate:
     created: datetime | None
     price: Decimal | None
     pnl: Decimal | None  # None: an opening fill
-    fees: Decimal
+    fees: Decimal  # exchange / clearing / regulatory fees of this fill
     side: int | None
     size: int
     voided: bool
     order_id: int | None
+    commissions: Decimal = Decimal(0)  # broker commission of this fill (null or absent: none)
+
+    @property
+    def charges(self) -> Decimal:
+        """Everything this fill cost, each charge once: net P&L subtracts exactly this."""
+        return self.fees + self.commissions
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +249,8 @@ def parse_order(data: Any) -> OrderUpdate:
     size = _int(p, "size")
     assert order_id is not None and account_id is not None and contract_id is not None
     assert status is not None and otype is not None and side is not None and size is not None
-    # Unknown statuses (the live broker has sent 7 and 8) and types are kept as they are: they are
-    # simply not "working" and not stops (spec/gateway.md §7.3).
+    # Statuses 7 (PendingCancellation) and 8 (Suspended) are working (enums.py); other unknown
+    # statuses and types are kept as they are: not working and not stops (spec/gateway.md §7.3).
     if side not in (0, 1):
         raise MalformedEvent(f"field 'side' must be 0 (buy) or 1 (sell), got {side}")
     tag = p.get("customTag")
@@ -263,7 +278,11 @@ def parse_trade(data: Any) -> TradeUpdate:
     voided = p.get("voided", False)
     if not isinstance(voided, bool):
         raise MalformedEvent(f"field 'voided' must be true or false, got {voided!r}")
+    # ``fees`` (exchange/clearing) and ``commissions`` (broker) are separate charges; either may be
+    # absent or null. A client that reads ``commissions`` as ``fees`` when ``fees`` is missing would
+    # count the same money once, and so does this (docs/engine.md, "Fees and commissions").
     fees = _dec(p, "fees", required=False)
+    commissions = _dec(p, "commissions", required=False)
     return TradeUpdate(
         trade_id,
         account_id,
@@ -276,6 +295,7 @@ def parse_trade(data: Any) -> TradeUpdate:
         _int(p, "size", required=False) or 0,
         voided,
         _int(p, "orderId", required=False),
+        commissions if commissions is not None else Decimal(0),
     )
 
 

@@ -19,8 +19,11 @@ def exit_side(pos: PositionState) -> int:
 
 
 def is_valid_stop(pos: PositionState, order: OrderUpdate) -> bool:
-    """Working stop-type order on the exit side, priced on the protective side of the entry."""
-    if order.contract_id != pos.contract_id or not order.working:
+    """Active stop-type order on the exit side, priced on the protective side of the entry.
+
+    Active, not merely working: a stop whose cancellation is pending (status 7) is going away and a
+    suspended bracket stop (status 8) waits for its entry to fill; neither protects anything yet."""
+    if order.contract_id != pos.contract_id or not order.active:
         return False
     if order.type not in STOP_TYPES or order.side != exit_side(pos):
         return False

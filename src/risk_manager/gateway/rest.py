@@ -26,12 +26,14 @@ def format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _list(data: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
-    value = data.get(key)
+def _list(data: Any, key: str, path: str) -> list[dict[str, Any]]:
+    """The objects under ``key`` of a successful envelope, or the answer itself when the gateway sent a
+    bare array (session ``bare_list``). Unknown fields of the objects are kept and ignored later."""
+    value = data if isinstance(data, list) else data.get(key)
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise ProtocolError(f"{path}: '{key}' is not a list", path=path)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ProtocolError(f"{path}: '{key}' is not a list of objects", path=path)
     return value
 
 
@@ -77,12 +79,14 @@ class RestClient:
         self, only_active: bool = True, *, priority: bool = False
     ) -> list[dict[str, Any]]:
         path = "/api/Account/search"
-        data = await self.session.call(path, {"onlyActiveAccounts": only_active}, priority=priority)
+        data = await self.session.call(
+            path, {"onlyActiveAccounts": only_active}, priority=priority, bare_list=True
+        )
         return _list(data, "accounts", path)
 
     async def search_contracts(self, search_text: str, live: bool = False) -> list[dict[str, Any]]:
         path = "/api/Contract/search"
-        data = await self.session.call(path, {"searchText": search_text, "live": live})
+        data = await self.session.call(path, {"searchText": search_text, "live": live}, bare_list=True)
         return _list(data, "contracts", path)
 
     async def contract_by_id(self, contract_id: str) -> dict[str, Any] | None:
@@ -93,12 +97,12 @@ class RestClient:
 
     async def available_contracts(self, live: bool = False) -> list[dict[str, Any]]:
         path = "/api/Contract/available"
-        return _list(await self.session.call(path, {"live": live}), "contracts", path)
+        return _list(await self.session.call(path, {"live": live}, bare_list=True), "contracts", path)
 
     # ----- positions --------------------------------------------------------------------------------------
     async def open_positions(self, account_id: int, *, priority: bool = False) -> list[dict[str, Any]]:
         path = "/api/Position/searchOpen"
-        data = await self.session.call(path, {"accountId": account_id}, priority=priority)
+        data = await self.session.call(path, {"accountId": account_id}, priority=priority, bare_list=True)
         return _list(data, "positions", path)
 
     async def close_contract(self, account_id: int, contract_id: str) -> None:
@@ -173,7 +177,7 @@ class RestClient:
 
     async def open_orders(self, account_id: int, *, priority: bool = False) -> list[dict[str, Any]]:
         path = "/api/Order/searchOpen"
-        data = await self.session.call(path, {"accountId": account_id}, priority=priority)
+        data = await self.session.call(path, {"accountId": account_id}, priority=priority, bare_list=True)
         return _list(data, "orders", path)
 
     async def search_orders(
@@ -183,7 +187,7 @@ class RestClient:
         body: dict[str, Any] = {"accountId": account_id, "startTimestamp": format_ts(start)}
         if end is not None:
             body["endTimestamp"] = format_ts(end)
-        return _list(await self.session.call(path, body, priority=priority), "orders", path)
+        return _list(await self.session.call(path, body, priority=priority, bare_list=True), "orders", path)
 
     # ----- trades and history -----------------------------------------------------------------------------
     async def search_trades(
@@ -193,7 +197,7 @@ class RestClient:
         body: dict[str, Any] = {"accountId": account_id, "startTimestamp": format_ts(start)}
         if end is not None:
             body["endTimestamp"] = format_ts(end)
-        return _list(await self.session.call(path, body), "trades", path)
+        return _list(await self.session.call(path, body, bare_list=True), "trades", path)
 
     async def retrieve_bars(
         self,
@@ -219,4 +223,4 @@ class RestClient:
             "limit": limit,
             "includePartialBar": include_partial_bar,
         }
-        return _list(await self.session.call(path, body), "bars", path)
+        return _list(await self.session.call(path, body, bare_list=True), "bars", path)

@@ -13,6 +13,9 @@ call gets the same treatment (spec/gateway.md §1.2-§1.5):
 * **5xx / timeout / connection error**: reads are retried after 0.5, 1, 2, 4 s; mutating calls are
   never repeated and raise :class:`TransportFailure` (an ``OutcomeUncertain``).
 * **success:false** becomes :class:`ApiError` (a ``BrokerRejected``) with ``errorCode``/``errorMessage``.
+* **A bare JSON array** instead of the envelope is accepted where the caller allows it (``bare_list``):
+  a published client reads ``Position/searchOpen`` and ``Trade/search`` answers that way as a newer
+  response shape (docs/gateway-client.md), and a reconcile must not fail on it.
 
 The API key and the token are kept in attributes that no repr, log line or exception message shows;
 ``errorMessage`` texts from the server are scrubbed of both before they go into an exception.
@@ -315,7 +318,7 @@ class GatewaySession:
                 f"{path}: HTTP {response.status_code} with a non-JSON body", path=path
             ) from None
 
-    def _envelope(self, path: str, response: HttpAnswer) -> dict[str, Any]:
+    def _envelope(self, path: str, response: HttpAnswer, bare_list: bool = False) -> Any:
         status = response.status_code
         if status >= 500:
             raise ServerError(path, status)
@@ -324,6 +327,8 @@ class GatewaySession:
         if status != 200:
             raise HttpStatusError(path, status)
         data = self._parse(path, response)
+        if bare_list and isinstance(data, list):
+            return data  # the list shape carries no envelope: HTTP 200 is its success
         if not isinstance(data, dict):
             raise ProtocolError(f"{path}: answer is not a JSON object", path=path)
         code = data.get("errorCode")
@@ -334,9 +339,16 @@ class GatewaySession:
         return data
 
     async def call(
-        self, path: str, body: dict[str, Any], *, mutating: bool = False, priority: bool | None = None
-    ) -> dict[str, Any]:
-        """POST ``body`` to ``path`` and return the successful envelope (a dict).
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        mutating: bool = False,
+        priority: bool | None = None,
+        bare_list: bool = False,
+    ) -> Any:
+        """POST ``body`` to ``path`` and return the successful envelope (a dict), or with
+        ``bare_list`` also a bare JSON array as it came.
 
         ``priority`` defaults to ``mutating``: enforcement calls and the reads that verify them pass
         ``priority=True``; reconciliation and metadata reads are routine.
@@ -365,7 +377,7 @@ class GatewaySession:
                     log.error("%s: HTTP 400 (request rejected as malformed; a bug)%s", path, shown)
                 elif response.status_code == 404:
                     log.error("%s: HTTP 404 - check api_url %s", path, s.api_url)
-                data = self._envelope(path, response)
+                data = self._envelope(path, response, bare_list)
             except RateLimited as exc:
                 if limited >= (s.priority_rate_limit_retries if prio else s.rate_limit_retries):
                     raise

@@ -7,6 +7,8 @@ delivered in the order it happened.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -41,6 +43,11 @@ DEFAULT_USER = UserSpec(
 )
 
 
+def _later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    """Run a deferred broker step on the running loop (its events flush like any other)."""
+    return asyncio.get_running_loop().call_later(delay_s, callback)
+
+
 class Simulator:
     def __init__(
         self,
@@ -58,6 +65,7 @@ class Simulator:
         self.table = ContractTable(list(products or BUILTIN_PRODUCTS), as_of or utcnow().date())
         self.market = Market(self.table, self.emit, seed)
         self.broker = Broker(self.table, self.market, self.settings, self.emit)
+        self.broker.scheduler = _later
         self.hubs: HubServer | None = None
         self.scenario: ScenarioRunner | None = None
         self.reference_quotes: dict[str, tuple[Decimal, Decimal]] = {}

@@ -2,26 +2,31 @@
 
 Everything here is synchronous and deterministic; every state change publishes its user-hub events in
 the order §6.4 prescribes through ``emit``, so an execution's events are already queued when the REST
-handler that caused it returns.
+handler that caused it returns. The one deferred step is the end of a pending cancellation
+(``pending_cancel_ms``), run through the ``scheduler`` the simulator installs.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from risk_manager.sim.brackets import Brackets
 from risk_manager.sim.contracts import Contract, ContractTable
 from risk_manager.sim.events import Emit, Event
 from risk_manager.sim.market import Market
+from risk_manager.sim.records import Account, Order, OrderRequest, Position, Result, Trade
 from risk_manager.sim.settings import Settings
 from risk_manager.sim.wire import (
     BUY,
     JOIN_ASK,
     JOIN_BID,
     LIMIT,
+    LISTED_OPEN,
+    LIVE,
     LONG,
     MARKET,
     SELL,
@@ -30,168 +35,22 @@ from risk_manager.sim.wire import (
     ST_FILLED,
     ST_OPEN,
     ST_PENDING,
+    ST_PENDING_CANCEL,
+    ST_SUSPENDED,
     STOP,
     STOP_LIMIT,
     TRAILING_STOP,
     WORKING,
-    iso,
     money,
     utcnow,
 )
 
 _AVG = Decimal("0.000000001")
+MAX_TRAIL_TICKS = 1000  # the live gateway's limit on a trailing distance (topstep-sdk, verified live)
 FIRST_ORDER_ID, FIRST_TRADE_ID, FIRST_POSITION_ID = 10000001, 20000001, 30000001
 
 
-@dataclass(slots=True)
-class Account:
-    id: int
-    name: str
-    balance: Decimal
-    can_trade: bool = True
-    is_visible: bool = True
-    simulated: bool = True
-    active: bool = True
-    user: str = ""
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "balance": money(self.balance),
-            "canTrade": self.can_trade,
-            "isVisible": self.is_visible,
-            "simulated": self.simulated,
-        }
-
-
-@dataclass(slots=True)
-class Order:
-    id: int
-    account_id: int
-    contract: Contract
-    type: int
-    side: int
-    size: int
-    limit: Decimal | None = None
-    stop: Decimal | None = None
-    trail: Decimal | None = None
-    custom_tag: str | None = None
-    status: int = ST_OPEN
-    fill_volume: int = 0
-    filled_price: Decimal | None = None
-    created: datetime = field(default_factory=utcnow)
-    updated: datetime = field(default_factory=utcnow)
-    sl_bracket: dict[str, int] | None = None
-    tp_bracket: dict[str, int] | None = None
-    chunks: list[int] | None = None
-    triggered: bool = False
-    oco_group: int | None = None  # id of the entry whose bracket this order is
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "accountId": self.account_id,
-            "contractId": self.contract.id,
-            "symbolId": self.contract.symbol_id,
-            "creationTimestamp": iso(self.created),
-            "updateTimestamp": iso(self.updated),
-            "status": self.status,
-            "type": self.type,
-            "side": self.side,
-            "size": self.size,
-            "limitPrice": self.limit,
-            "stopPrice": self.stop,
-            "fillVolume": self.fill_volume,
-            "filledPrice": self.filled_price,
-            "customTag": self.custom_tag,
-        }
-
-
-@dataclass(slots=True)
-class Position:
-    id: int
-    account_id: int
-    contract: Contract
-    type: int
-    size: int
-    average: Decimal
-    created: datetime = field(default_factory=utcnow)
-
-    @property
-    def signed(self) -> int:
-        return self.size if self.type == LONG else -self.size
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "accountId": self.account_id,
-            "contractId": self.contract.id,
-            "creationTimestamp": iso(self.created),
-            "type": self.type,
-            "size": self.size,
-            "averagePrice": self.average,
-        }
-
-
-@dataclass(slots=True)
-class Trade:
-    id: int
-    account_id: int
-    contract: Contract
-    price: Decimal
-    pnl: Decimal | None
-    fees: Decimal
-    side: int
-    size: int
-    order_id: int
-    voided: bool = False
-    created: datetime = field(default_factory=utcnow)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "accountId": self.account_id,
-            "contractId": self.contract.id,
-            "creationTimestamp": iso(self.created),
-            "price": self.price,
-            "profitAndLoss": self.pnl,
-            "fees": self.fees,
-            "side": self.side,
-            "size": self.size,
-            "voided": self.voided,
-            "orderId": self.order_id,
-        }
-
-
-@dataclass(slots=True)
-class Result:
-    code: int = 0
-    message: str | None = None
-    order_id: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-
-@dataclass(slots=True)
-class OrderRequest:
-    account_id: int
-    contract_id: str
-    type: int
-    side: int
-    size: int
-    limit: Decimal | None = None
-    stop: Decimal | None = None
-    trail: Decimal | None = None
-    custom_tag: str | None = None
-    sl_bracket: dict[str, int] | None = None
-    tp_bracket: dict[str, int] | None = None
-    fills: list[int] | None = None
-
-
-class Broker:
+class Broker(Brackets):
     def __init__(self, table: ContractTable, market: Market, settings: Settings, emit: Emit) -> None:
         self.table = table
         self.market = market
@@ -209,6 +68,8 @@ class Broker:
             FIRST_POSITION_ID,
         )
         self._startup: tuple[dict[str, str], dict[int, Account]] = ({}, {})
+        # runs ``callback`` after ``delay_s`` (set by the simulator; None: no loop, finish at once)
+        self.scheduler: Callable[[float, Callable[[], None]], object] | None = None
         market.on_quote.append(self.on_quote)
 
     # -- users and accounts ------------------------------------------------------------------------
@@ -279,9 +140,13 @@ class Broker:
         elif req.type == JOIN_ASK:
             limit = quote.ask
         elif req.type == TRAILING_STOP and trail is not None:
-            stop = quote.bid - trail if req.side == SELL else quote.ask + trail
+            stop, trail, problem = self._trail(req.side, trail, contract)
+            if problem:
+                return Result(2, problem)
         crossed = (
-            req.type in (STOP, STOP_LIMIT) and stop is not None and self._crossed(req.side, stop, contract)
+            req.type in (STOP, STOP_LIMIT, TRAILING_STOP)
+            and stop is not None
+            and self._crossed(req.side, stop, contract)
         )
         if crossed and self.settings["crossed_stop"] == "reject":
             side = "sell" if req.side == SELL else "buy"
@@ -304,6 +169,8 @@ class Broker:
             chunks=list(req.fills) if req.fills else None,
         )
         self._open(order)
+        if order.sl_bracket or order.tp_bracket:
+            self.suspend_children(order)
         self._check_immediate(order, crossed)
         return Result(0, None, order.id)
 
@@ -346,6 +213,26 @@ class Broker:
         after = current + (size if side == BUY else -size)
         return abs(after) > abs(current)
 
+    def _trail(self, side: int, trail: Decimal, contract: Contract) -> tuple[Decimal, Decimal, str | None]:
+        """(initial stop, trailing distance, problem) of a trailing stop's ``trailPrice``.
+
+        Setting ``trail_price``: ``anchor`` (default) reads it as the absolute stop price the order
+        starts at, ``distance`` as the distance from the market; either way the distance must be
+        between one tick and 1000 ticks."""
+        q = self.market.quote_of(contract)
+        ref = q.bid if side == SELL else q.ask
+        if self.settings["trail_price"] == "anchor":
+            stop, distance = trail, abs(ref - trail)
+        else:
+            distance = trail
+            stop = ref - trail if side == SELL else ref + trail
+        limit = MAX_TRAIL_TICKS * contract.tick_size
+        if not contract.tick_size <= distance <= limit:
+            return stop, distance, (
+                f"trailing distance {distance} is outside 1 to {MAX_TRAIL_TICKS} ticks of {contract.name}"
+            )
+        return stop, distance, None
+
     def _crossed(self, side: int, stop: Decimal, contract: Contract) -> bool:
         q = self.market.quote_of(contract)
         return stop <= q.ask if side == BUY else stop >= q.bid
@@ -354,10 +241,12 @@ class Broker:
         self._next_order += 1
         return self._next_order - 1
 
-    def _open(self, order: Order) -> None:
+    def _open(self, order: Order, suspended: bool = False) -> None:
         self.orders[order.id] = order
         self.working.setdefault(order.contract.id, {})[order.id] = order
-        if self.settings["order_pending_event"]:
+        if suspended:
+            order.status = ST_SUSPENDED
+        elif self.settings["order_pending_event"]:
             order.status = ST_PENDING
             self._emit_order(order)
             order.status = ST_OPEN
@@ -374,12 +263,14 @@ class Broker:
 
     def _check_immediate(self, order: Order, crossed: bool) -> None:
         """Placement/modify: market orders, marketable limits and (crossed_stop=fill) crossed stops fill now."""
+        if order.status not in LIVE:
+            return
         if order.type == MARKET:
             self._fill(order, self._touch(order))
         elif order.type in (LIMIT, JOIN_BID, JOIN_ASK):
             if self._marketable(order):
                 self._fill(order, self._touch(order))
-        elif order.type == STOP and crossed:
+        elif order.type in (STOP, TRAILING_STOP) and crossed:
             self._fill(order, self._touch(order))
         elif order.type == STOP_LIMIT and crossed:
             order.triggered = True
@@ -395,8 +286,8 @@ class Broker:
         filled: list[int] = []
         for order_id in sorted(book):
             order = book.get(order_id)
-            if order is None or order.status not in WORKING:
-                continue  # cancelled meanwhile (OCO sibling, flat position)
+            if order is None or order.status not in LIVE:
+                continue  # cancelled meanwhile (OCO sibling, flat position), or a suspended child
             buy = order.side == BUY
             if order.type in (LIMIT, JOIN_BID, JOIN_ASK) or (order.type == STOP_LIMIT and order.triggered):
                 assert order.limit is not None
@@ -448,6 +339,7 @@ class Broker:
             pieces = [(closing, True)] + ([(qty - closing, False)] if qty > closing else [])
         balance_before = account.balance
         fee_rate = self.settings.fee(contract.product.root)
+        commission_rate = self.settings.commission(contract.product.root)
         for piece, closing in pieces:
             pos = self.positions.get(key)
             pnl: Decimal | None = None
@@ -473,9 +365,10 @@ class Broker:
             trade = Trade(
                 self._next_trade, account.id, contract, price, pnl, fees, order.side, piece, order.id
             )
+            trade.commissions = None if commission_rate is None else money(commission_rate * piece)
             self._next_trade += 1
             self.trades[trade.id] = trade
-            account.balance += (pnl or Decimal(0)) - fees
+            account.balance += (pnl or Decimal(0)) - trade.charges
             self._emit_user("GatewayUserTrade", trade.to_wire(), account, contract.id)
             self._emit_user("GatewayUserPosition", pos.to_wire(), account, contract.id)
             if pos.size == 0:
@@ -501,62 +394,37 @@ class Broker:
 
     def _after_fill(self, order: Order) -> None:
         key = (order.account_id, order.contract.id)
-        if order.status == ST_FILLED and order.oco_group is not None:
-            for sibling in self._bracket_children(order.account_id, order.contract.id, order.oco_group):
-                if sibling.id != order.id:
-                    self._cancel(sibling)
+        if order.status == ST_FILLED and order.oco_group is not None:  # OCO: the sibling goes
+            self.cancel_children(o for o in self.children_of(order.oco_group) if o.id != order.id)
         if key not in self.positions:
-            for child in self._bracket_children(order.account_id, order.contract.id, None):
-                self._cancel(child)
+            self.cancel_children(self.live_children(order.account_id, order.contract.id))
+            if order.status == ST_FILLED:  # an entry that only flattened: nothing to protect
+                self.cancel_children(self.children_of(order.id))
         elif order.status == ST_FILLED and (order.sl_bracket or order.tp_bracket):
-            self._create_brackets(order)
-
-    def _bracket_children(self, account_id: int, contract_id: str, group: int | None) -> list[Order]:
-        book = self.working.get(contract_id, {})
-        return [
-            o
-            for o in sorted(book.values(), key=lambda o: o.id)
-            if o.account_id == account_id
-            and o.oco_group is not None
-            and (group is None or o.oco_group == group)
-        ]
-
-    def _create_brackets(self, entry: Order) -> None:
-        assert entry.filled_price is not None
-        tick = entry.contract.tick_size
-        direction = 1 if entry.side == BUY else -1
-        exit_side = SELL if entry.side == BUY else BUY
-        for bracket, protective in ((entry.sl_bracket, True), (entry.tp_bracket, False)):
-            if not bracket:
-                continue
-            distance = abs(int(bracket.get("ticks", 0))) * tick
-            price = (
-                entry.filled_price - direction * distance
-                if protective
-                else entry.filled_price + direction * distance
-            )
-            price = (price / tick).to_integral_value() * tick
-            kind = int(bracket.get("type", STOP if protective else LIMIT))
-            child = Order(
-                self._take_order_id(), entry.account_id, entry.contract, kind, exit_side, entry.size
-            )
-            child.oco_group = entry.id
-            if kind in (STOP, STOP_LIMIT):
-                child.stop = price
-                child.limit = price if kind == STOP_LIMIT else None
-            elif kind == TRAILING_STOP:
-                child.trail = distance
-                child.stop = price
-            else:
-                child.type = LIMIT if kind not in (LIMIT, JOIN_BID, JOIN_ASK) else kind
-                child.limit = price
-            self._open(child)
+            self.activate_children(order)
 
     # -- cancel / modify / close -----------------------------------------------------------------------
-    def _cancel(self, order: Order) -> None:
+    def _cancel(self, order: Order, requested: bool = False) -> None:
+        """Cancel a working order: status 7 (PendingCancellation, setting ``order_pending_cancel_event``)
+        and then 3. A requested cancel (REST, trader) stays pending ``pending_cancel_ms``; meanwhile the
+        order is still in the book and may fill, as a live order may while its cancel is in flight."""
+        if self.settings["order_pending_cancel_event"] and order.status != ST_PENDING_CANCEL:
+            order.status = ST_PENDING_CANCEL
+            order.updated = utcnow()
+            self._emit_order(order)
+            delay = float(self.settings["pending_cancel_ms"]) / 1000 if requested else 0.0
+            if delay > 0 and self.scheduler is not None:
+                self.scheduler(delay, lambda: self._complete_cancel(order))
+                return
+        self._complete_cancel(order)
+
+    def _complete_cancel(self, order: Order) -> None:
+        if self.orders.get(order.id) is not order or order.status not in WORKING:
+            return  # filled while the cancel was pending, or the simulator was reset
         order.updated = utcnow()
         self._finish(order, ST_CANCELLED)
         self._emit_order(order)
+        self.cancel_children(self.children_of(order.id))  # an entry takes its suspended brackets along
 
     def _own_order(
         self, account_id: int | None, order_id: int, user: str | None
@@ -570,12 +438,14 @@ class Broker:
             return None, Result(2, f"order {order_id} not found")
         if order.status not in WORKING:
             return None, Result(3, f"order {order_id} is already final (status {order.status})")
+        if order.status == ST_PENDING_CANCEL:
+            return None, Result(4, f"order {order_id} is pending cancellation")
         return order, Result()
 
     def cancel(self, account_id: int | None, order_id: int, user: str | None) -> Result:
         order, result = self._own_order(account_id, order_id, user)
         if order is not None:
-            self._cancel(order)
+            self._cancel(order, requested=True)
         return result
 
     def modify(
@@ -601,8 +471,9 @@ class Broker:
                 )
         new_stop = stop if stop is not None else order.stop
         if trail is not None and order.type == TRAILING_STOP:
-            q = self.market.quote_of(contract)
-            new_stop = q.bid - trail if order.side == SELL else q.ask + trail
+            new_stop, trail, problem = self._trail(order.side, trail, contract)
+            if problem:
+                return Result(3, problem)
         crossed = (
             order.type in (STOP, STOP_LIMIT)
             and not order.triggered
@@ -671,7 +542,7 @@ class Broker:
         if trade.voided:
             return
         trade.voided = True
-        account.balance -= (trade.pnl or Decimal(0)) - trade.fees
+        account.balance -= (trade.pnl or Decimal(0)) - trade.charges
         self._emit_user("GatewayUserTrade", trade.to_wire(), account, trade.contract.id)
         self._emit_account(account)
 
@@ -680,7 +551,8 @@ class Broker:
         return sorted((p for p in self.positions.values() if p.account_id == account_id), key=lambda p: p.id)
 
     def working_orders(self, account_id: int) -> list[Order]:
-        return [o for o in self.orders.values() if o.account_id == account_id and o.status in WORKING]
+        """``Order/searchOpen``: Open, Pending and PendingCancellation; suspended children are left out."""
+        return [o for o in self.orders.values() if o.account_id == account_id and o.status in LISTED_OPEN]
 
     def orders_between(self, account_id: int, start: datetime, end: datetime | None) -> list[Order]:
         return [

@@ -20,9 +20,10 @@ from aiohttp import web
 from risk_manager.sim.auth import TokenInfo
 from risk_manager.sim.hubs import token_from
 from risk_manager.sim.journal import CAUSE
-from risk_manager.sim.matching import OrderRequest, Result
 from risk_manager.sim.ratelimit import SlidingWindow
-from risk_manager.sim.wire import dumps, loads, parse_ts, plain
+from risk_manager.sim.records import OrderRequest, Result
+from risk_manager.sim.strict import BARE_LIST_PATHS, bracket_problem, null_payload, token_failure
+from risk_manager.sim.wire import ORDER_TYPE_NAMES, SIDE_NAMES, dumps, enum_value, loads, parse_ts, plain
 
 if TYPE_CHECKING:
     from risk_manager.sim.core import Simulator
@@ -113,7 +114,7 @@ class Call:
             raise BadRequest(key, f"expected an ISO-8601 timestamp, got {value!r}")
         return parsed
 
-    def bracket(self, key: str) -> dict[str, int] | None:
+    def bracket(self, key: str, type_required: bool = False) -> dict[str, int] | None:
         value = self.body.get(key)
         if value is None:
             return None
@@ -121,7 +122,9 @@ class Call:
             raise BadRequest(key, "expected {ticks: int, type: int}")
         out = {"ticks": int(value["ticks"])}
         kind = value.get("type")
-        if kind is not None:  # absent: Stop for the stop loss, Limit for the take profit (matching.py)
+        if kind is None and type_required:  # the gateway's docs: required, not nullable
+            raise BadRequest(f"{key}.type", "required (an OrderType integer)")
+        if kind is not None:  # absent: Stop for the stop loss, Limit for the take profit (brackets.py)
             if isinstance(kind, bool) or not isinstance(kind, int | Decimal):
                 raise BadRequest(f"{key}.type", "expected an OrderType integer")
             out["type"] = int(kind)
@@ -141,11 +144,14 @@ def envelope(result: Result | None = None, **payload: Any) -> dict[str, Any]:
 Handler = Callable[["Simulator", Call], Awaitable[dict[str, Any]] | dict[str, Any]]
 
 
-def order_request(call: Call, account_id: int) -> OrderRequest:
-    from risk_manager.sim.wire import ORDER_TYPE_NAMES, SIDE_NAMES, enum_value
-
-    otype = enum_value(call.body.get("type"), ORDER_TYPE_NAMES)
-    side = enum_value(call.body.get("side"), SIDE_NAMES)
+def order_request(call: Call, account_id: int, names: bool = True) -> OrderRequest:
+    """An order from a request body. ``names``: the control API's conveniences (``"market"``,
+    ``"buy"``, bracket type defaults); the public REST API takes integers only, as the gateway does."""
+    if names:
+        otype = enum_value(call.body.get("type"), ORDER_TYPE_NAMES)
+        side = enum_value(call.body.get("side"), SIDE_NAMES)
+    else:
+        otype, side = call.int_("type"), call.int_("side")
     if otype is None:
         raise BadRequest("type", "expected an order type")
     if side is None:
@@ -171,8 +177,8 @@ def order_request(call: Call, account_id: int) -> OrderRequest:
         stop=call.num("stopPrice"),
         trail=call.num("trailPrice"),
         custom_tag=call.str_("customTag", False),
-        sl_bracket=call.bracket("stopLossBracket"),
-        tp_bracket=call.bracket("takeProfitBracket"),
+        sl_bracket=call.bracket("stopLossBracket", type_required=not names),
+        tp_bracket=call.bracket("takeProfitBracket", type_required=not names),
         fills=fills,
     )
 
@@ -216,7 +222,7 @@ def _listing(sim: Simulator, call: Call, key: str, items: Callable[[int], Iterab
     """The caller's account's objects under ``key``, oldest id first (AccountNotFound: an empty list)."""
     acct, problem = _own_account(sim, call)
     if problem:
-        return envelope(problem, **{key: []})
+        return envelope(problem, **{key: None})
     return envelope(**{key: [x.to_wire() for x in sorted(items(acct), key=lambda x: x.id)]})
 
 
@@ -242,8 +248,11 @@ def partial_close(sim: Simulator, call: Call) -> dict[str, Any]:
 def order_place(sim: Simulator, call: Call) -> dict[str, Any]:
     acct = call.int_("accountId")
     assert acct is not None
-    req = order_request(call, acct)
+    req = order_request(call, acct, names=False)
     req.fills = None  # only the trader's platform splits fills
+    signs = bracket_problem(req)
+    if signs is not None:
+        return envelope(Result(2, signs), orderId=None)
     result = sim.broker.place(req, call.user)
     return envelope(result, orderId=result.order_id)
 
@@ -295,7 +304,7 @@ def retrieve_bars(sim: Simulator, call: Call) -> dict[str, Any]:
     partial = call.bool_("includePartialBar")
     contract = sim.table.by_id(cid or "")
     if contract is None:
-        return envelope(Result(1, f"contract {cid} not found"), bars=[])
+        return envelope(Result(1, f"contract {cid} not found"), bars=None)
     if unit not in (1, 2, 3, 4, 5, 6):
         raise BadRequest("unit", "expected 1..6")
     assert start and end and unit_number is not None and limit is not None
@@ -371,6 +380,7 @@ class RestApi:
             hubs.hold()
         try:
             response_body, status, headers = await self._process(path, body, info, token, entry)
+            response_body = self._as_live(path, response_body, status, entry)
             if hubs is not None and before:
                 await hubs.flush()
             entry["status"] = status
@@ -385,6 +395,21 @@ class RestApi:
                 await hubs.release()  # ... then the execution's events
         return response
 
+    def _as_live(self, path: str, body: Any, status: int, entry: dict[str, Any]) -> Any:
+        """The live envelope: ``errorMessage`` null on failures (setting ``error_messages``; the
+        simulator's reason stays in the journal entry as ``reason``), payload arrays null, and a
+        bare array for the list endpoints that may answer one (setting ``bare_list_responses``)."""
+        if status != 200 or not isinstance(body, dict) or entry.get("fault") is not None:
+            return body  # an injected failure answers exactly as its fault says
+        if body.get("success") is False:
+            entry["reason"] = body.get("errorMessage")
+            body = null_payload(body)
+            if self.sim.settings["error_messages"] == "null":
+                body["errorMessage"] = None
+        elif path in BARE_LIST_PATHS and self.sim.settings["bare_list_responses"]:
+            return body.get(BARE_LIST_PATHS[path])
+        return body
+
     async def _process(
         self, path: str, body: Any, info: TokenInfo | None, token: str | None, entry: dict[str, Any]
     ) -> tuple[Any, int, dict[str, str] | None]:
@@ -393,6 +418,8 @@ class RestApi:
         delay = sim.faults.latency_ms("rest", path, user)
         if delay:
             await asyncio.sleep(delay / 1000)
+        if path in ("/api/Auth/validate", "/api/Auth/logout") and info is None:
+            return token_failure(path, token), 200, None
         if path != "/api/Auth/loginKey" and info is None:
             return {"error": "unauthorized"}, 401, None
         # rate limits: not for login; the bars endpoint has its own window

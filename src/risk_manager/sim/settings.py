@@ -34,6 +34,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "crossed_stop": ("reject", "fill"),
     "can_trade_false_blocks": ("opening", "all", "none"),
     "close_when_flat": ("error", "ok"),
+    "trail_price": ("anchor", "distance"),
+    "error_messages": ("null", "text"),
 }
 _BOOLS = (
     "quote_on_subscribe",
@@ -41,8 +43,18 @@ _BOOLS = (
     "order_pending_event",
     "events_before_response",
     "rate_limit_enabled",
+    "order_pending_cancel_event",
+    "bare_list_responses",
 )
-_NUMBERS = ("ping_interval_s", "client_timeout_s", "handshake_timeout_s", "quote_heartbeat_s", "token_ttl_s")
+_NUMBERS = (
+    "ping_interval_s",
+    "client_timeout_s",
+    "handshake_timeout_s",
+    "quote_heartbeat_s",
+    "token_ttl_s",
+    "pending_cancel_ms",
+)
+_PER_ROOT = ("fees_per_side", "commissions_per_side")
 _INTS = ("journal_max_entries",)
 _LIMITS = ("rate_limit_default", "rate_limit_bars")
 
@@ -66,6 +78,13 @@ def defaults() -> dict[str, Any]:
         "rate_limit_bars": [50, 30],
         "rate_limit_scope": "user",
         "fees_per_side": dict(DEFAULT_FEES),
+        # broker commission per contract per side; a root without one sends "commissions": null
+        "commissions_per_side": {},
+        "order_pending_cancel_event": True,
+        "pending_cancel_ms": 0,
+        "trail_price": "anchor",
+        "error_messages": "null",
+        "bare_list_responses": False,
         "crossed_stop": "reject",
         "can_trade_false_blocks": "opening",
         "close_when_flat": "error",
@@ -108,10 +127,10 @@ def _check(key: str, value: Any, current: dict[str, Any]) -> Any:
                 key, f"expected [requests, window_seconds] (two integers >= 1), got {value!r}"
             )
         return [int(p) for p in pair if p is not None]
-    if key == "fees_per_side":
+    if key in _PER_ROOT:
         if not isinstance(value, dict):
-            raise SettingsError(key, "expected a mapping {ROOT: fee per contract per side}")
-        fees = dict(current["fees_per_side"])
+            raise SettingsError(key, "expected a mapping {ROOT: amount per contract per side}")
+        fees = dict(current[key])
         for root, fee in value.items():
             amount = to_decimal(fee)
             if not isinstance(root, str) or amount is None or amount < 0:
@@ -151,3 +170,8 @@ class Settings:
 
     def fee(self, root: str) -> Decimal:
         return Decimal(self.values["fees_per_side"].get(root, Decimal("0")))
+
+    def commission(self, root: str) -> Decimal | None:
+        """Broker commission per contract per side, or None when the root has none configured."""
+        rate = self.values["commissions_per_side"].get(root)
+        return None if rate is None else Decimal(rate)

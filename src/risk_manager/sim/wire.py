@@ -18,7 +18,10 @@ from risk_manager.engine.events import parse_time
 LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING_STOP, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6, 7
 BUY, SELL = 0, 1
 ST_OPEN, ST_FILLED, ST_CANCELLED, ST_EXPIRED, ST_REJECTED, ST_PENDING = 1, 2, 3, 4, 5, 6
-WORKING = frozenset({ST_OPEN, ST_PENDING})
+ST_PENDING_CANCEL, ST_SUSPENDED = 7, 8  # sent by the live gateway (issue 9; docs/simulator.md)
+WORKING = frozenset({ST_OPEN, ST_PENDING, ST_PENDING_CANCEL, ST_SUSPENDED})  # not final
+LIVE = frozenset({ST_OPEN, ST_PENDING, ST_PENDING_CANCEL})  # in the book: may trigger and fill
+LISTED_OPEN = LIVE  # what Order/searchOpen lists (suspended bracket children are left out)
 LONG, SHORT = 1, 2
 
 ORDER_TYPE_NAMES = {
@@ -120,6 +123,8 @@ def loads(text: str) -> Any:
 
 
 def enum_value(value: Any, names: dict[str, int]) -> int | None:
+    """Control-API convenience: an integer, or a name such as ``market`` / ``buy``. The public REST
+    API takes integers only (``strict.py``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

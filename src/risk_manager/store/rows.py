@@ -90,7 +90,7 @@ def trade_values(acct: AccountState, trade: TradeUpdate, symbol: str | None, now
         "size": trade.size,
         "price": money(trade.price),
         "pnl": money(trade.pnl),
-        "fees": money(trade.fees),
+        "fees": money(trade.charges),  # every charge of the fill (fees + commissions)
         "voided": int(trade.voided),
         "order_id": trade.order_id,
         "received_at": ts(now),
@@ -120,7 +120,7 @@ def daily_pnl_values(acct: AccountState, now: datetime) -> dict[str, Any]:
         "account_id": acct.account_id,
         "trading_day": current_day(acct, now),
         "realized": money(acct.realized),
-        "fees": money(sum((t.fees for t in counted), Decimal(0))),
+        "fees": money(sum((t.charges for t in counted), Decimal(0))),
         "trade_count": acct.session_trades,
         "winning": sum(1 for t in counted if t.pnl is not None and t.pnl > 0),
         "losing": sum(1 for t in counted if t.pnl is not None and t.pnl < 0),

@@ -72,7 +72,7 @@ def trade_view(trade: Any) -> dict[str, Any]:
         "size": trade.size,
         "price": None if trade.price is None else str(trade.price),
         "pnl": money(trade.pnl),
-        "fees": money(trade.fees),
+        "fees": money(trade.charges),  # every charge of the fill (fees + commissions)
         "executedAt": iso(trade.created),
         "voided": trade.voided,
     }
@@ -97,7 +97,7 @@ def lockout_view(record: Lockout, *, observed: bool = False) -> dict[str, Any]:
 def pnl_view(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any]:
     ctx = RuleContext(engine.state, acct, now)
     unrealized = ctx.total_unrealized()
-    fees = sum((t.fees for t in acct.trades.values() if not t.voided), Decimal(0))
+    fees = sum((t.charges for t in acct.trades.values() if not t.voided), Decimal(0))
     return {
         "realized": money(acct.realized),
         "unrealized": money(unrealized),

@@ -17,8 +17,24 @@ from risk_manager.daemon.enforcement.evidence import BrokerEvidence
 from risk_manager.daemon.enforcement.steps import Steps
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.engine.actions import ActionKind
-from risk_manager.engine.enums import WORKING_STATUSES
+from risk_manager.engine.enums import WORKING_STATUSES, OrderStatus
 from risk_manager.engine.money import to_decimal
+
+# Not final: Open, Pending, PendingCancellation (a cancel is not done until the broker says so) and
+# Suspended (engine/enums.py). An order listed as PendingCancellation gets no second cancel.
+PENDING_CANCEL = OrderStatus.PENDING_CANCELLATION
+
+
+def _status(order: dict[str, Any]) -> int:
+    return int(order.get("status") or 0)
+
+
+def working_status(orders: list[dict[str, Any]], order_id: int) -> int | None:
+    """The status of ``order_id`` when a read lists it as still working, else None (it is gone)."""
+    for o in orders:
+        if int(o["id"]) == order_id and _status(o) in WORKING_STATUSES:
+            return _status(o)
+    return None
 
 
 def _size_of(positions: list[dict[str, Any]], contract_id: str) -> int:
@@ -113,7 +129,7 @@ class Procedures:
                 return True
             if clock.monotonic() > deadline:
                 break
-            calls = [ops.cancel_order(acct, int(o["id"])) for o in orders]
+            calls = [ops.cancel_order(acct, int(o["id"])) for o in orders if _status(o) != PENDING_CANCEL]
             calls += [ops.close_contract(acct, str(p["contractId"])) for p in positions]
             steps.mark_request(item)
             with steps.sending(item):
@@ -142,13 +158,16 @@ class Procedures:
             if attempt:
                 await steps.backoff(attempt)
                 steps.set(item, WorkState.RETRYING)
+            status: int | None = None
             if attempt or item.state is WorkState.UNCERTAIN:
-                if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
+                status = working_status(await ops.open_orders(acct), order_id)
+                if status is None:
                     return True
-            await steps.mutate(item, ops.cancel_order(acct, order_id))
+            if status != PENDING_CANCEL:  # a pending cancellation only needs the broker's confirmation
+                await steps.mutate(item, ops.cancel_order(acct, order_id))
             if await self.evidence.wait_final(acct, order_id, self.settings.verify_wait_s):
                 return True  # the broker's order event says final: no read needed
-            if not any(int(o["id"]) == order_id for o in await ops.open_orders(acct)):
+            if working_status(await ops.open_orders(acct), order_id) is None:
                 return True
         item.result.setdefault("error", "order still working")
         return False
@@ -212,6 +231,6 @@ async def _open_state(
         raw_orders, raw_positions = await asyncio.gather(ops.open_orders(acct), ops.open_positions(acct))
     else:
         raw_orders, raw_positions = await ops.open_orders(acct), []
-    orders = [o for o in raw_orders if int(o.get("status") or 0) in WORKING_STATUSES]
+    orders = [o for o in raw_orders if _status(o) in WORKING_STATUSES]
     positions = [p for p in raw_positions if int(p.get("size") or 0) > 0]
     return orders, positions

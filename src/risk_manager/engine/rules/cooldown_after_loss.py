@@ -19,7 +19,7 @@ class CooldownAfterLoss(Rule):
     def on_trade(self, ctx: RuleContext, trade: TradeUpdate, counted: bool) -> list[Action]:
         if not counted or trade.pnl is None:
             return []
-        pnl = trade.pnl - (trade.fees if ctx.settings.include_fees else 0)
+        pnl = trade.pnl - (trade.charges if ctx.settings.include_fees else 0)
         if pnl >= 0:
             return []
         loss = -pnl

@@ -102,7 +102,7 @@ class SessionBlockOutside(Rule):
                         self.rule_id, ActionKind.CANCEL_ORDER, reason, order_id=o.order_id, contract_id=o.contract_id
                     )
                     for o in ctx.account.orders.values()
-                    if self._window_for(ctx, o.contract_id)[0] == key
+                    if o.cancellable and self._window_for(ctx, o.contract_id)[0] == key
                 ]
             out += self._lock(ctx, key, window, reason)
         return out

@@ -17,6 +17,8 @@ import pytest
 
 from risk_manager.gateway.rest import RestClient
 from risk_manager.sim.server import SimServer
+from tests.conformance.clients import client as published
+from tests.conformance.clients import wait_subscribed
 from tests.gateway.conftest import sim_post, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -27,23 +29,10 @@ async def _buy(control: httpx.AsyncClient, contract: str) -> None:
     await sim_post(control, "/sim/orders", body)
 
 
-async def _subscribed(control: httpx.AsyncClient, what: str) -> bool:
-    state = (await control.get("/sim/state")).json()
-    return any(what in c["subscriptions"] for c in state["connections"] if c["hub"] == "user")
-
-
-async def _wait_subscribed(control: httpx.AsyncClient, what: str) -> None:
-    for _ in range(500):
-        if await _subscribed(control, what):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no user-hub connection subscribed to {what}")
-
-
 async def test_pysignalr_receives_events(
     sim: SimServer, rest: RestClient, control: httpx.AsyncClient, mnq: str
 ) -> None:
-    pysignalr_client = pytest.importorskip("pysignalr.client")
+    pysignalr_client = published("pysignalr.client", "pysignalr")
     token = await rest.token()
     client = pysignalr_client.SignalRClient(f"{sim.base_url}/hubs/user?access_token={token}")
     received: list[Any] = []
@@ -58,7 +47,7 @@ async def test_pysignalr_receives_events(
     client.on_open(on_open)
     task = asyncio.create_task(client.run())
     try:
-        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await wait_subscribed(control, "SubscribeOrders:1001")
         await _buy(control, mnq)
         await wait_until(lambda: len(received) >= 2, 10, "pysignalr order events")
         payload = received[0][0]
@@ -73,7 +62,7 @@ async def test_pysignalr_receives_events(
 async def test_signalrcore_receives_events(
     sim: SimServer, rest: RestClient, control: httpx.AsyncClient, mnq: str, skip_negotiation: bool
 ) -> None:
-    builder_mod = pytest.importorskip("signalrcore.hub_connection_builder")
+    builder_mod = published("signalrcore.hub_connection_builder", "signalrcore")
     # signalrcore's stop() closes its socket and joins a reader thread blocked in recv(), which only
     # returns when the server sends something: ping every second so that teardown is quick.
     await sim_post(control, "/sim/settings", {"ping_interval_s": 1})
@@ -98,7 +87,7 @@ async def test_signalrcore_receives_events(
     try:
         await wait_until(opened.is_set, 10, "signalrcore open")
         await asyncio.to_thread(hub.send, "SubscribeOrders", [1001])
-        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await wait_subscribed(control, "SubscribeOrders:1001")
         await _buy(control, mnq)
         await wait_until(lambda: len(received) >= 2, 10, "signalrcore order events")
         with lock:
@@ -112,7 +101,7 @@ async def test_pysignalr_comes_back_after_drop_hubs(
 ) -> None:
     """gateway.md §7.1: after ``drop_hubs`` pysignalr reconnects (reusing its old id, without
     negotiating) and re-subscribes in its open callback; events flow again."""
-    pysignalr_client = pytest.importorskip("pysignalr.client")
+    pysignalr_client = published("pysignalr.client", "pysignalr")
     token = await rest.token()
     client = pysignalr_client.SignalRClient(f"{sim.base_url}/hubs/user?access_token={token}")
     received: list[Any] = []
@@ -129,10 +118,10 @@ async def test_pysignalr_comes_back_after_drop_hubs(
     client.on_open(on_open)
     task = asyncio.create_task(client.run())
     try:
-        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await wait_subscribed(control, "SubscribeOrders:1001")
         await sim_post(control, "/sim/faults", {"kind": "drop_hubs", "hub": "user"})
         await wait_until(lambda: len(opens) >= 2, 20, "pysignalr reopened after the drop")
-        await _wait_subscribed(control, "SubscribeOrders:1001")
+        await wait_subscribed(control, "SubscribeOrders:1001")
         await _buy(control, mnq)
         await wait_until(lambda: len(received) >= 2, 10, "order events after the reconnect")
     finally:
