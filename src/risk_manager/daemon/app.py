@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -117,6 +118,10 @@ class Daemon:
         self.stop_requested.set()
 
     def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # Hosted on a service thread (Windows SvcDoRun): signals only reach the main thread;
+            # the service host stops the daemon through request_stop (daemon.md §1).
+            return
         loop = asyncio.get_running_loop()
         names = ["SIGINT", "SIGTERM", "SIGBREAK"]
         for name in names:
