@@ -22,7 +22,7 @@ from risk_manager.exit_codes import (
 )
 from risk_manager.service import outcome as S
 from risk_manager.service.access import AccessControl
-from risk_manager.service.checks import Context, run_checks
+from risk_manager.service.checks import Check, Context, run_checks
 from risk_manager.service.command import layout_from_command
 from risk_manager.service.layout import Layout
 from risk_manager.service.manager import ManagerError, ManagerState, ServiceDefinition, ServiceManager
@@ -77,6 +77,10 @@ class Installer:
         self.say(message)
         return Outcome(code, message, list(self.lines), dict(details))
 
+    def _refused(self, check: Check) -> Outcome:
+        """A failed validation: its line was printed with the others."""
+        return Outcome(check.exit_code, check.line, list(self.lines))
+
     # ----- waiting ---------------------------------------------------------------------------------
     def _wait_state(self, targets: tuple[str, ...], deadline: float) -> ManagerState:
         while True:
@@ -112,7 +116,7 @@ class Installer:
         purpose = "upgrade" if upgrade else "install"
         failed = run_checks(self._context(purpose, state, self.layout), self.say)
         if failed is not None:
-            return self._done(failed.exit_code, failed.line)
+            return self._refused(failed)
         layout = self.layout
         if upgrade and state.installed and state.state in (S.RUNNING, S.STARTING):
             stopped = self._stop_and_wait()
@@ -220,7 +224,7 @@ class Installer:
         layout = self._layout_of(state)
         failed = run_checks(self._context("start", state, layout), self.say)
         if failed is not None:
-            return self._done(failed.exit_code, failed.line)
+            return self._refused(failed)
         if state.state == S.RUNNING:
             return self._done(EXIT_OK, "! Service is already running.")
         answer = self._start_and_wait(layout)

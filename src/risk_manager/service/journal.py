@@ -7,8 +7,8 @@ Decision: speak journald's native protocol directly (one datagram of ``KEY=value
 one line with the ``<N>`` priority prefix that journald and most log collectors understand; fields
 other than the priority are lost there. No dependency (python-systemd is not needed for this).
 
-Datagrams are sent non-blocking: when journald is too slow the record is dropped (and said once a
-minute by the notifier), never waited for.
+Datagrams are sent non-blocking: when journald's queue is full the sink's own task retries for up
+to a second, then drops the record (said once a minute by the notifier); the loop never waits.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from risk_manager.service.events import ServiceEvent, to_event
 from risk_manager.service.names import SYSLOG_IDENTIFIER
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
+RETRIES = 100
+RETRY_S = 0.01
 
 
 def encode_fields(fields: dict[str, str]) -> bytes:
@@ -116,8 +118,14 @@ class JournalSink(QueuedSink):
             self.crash_reported = True
         if isinstance(self.transport, StderrJournal):
             await asyncio.to_thread(self.transport.send, event)
-        else:
-            self.transport.send(event)
+            return
+        for _ in range(RETRIES):
+            try:
+                self.transport.send(event)
+                return
+            except BlockingIOError:  # journald's queue is full: give it a moment, off the loop's time
+                await asyncio.sleep(RETRY_S)
+        raise BlockingIOError(f"journald did not take the record within {RETRIES * RETRY_S:.0f} s")
 
     def write_now(self, event: ServiceEvent) -> None:
         """Synchronous, after the event loop has ended (the crash record of the service entry)."""

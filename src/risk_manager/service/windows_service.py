@@ -22,34 +22,14 @@ if __name__ == "__main__" and "--site-packages" in sys.argv:  # pragma: no cover
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
-import argparse  # noqa: E402
 import os  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import servicemanager  # noqa: E402
 import win32serviceutil  # noqa: E402
 
-from risk_manager.daemon.options import DaemonOptions  # noqa: E402
 from risk_manager.service.eventlog import EventLogSink, Win32EventLog  # noqa: E402
-from risk_manager.service.layout import Layout  # noqa: E402
 from risk_manager.service.names import DESCRIPTION, DISPLAY_NAME, SERVICE_NAME  # noqa: E402
-from risk_manager.service.winsvc_host import ServiceHost  # noqa: E402
-
-
-def options_from_argv(argv: list[str]) -> DaemonOptions:
-    parser = argparse.ArgumentParser(prog="risk_manager.service.windows_service", add_help=False)
-    parser.add_argument("--config-dir", type=Path)
-    parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--log-dir", type=Path)
-    args, _unknown = parser.parse_known_args(argv)
-    default = Layout.for_service()
-    return DaemonOptions(
-        config_dir=(args.config_dir or default.config_dir).resolve(),
-        data_dir=(args.data_dir or default.data_dir).resolve(),
-        log_dir=(args.log_dir or default.log_dir).resolve(),
-        mode="service",
-        console_log=False,  # no console: the log files and the Event Log
-    )
+from risk_manager.service.winsvc_host import ServiceHost, options_from_argv  # noqa: E402
 
 
 class RiskManagerService(win32serviceutil.ServiceFramework):  # type: ignore[misc]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from risk_manager.daemon.notify import DaemonStarted, Message, Sink
@@ -28,6 +30,7 @@ from risk_manager.daemon.options import DaemonOptions
 from risk_manager.exit_codes import EXIT_OK, EXIT_RUNTIME
 from risk_manager.service import win32_constants as W
 from risk_manager.service.entry import report_crash
+from risk_manager.service.layout import Layout
 
 log = logging.getLogger("risk_manager.service")
 
@@ -57,6 +60,23 @@ class ReadinessSink:
     def deliver(self, message: Message) -> None:
         if isinstance(message, DaemonStarted):
             self.ready.set()
+
+
+def options_from_argv(argv: list[str]) -> DaemonOptions:
+    """The daemon's options from the registered command line (explicit directories, §8.1)."""
+    parser = argparse.ArgumentParser(prog="risk_manager.service.windows_service", add_help=False)
+    parser.add_argument("--config-dir", type=Path)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--log-dir", type=Path)
+    args, _unknown = parser.parse_known_args(argv)
+    default = Layout.for_service()
+    return DaemonOptions(
+        config_dir=(args.config_dir or default.config_dir).resolve(),
+        data_dir=(args.data_dir or default.data_dir).resolve(),
+        log_dir=(args.log_dir or default.log_dir).resolve(),
+        mode="service",
+        console_log=False,  # no console: the log files and the Event Log
+    )
 
 
 def _daemon_factory(options: DaemonOptions, sinks: Sequence[Sink]) -> Any:
