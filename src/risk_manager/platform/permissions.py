@@ -47,28 +47,31 @@ def secret_file_problem(
     owner_only: bool = False,
     service_groups: frozenset[str] = SERVICE_GROUPS,
     service_gid: int | None = None,
+    fix: str | None = None,
 ) -> str | None:
     """Why ``path`` is readable by someone it should not be, with the fix; None when it is fine
     (or does not exist: a missing file is another check's business).
 
     ``service_gid`` names the service group by number (an installation staged under ``--root`` has
-    its own group database)."""
+    its own group database). ``fix`` replaces the default advice (``chmod 600``, right for a user's
+    own config; an installed service needs its group to keep reading)."""
     if sys.platform == "win32":  # pragma: no cover - Windows
         from risk_manager.platform import _win_acl
 
         return _win_acl.secret_problem(path, owner_only=owner_only)
+    advice = fix or f"run: chmod 600 {path}"
     try:
         info = path.stat()
     except OSError:
         return None
     mode = stat.S_IMODE(info.st_mode)
     if mode & stat.S_IROTH:
-        return f"is readable by every user (mode {mode:04o}); run: chmod 600 {path}"
+        return f"is readable by every user (mode {mode:04o}); {advice}"
     if mode & stat.S_IRGRP:
         group = _group_name(info.st_gid)
         ours = info.st_gid == service_gid or group in service_groups
         if owner_only or not ours:
-            return f"is readable by group {group!r} (mode {mode:04o}); run: chmod 600 {path}"
+            return f"is readable by group {group!r} (mode {mode:04o}); {advice}"
     return None
 
 

@@ -9,7 +9,8 @@ that fails, whose exit code is the command's:
 4. admin password set (5)
 5. database at the current schema or migratable (3)
 6. the Python environment reachable by the service (5)
-7. service state suitable (install: not installed yet, else 10; start: installed, else 9)
+7. service state suitable (install: not installed yet, else 10; start: installed, else 9 — checked
+   second for start)
 """
 
 from __future__ import annotations
@@ -126,11 +127,7 @@ def accounts_and_keys(ctx: Context) -> list[Check]:
         problem = ctx.access.secret_problem(path, ctx.account)
         if problem:
             checks.append(
-                Check(
-                    FAIL,
-                    f"{path.name} {problem}. Fix: risk-manager service install --repair-permissions",
-                    EXIT_VALIDATION,
-                )
+                Check(FAIL, f"{path.name} {problem}", EXIT_VALIDATION)
             )
     if all(not c.failed for c in checks):
         checks.append(Check(OK, "secrets.yaml readable by administrators and the service only"))
@@ -214,8 +211,13 @@ GROUPS: tuple[Callable[[Context], list[Check]], ...] = (
 
 
 def run_checks(ctx: Context, emit: Callable[[str], None]) -> Check | None:
-    """Run the groups in order, printing each line; the first failing check, or None."""
-    for group in GROUPS:
+    """Run the groups in order, printing each line; the first failing check, or None.
+
+    ``start`` asks "is it installed?" right after the rights: nothing else matters before that."""
+    groups = GROUPS
+    if ctx.purpose == "start":
+        groups = (rights, service_state, *[g for g in GROUPS if g not in (rights, service_state)])
+    for group in groups:
         checks = group(ctx)
         for check in checks:
             emit(check.line)

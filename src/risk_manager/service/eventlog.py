@@ -40,7 +40,32 @@ class Win32EventLog:  # pragma: no cover - Windows only
         )
 
 
-class EventLogSink(QueuedSink):
+class DrainingSink(QueuedSink):
+    """A ``QueuedSink`` whose ``aclose`` also waits for the message being written (the last event,
+    "stopped", is written while the daemon closes; cancelling it mid-write would lose it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._busy = 0
+
+    async def handle(self, message: Message) -> None:
+        self._busy += 1
+        try:
+            await self.write(message)
+        finally:
+            self._busy -= 1
+
+    async def write(self, message: Message) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        task = self._task
+        while task is not None and not task.done() and (self._busy or not self._queue.empty()):
+            await asyncio.sleep(0.005)
+        await super().aclose()
+
+
+class EventLogSink(DrainingSink):
     name = "eventlog"
 
     def __init__(self, writer: EventLogWriter) -> None:
@@ -51,7 +76,7 @@ class EventLogSink(QueuedSink):
     def wants(self, message: Message) -> bool:
         return to_event(message) is not None
 
-    async def handle(self, message: Message) -> None:
+    async def write(self, message: Message) -> None:
         event = to_event(message)
         if event is None:
             return

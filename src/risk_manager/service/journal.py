@@ -21,7 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from risk_manager.daemon.notify import Message, QueuedSink
+from risk_manager.daemon.notify import Message
+from risk_manager.service.eventlog import DrainingSink
 from risk_manager.service.events import ServiceEvent, to_event
 from risk_manager.service.names import SYSLOG_IDENTIFIER
 
@@ -99,7 +100,7 @@ def default_transport() -> NativeJournal | StderrJournal:
     return StderrJournal()
 
 
-class JournalSink(QueuedSink):
+class JournalSink(DrainingSink):
     name = "journal"
 
     def __init__(self, transport: NativeJournal | StderrJournal | None = None) -> None:
@@ -110,7 +111,7 @@ class JournalSink(QueuedSink):
     def wants(self, message: Message) -> bool:
         return to_event(message) is not None
 
-    async def handle(self, message: Message) -> None:
+    async def write(self, message: Message) -> None:
         event = to_event(message)
         if event is None:
             return

@@ -29,6 +29,7 @@ from risk_manager.service.layout import ADMIN_HASH_FILE, CONFIG_FILES, SECRETS_F
 from risk_manager.service.names import SERVICE_GROUP, SERVICE_USER
 
 ROOT, SERVICE = "root", "service"
+REPAIR = "run as administrator: risk-manager service install --repair-permissions"
 SHARED_CONFIG = frozenset({*CONFIG_FILES, SECRETS_FILE, ADMIN_HASH_FILE})
 
 
@@ -248,4 +249,4 @@ class PosixAccess:
         return f"{owner}:{group}"
 
     def secret_problem(self, path: Path, account: ServiceAccount | None) -> str | None:
-        return secret_file_problem(path, service_gid=account.gid if account else None)
+        return secret_file_problem(path, service_gid=account.gid if account else None, fix=REPAIR)
