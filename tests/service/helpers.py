@@ -3,6 +3,7 @@ admin password file, free ports, and running code as another (real, unprivileged
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -24,6 +25,13 @@ PY = sys.executable
 # The trader's standard account in the tamper tests: Debian's unprivileged "nobody".
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+
+
+def not_root() -> str | None:
+    """Why the installer tests cannot run here (they need root on a POSIX system), or None."""
+    if os.name != "posix":
+        return "the Linux installer (the Windows one: test_windows_*.py)"
+    return None if os.geteuid() == 0 else "installs need root"
 
 
 def free_port() -> int:
@@ -89,8 +97,11 @@ def run_as(
     )
 
 
+@functools.cache
 def can_run_as_nobody() -> str | None:
     """None when this interpreter and package work for an unprivileged user, else why not."""
+    if os.name != "posix":
+        return "POSIX users and modes (the Windows equivalents: test_windows_*.py)"
     if os.geteuid() != 0:
         return "needs root (creates users, changes owners)"
     if shutil.which("setpriv") is None:

@@ -4,7 +4,6 @@ run. Real files in a staging root; the Linux service manager and permissions (st
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from .helpers import (
     PY,
     as_user,
     can_run_as_nobody,
+    not_root,
     staging_root,
     write_service_config,
 )
@@ -29,7 +29,7 @@ from .helpers import (
 URLS = {"api_url": "http://127.0.0.1:9", "user_hub_url": "http://127.0.0.1:9/u", "market_hub_url": "http://127.0.0.1:9/m"}
 USERS = {"alice": ("key-alice-0001", [9101]), "bob": ("key-bob-0002", [9102])}
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the installer's checks need root (administrator)")
+pytestmark = pytest.mark.skipif(bool(not_root()), reason=not_root() or "")
 
 
 @pytest.fixture

@@ -299,6 +299,10 @@ def test_doctor_on_the_healthy_running_install(installed: Installed, running: Ru
         assert set(by_check[check]) == {"ok"}, (check, report["findings"])
     assert by_check["administrator"] == ["warning"]  # root at the keyboard: the stated limit of §11
     assert result.returncode == 0 and report["ok"] is True
+    refused = json.loads(cli("doctor", "--vacuum", "--json", "--root", str(installed.root)).stdout)
+    vacuum = [f for f in refused["findings"] if f["check"] == "vacuum"]
+    assert vacuum == [{"check": "vacuum", "status": "error", "message": "the daemon is running",
+                       "fix": "stop the service first (risk-manager service stop)"}]
 
 
 def test_uninstall_purge_removes_everything_it_created() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from tests.e2e.harness import Proc, Simulator
 from tests.e2e.rulesets import users_file
 
 from .helpers import free_port, write_service_config
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="systemd's notify protocol is Linux only")
 
 USERS = {"alice": ("key-alice", [7101]), "bob": ("key-bob", [7102, 7103])}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from risk_manager.service.command import linux_command
 from risk_manager.service.layout import Layout
 from risk_manager.service.unit import HARDENING, exec_start, quote_arg, render_unit, split_command
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="systemd units are Linux only")
 
 REAL = Layout.for_service(platform="linux", env={})
 

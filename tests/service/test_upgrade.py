@@ -7,7 +7,6 @@ Real staged installation, real SQLite, real migrations: a good one (schema 2) an
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ from risk_manager.service.installer import Installer
 from risk_manager.service.layout import Layout
 from risk_manager.store.migrations import MIGRATIONS, Migration
 
-from .helpers import staging_root, write_service_config
+from .helpers import not_root, staging_root, write_service_config
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs need root")
+pytestmark = pytest.mark.skipif(bool(not_root()), reason=not_root() or "")
 
 URLS = {"api_url": "http://127.0.0.1:9", "user_hub_url": "http://127.0.0.1:9/u", "market_hub_url": "http://127.0.0.1:9/m"}
 GOOD = Migration(2, "notes table", ("CREATE TABLE upgrade_notes (id INTEGER PRIMARY KEY, note TEXT)",))

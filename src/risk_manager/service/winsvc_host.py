@@ -54,12 +54,14 @@ class ReadinessSink:
 
     name = "service-readiness"
 
-    def __init__(self) -> None:
+    def __init__(self, wake: threading.Event) -> None:
         self.ready = threading.Event()
+        self._wake = wake
 
     def deliver(self, message: Message) -> None:
         if isinstance(message, DaemonStarted):
             self.ready.set()
+            self._wake.set()
 
 
 def options_from_argv(argv: list[str]) -> DaemonOptions:
@@ -100,7 +102,8 @@ class ServiceHost:
         self.sinks = list(sinks)
         self._factory = daemon_factory
         self._exit = exit_process
-        self._readiness = ReadinessSink()
+        self._wake = threading.Event()  # readiness or the daemon's end, whichever comes first
+        self._readiness = ReadinessSink(self._wake)
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,7 +118,7 @@ class ServiceHost:
         thread = threading.Thread(target=self._daemon_thread, name="risk-manager-daemon", daemon=True)
         thread.start()
         while not self._done.is_set():
-            if self._readiness.ready.wait(START_CHECKPOINT_S):
+            if self._wake.wait(START_CHECKPOINT_S):
                 break
             with self._lock:
                 if self._stop_reason is None and not self._done.is_set():
@@ -157,6 +160,7 @@ class ServiceHost:
             self.exit_code = EXIT_RUNTIME
         finally:
             self._done.set()
+            self._wake.set()
 
     # ----- SvcStop / SvcShutdown ---------------------------------------------------------------------
     def stop(self, reason: str = "service stop") -> None:
