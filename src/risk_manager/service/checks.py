@@ -15,7 +15,6 @@ that fails, whose exit code is the command's:
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from risk_manager.exit_codes import (
     EXIT_VALIDATION,
 )
 from risk_manager.service.access import AccessControl, ServiceAccount
+from risk_manager.service.dbcheck import inspect_database
 from risk_manager.service.layout import Layout
 from risk_manager.service.manager import ManagerState
 
@@ -67,7 +67,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
-def _issue_line(issue: Any) -> str:
+def issue_line(issue: Any) -> str:
     where = f"{issue.file} › {issue.path}" if issue.path else f"{issue.file}"
     line = f" (line {issue.line})" if issue.line is not None else ""
     return f"{where}{line}: {issue.message}"
@@ -97,7 +97,7 @@ def config_valid(ctx: Context) -> list[Check]:
         # The service does not inherit this shell's environment: keys must be in secrets.yaml.
         ctx.config = load_config(directory, env={})
     except ConfigError as exc:
-        return [Check(FAIL, _issue_line(issue), EXIT_VALIDATION) for issue in exc.issues]
+        return [Check(FAIL, issue_line(issue), EXIT_VALIDATION) for issue in exc.issues]
     return [Check(OK, f"Configuration valid ({directory})")]
 
 
@@ -148,20 +148,13 @@ def admin_password(ctx: Context) -> list[Check]:
 
 def database(ctx: Context) -> list[Check]:
     from risk_manager.store import LATEST_VERSION, SchemaTooNewError
-    from risk_manager.store.integrity import quick_check
-    from risk_manager.store.migrations import current_version
 
     path = ctx.layout.db_path
     if not path.exists():
         return [Check(OK, f"Database will be created at schema {LATEST_VERSION} ({path})")]
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
-        try:
-            version = current_version(conn)
-            problems = quick_check(conn)
-        finally:
-            conn.close()
-    except (sqlite3.Error, Exception) as exc:  # noqa: BLE001 - any failure to read is reported
+        version, problems = inspect_database(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is reported, never raised
         return [Check(NOTE, f"Database {path} cannot be checked ({exc}); the service moves a damaged file aside")]
     if version > LATEST_VERSION:
         return [Check(FAIL, str(SchemaTooNewError(version, LATEST_VERSION)), EXIT_DATABASE)]

@@ -22,7 +22,8 @@ from typing import Any
 from risk_manager.platform.filelock import lock_state
 from risk_manager.platform.permissions import interactive_user, secret_file_problem, user_is_administrator
 from risk_manager.service.access import AccessControl
-from risk_manager.service.checks import _issue_line
+from risk_manager.service.checks import issue_line
+from risk_manager.service.dbcheck import inspect_database
 from risk_manager.service.layout import Layout
 from risk_manager.service.outcome import ServiceStatus
 from risk_manager.service.probe import api_url, ask_daemon
@@ -93,7 +94,7 @@ def check_config(report: Report) -> Any:
         config = load_config(report.layout.config_dir, env={} if report.mode == "service" else None)
     except ConfigError as exc:
         for issue in exc.issues:
-            report.add("config", ERROR, _issue_line(issue), 'edit it with "risk-manager admin"')
+            report.add("config", ERROR, issue_line(issue), 'edit it with "risk-manager admin"')
         return None
     except OSError as exc:
         report.add("config", ERROR, f"cannot read the configuration: {exc}", "run doctor as administrator")
@@ -128,22 +129,15 @@ def check_secrets(report: Report, access: AccessControl | None) -> None:
 
 
 def check_database(report: Report) -> None:
-    from risk_manager.store import LATEST_VERSION
-    from risk_manager.store.integrity import integrity_check
-    from risk_manager.store.migrations import current_version
+    from risk_manager.store import LATEST_VERSION, StoreError
 
     path = report.layout.db_path
     if not path.exists():
         report.add("database", WARNING, f"{path} does not exist yet", "it is created at the first start")
         return
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
-        try:
-            problems = integrity_check(conn)
-            version = current_version(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
+        version, problems = inspect_database(path, full=True)
+    except (sqlite3.Error, StoreError) as exc:
         report.add("database", ERROR, f"{path}: {exc}", "stop the service; it moves a damaged file aside at start")
         return
     if problems:

@@ -21,9 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from risk_manager.daemon.notify import Message
-from risk_manager.service.eventlog import DrainingSink
-from risk_manager.service.events import ServiceEvent, to_event
+from risk_manager.service.event_sink import EventSink
+from risk_manager.service.events import ServiceEvent
 from risk_manager.service.names import SYSLOG_IDENTIFIER
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
@@ -100,23 +99,14 @@ def default_transport() -> NativeJournal | StderrJournal:
     return StderrJournal()
 
 
-class JournalSink(DrainingSink):
+class JournalSink(EventSink):
     name = "journal"
 
     def __init__(self, transport: NativeJournal | StderrJournal | None = None) -> None:
         super().__init__()
         self.transport = transport if transport is not None else default_transport()
-        self.crash_reported = False
 
-    def wants(self, message: Message) -> bool:
-        return to_event(message) is not None
-
-    async def write(self, message: Message) -> None:
-        event = to_event(message)
-        if event is None:
-            return
-        if event.event_id == 1002:
-            self.crash_reported = True
+    async def emit(self, event: ServiceEvent) -> None:
         if isinstance(self.transport, StderrJournal):
             await asyncio.to_thread(self.transport.send, event)
             return
@@ -129,7 +119,6 @@ class JournalSink(DrainingSink):
         raise BlockingIOError(f"journald did not take the record within {RETRIES * RETRY_S:.0f} s")
 
     def write_now(self, event: ServiceEvent) -> None:
-        """Synchronous, after the event loop has ended (the crash record of the service entry)."""
         self.transport.send(event)
 
     async def aclose(self) -> None:
