@@ -135,6 +135,10 @@ def test_status_reports_the_installation(installed: Installed) -> None:
     assert data["installed"] is True and data["startType"] == "auto" and data["manager"] == "systemd"
     assert data["directories"] == installed.layout.directories()
     assert data["state"] in ("stopped", "running")
+    assert data["account"] == f"risk-manager (uid {installed.uid}, gid {installed.gid})"
+    assert data["permissions"] == []  # as installed
+    text = cli("service", "status", "--root", str(installed.root)).stdout
+    assert "Permissions as installed" in text and "Start type  auto" in text
 
 
 def test_second_install_is_refused_with_its_own_code(installed: Installed) -> None:

@@ -53,10 +53,15 @@ def _print_status(data: dict[str, object]) -> None:
         ("PID", data["pid"] or "-"),
         ("Start type", data["startType"] or "-"),
         ("Recovery", data["recovery"] or "-"),
+        ("Runs as", data["account"] or "-"),
         ("Config", directories["config"]),
         ("Data", directories["data"]),
         ("Logs", directories["logs"]),
     ]
+    permissions = data.get("permissions")
+    if isinstance(permissions, list):
+        rows.append(("Permissions", "as installed" if not permissions else f"{len(permissions)} difference(s): "
+                     + "; ".join(permissions[:3])))
     if data.get("detail"):
         rows.append(("Note", data["detail"]))
     daemon = data.get("daemon")

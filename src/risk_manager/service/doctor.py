@@ -73,9 +73,13 @@ def check_directories(report: Report, access: AccessControl | None) -> None:
     for kind, path in (("config", layout.config_dir), ("data", layout.data_dir), ("logs", layout.log_dir)):
         if path.is_dir():
             report.add("directories", OK, f"{kind}: {path}")
-        else:
-            fix = "risk-manager service install" if report.mode == "service" else "risk-manager init"
-            report.add("directories", ERROR, f"{kind} directory missing: {path}", f"run: {fix}")
+        elif report.mode == "service":
+            report.add("directories", ERROR, f"{kind} directory missing: {path}",
+                       "run as administrator: risk-manager service install --repair-permissions")
+        elif kind == "config":
+            report.add("directories", ERROR, f"{kind} directory missing: {path}", f'risk-manager init --config-dir "{path}"')
+        else:  # the daemon creates its data and log directories at its first start
+            report.add("directories", WARNING, f"{kind} directory missing: {path}", "created by risk-manager run")
     if access is None or report.mode != "service":
         return
     account = access.service_account()
@@ -93,8 +97,10 @@ def check_config(report: Report) -> Any:
     try:
         config = load_config(report.layout.config_dir, env={} if report.mode == "service" else None)
     except ConfigError as exc:
+        directory = report.layout.config_dir
+        fix = 'edit it with "risk-manager admin"' if directory.is_dir() else f'risk-manager init --config-dir "{directory}"'
         for issue in exc.issues:
-            report.add("config", ERROR, issue_line(issue), 'edit it with "risk-manager admin"')
+            report.add("config", ERROR, issue_line(issue), fix)
         return None
     except OSError as exc:
         report.add("config", ERROR, f"cannot read the configuration: {exc}", "run doctor as administrator")

@@ -21,7 +21,7 @@ from risk_manager.exit_codes import (
     EXIT_RUNTIME,
 )
 from risk_manager.service import outcome as S
-from risk_manager.service.access import AccessControl
+from risk_manager.service.access import AccessControl, ServiceAccount
 from risk_manager.service.checks import Check, Context, run_checks
 from risk_manager.service.command import layout_from_command
 from risk_manager.service.layout import Layout
@@ -33,6 +33,7 @@ from risk_manager.service.upgrade import backup_for_upgrade, initialise_database
 from risk_manager.store.errors import StoreError
 from risk_manager.store.migrations import MIGRATIONS, Migration
 
+START_GRACE_S = 3.0
 STATED_LIMIT = (
     "! Protection holds against standard (non-administrator) accounts only. A local administrator can "
     "stop the service or change its files: trade under a standard account, keep the administrator "
@@ -86,6 +87,20 @@ class Installer:
         while True:
             state = self.manager.query()
             if state.state in targets or time.monotonic() >= deadline:
+                return state
+            self.sleep(self.poll_s)
+
+    def _wait_started(self, deadline: float) -> ManagerState:
+        """Poll for RUNNING. STOPPED ends the wait only once the start was seen under way (or after a
+        few seconds): systemd takes a queued ``--no-block`` start job a moment later."""
+        asked = time.monotonic()
+        under_way = False
+        while True:
+            state = self.manager.query()
+            under_way = under_way or state.state == S.STARTING
+            if state.state == S.RUNNING or time.monotonic() >= deadline:
+                return state
+            if state.state == S.STOPPED and (under_way or time.monotonic() - asked > START_GRACE_S):
                 return state
             self.sleep(self.poll_s)
 
@@ -190,7 +205,7 @@ class Installer:
             self.manager.start()
         except ManagerError as exc:
             return self._done(EXIT_RUNTIME, f"✗ Could not start the service: {exc}")
-        state = self._wait_state((S.RUNNING, S.STOPPED), deadline)
+        state = self._wait_started(deadline)
         if state.state != S.RUNNING:
             return self._done(
                 EXIT_RUNTIME,
@@ -314,6 +329,10 @@ class Installer:
         daemon = None
         if answer is not None:
             daemon = {**answer.status, "url": answer.url, "pid": answer.pid, "version": answer.version}
+        account = self.access.service_account()
+        permissions = None
+        if state.installed and self.access.is_admin():  # a standard user cannot read the config dir
+            permissions = [f"{f.path}: {f.message}" if f.path else f.message for f in self.access.audit(layout, account)]
         return ServiceStatus(
             installed=state.installed,
             state=state.state,
@@ -327,4 +346,10 @@ class Installer:
             log_dir=str(layout.log_dir),
             daemon=daemon,
             detail=state.detail,
+            account=None if account is None else _account_label(account),
+            permissions=permissions,
         )
+
+
+def _account_label(account: ServiceAccount) -> str:
+    return account.name if account.uid is None else f"{account.name} (uid {account.uid}, gid {account.gid})"

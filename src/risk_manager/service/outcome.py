@@ -46,6 +46,9 @@ class ServiceStatus:
     #: the daemon's own ``status`` answer over the local API (None when it does not answer)
     daemon: dict[str, Any] | None = None
     detail: str | None = None  # why the state is unknown, e.g. "systemd is not running"
+    account: str | None = None  # what the service runs as ("risk-manager (uid 999, gid 995)", "LocalSystem")
+    #: differences from the installed permissions (empty: as installed; None: not checked, no admin rights)
+    permissions: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,8 @@ class ServiceStatus:
             "directories": {"config": self.config_dir, "data": self.data_dir, "logs": self.log_dir},
             "daemon": self.daemon,
             "detail": self.detail,
+            "account": self.account,
+            "permissions": self.permissions,
         }
 
 
