@@ -34,8 +34,9 @@ USERS = {"alice": ("key-alice", [7101]), "bob": ("key-bob", [7102, 7103])}
 class NotifyListener:
     """The systemd side: a datagram socket; every message with its arrival time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, api_url: str) -> None:
         self.path = path
+        self.api_url = api_url
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
         self.sock.settimeout(0.2)
@@ -62,10 +63,7 @@ class NotifyListener:
                 self.messages.append((time.monotonic(), text))
                 self.changed.notify_all()
 
-    api_url: str | None = None
-
     def snapshot_now(self) -> object:
-        assert self.api_url is not None
         answer = ask_daemon(self.api_url, 5.0)
         return answer.snapshot if answer else None
 
@@ -102,8 +100,7 @@ def test_ready_after_protection_watchdog_and_stopping(sim: Simulator, tmp_path: 
         "/faults",
         {"kind": "latency", "target": "rest", "path": "/api/Position/searchOpen", "ms": 1500, "duration_s": 60},
     )
-    listener = NotifyListener(tmp_path / "notify.sock")
-    listener.api_url = f"ws://127.0.0.1:{port}"
+    listener = NotifyListener(tmp_path / "notify.sock", f"ws://127.0.0.1:{port}")
     args = daemon_command(config, tmp_path, "--service")
     args[args.index("--api-port") + 1] = str(port)
     started = time.monotonic()
