@@ -6,5 +6,10 @@ EXIT_INVALID_CONFIG = 2
 EXIT_DATABASE = 3
 EXIT_RIGHTS = 4
 EXIT_PORT_IN_USE = 5
+#: the installer's validation failed (daemon.md §10.3; the daemon uses 5 for "port in use")
+EXIT_VALIDATION = 5
 EXIT_NOT_INSTALLED = 9
+#: ``service install`` on an installed service without --upgrade (§10.3 printed 9, which already
+#: means "not installed"; the second meaning gets its own code)
+EXIT_ALREADY_INSTALLED = 10
 EXIT_INTERRUPTED = 130

@@ -63,15 +63,15 @@ async def test_reconcile_accepts_bare_list_answers(stack: Stack) -> None:
 
 async def test_commissions_count_toward_the_daily_loss_limit(stack: Stack) -> None:
     sim = stack.sim
-    sim.quote("RTY", 2450.0, 2450.1)
-    sim.order(NET_LOSS, "RTY", "buy", 1)  # at 2450.1
-    sim.quote("RTY", 2448.3, 2448.4)
-    sim.order(NET_LOSS, "RTY", "sell", 1)  # at 2448.3: -1.8 points x $50 = -$90 gross
-    trades = [t for t in sim.state(NET_LOSS)["trades"] if t["accountId"] == NET_LOSS]
-    assert [t["commissions"] for t in trades] == [10, 10]
-    # net: -90 - 2 x 1.40 fees = -92.80 (inside the limit); - 2 x 10 commissions = -112.80 (breach)
     assert stack.daemon is not None
-    async with ApiClient(stack.daemon.api_url) as api:
+    async with ApiClient(stack.daemon.api_url) as api:  # listening before the trades: no push missed
+        sim.quote("RTY", 2450.0, 2450.1)
+        sim.order(NET_LOSS, "RTY", "buy", 1)  # at 2450.1
+        sim.quote("RTY", 2448.3, 2448.4)
+        sim.order(NET_LOSS, "RTY", "sell", 1)  # at 2448.3: -1.8 points x $50 = -$90 gross
+        trades = [t for t in sim.state(NET_LOSS)["trades"] if t["accountId"] == NET_LOSS]
+        assert [t["commissions"] for t in trades] == [10, 10]
+        # net: -90 - 2 x 1.40 fees = -92.80 (inside the limit); - 2 x 10 commissions = -112.80 (breach)
         await api.wait_for(
             lambda m: (
                 m.get("type") == "enforcement"

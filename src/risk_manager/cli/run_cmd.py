@@ -47,4 +47,9 @@ def register(app: typer.Typer) -> None:
             debug=debug,
             api_port=api_port,
         )
+        if service:
+            # The service units' entry: the same daemon plus the journal / systemd notify sinks.
+            from risk_manager.service.entry import run_service
+
+            raise typer.Exit(run_service(options))
         raise typer.Exit(run_daemon(options))

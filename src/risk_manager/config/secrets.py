@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from risk_manager.config.issues import ConfigIssue
+from risk_manager.platform.permissions import secret_file_problem
 
 ENV_SINGLE = "RISK_MANAGER_API_KEY"
 ENV_MANY = "RISK_MANAGER_API_KEYS"
-SERVICE_GROUPS = frozenset({"riskmanager", "risk-manager"})
 
 
 def mask(secret: str) -> str:
@@ -70,27 +68,6 @@ def env_overrides(env: Mapping[str, str], user_names: list[str]) -> tuple[dict[s
 
 
 def permission_problem(path: Path) -> str | None:
-    """Why ``path`` is readable by too many users, or None. POSIX only: on Windows the installer sets ACLs.
-
-    Group read is fine when the group is the service group (the service install uses ``0640
-    root:riskmanager``); any other group or world access is reported.
-    """
-    if os.name == "nt":
-        return None
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & stat.S_IROTH:
-        return f"is readable by every user (mode {mode:04o}); run: chmod 600 {path}"
-    if mode & stat.S_IRGRP:
-        import grp  # POSIX only; imported here so the module loads on Windows
-
-        try:
-            group = grp.getgrgid(info.st_gid).gr_name
-        except KeyError:
-            group = str(info.st_gid)
-        if group not in SERVICE_GROUPS:
-            return f"is readable by group {group!r} (mode {mode:04o}); run: chmod 600 {path}"
-    return None
+    """Why ``path`` is readable by too many users, or None (``platform.permissions`` decides: POSIX
+    modes and the service group, Windows ACLs)."""
+    return secret_file_problem(path)

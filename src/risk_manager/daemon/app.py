@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,6 +154,10 @@ class Daemon:
         self.stop_requested.set()
 
     def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # Hosted on a service thread (Windows SvcDoRun): signals only reach the main thread;
+            # the service host stops the daemon through request_stop (spec/daemon.md §1).
+            return
         loop = asyncio.get_running_loop()
         for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
             sig = getattr(signal, name, None)

@@ -57,6 +57,28 @@ class InstanceLock:
         self.release()
 
 
+def lock_state(path: Path) -> tuple[bool | None, int | None]:
+    """Whether a daemon holds ``path`` and the PID it wrote there, without disturbing it.
+
+    ``(False, None)`` when the file is missing or free; ``None`` for "held" when the file cannot be
+    opened (another user's directory). Used by ``service status`` and ``doctor``."""
+    try:
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return False, None
+    except OSError:
+        return None, None
+    with fh:
+        text = fh.read().strip()
+        pid = int(text) if text.isdigit() else None
+        try:
+            _lock(fh)
+        except OSError:
+            return True, pid
+        _unlock(fh)
+        return False, None
+
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows
     import msvcrt
 

@@ -55,6 +55,8 @@ class Protection:
     user_hub: str = "down"
     market_hub: str = "down"
     last_event_at: datetime | None = None
+    #: when NOT PROTECTED was announced (None: nothing announced since the account was last protected)
+    unprotected_since: datetime | None = None
 
     def connection(self) -> dict[str, Any]:
         """The ``connection`` push / snapshot payload."""
@@ -127,10 +129,18 @@ class ProtectionBoard:
             return False
         now = self._clock.now()
         previous = prot.state
-        gap = (now - prot.since).total_seconds()
         prot.state, prot.reason, prot.since = state, reason, now
-        not_protected = state.red and not previous.red
-        protected_again = state is ProtectionState.PROTECTED and previous is not ProtectionState.PROTECTED
+        # Announced once per episode: leaving a watched state, or failing to reach one at start (the
+        # normal reconcile of a start-up is not an episode); "again" closes the announced episode.
+        not_protected = prot.unprotected_since is None and state.red and (
+            not previous.red or state is not ProtectionState.RECONCILING
+        )
+        protected_again = state is ProtectionState.PROTECTED and prot.unprotected_since is not None
+        gap = (now - prot.unprotected_since).total_seconds() if prot.unprotected_since is not None else None
+        if not_protected:
+            prot.unprotected_since = now
+        elif protected_again:
+            prot.unprotected_since = None
         self._notifier.publish(
             ProtectionChanged(
                 at=now,

@@ -109,6 +109,7 @@ class QueuedSink:
         self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=maxsize)
         self._task: asyncio.Task[None] | None = None
         self._complain = _Complainer()
+        self._busy = False
         self.dropped = 0
 
     def wants(self, message: Message) -> bool:
@@ -134,20 +135,24 @@ class QueuedSink:
     async def _drain(self) -> None:
         while True:
             message = await self._queue.get()
+            self._busy = True
             try:
                 await self.handle(message)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self._complain(self.name, f"could not deliver {type(message).__name__}", exc_info=True)
+            finally:
+                self._busy = False
 
     async def aclose(self) -> None:
-        """Give what is queued a short chance, then stop."""
+        """Let what is queued, and the message being handled, finish (the notifier bounds how long:
+        the last message, e.g. "stopped", is written while the daemon closes), then stop."""
         if self._task is None:
             return
         try:
-            while not self._queue.empty() and not self._task.done():
-                await asyncio.sleep(0.01)
+            while (self._busy or not self._queue.empty()) and not self._task.done():
+                await asyncio.sleep(0.005)
         finally:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
