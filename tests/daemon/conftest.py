@@ -81,6 +81,7 @@ async def start_daemon(
             api_port=0,
             tick_seconds=0.05,
             handle_signals=False,
+            set_umask=False,
         )
         daemon = Daemon(options, clock=clock, sinks=sinks)
         task = asyncio.create_task(daemon.run())

@@ -151,9 +151,9 @@ def test_uncertain_close_is_verified_not_repeated(make_stack: MakeStack) -> None
 
 async def test_invalid_reload_keeps_old_config_and_daemon_running(make_stack: MakeStack) -> None:
     stack = make_stack({"admin": ("admin-key", [3005])}, {3005: MAX_ONE})
-    (stack.config_dir / "admin_password.hash").write_text(
-        PasswordHasher().hash("correct horse"), encoding="utf-8"
-    )
+    hash_file = stack.config_dir / "admin_password.hash"
+    hash_file.write_text(PasswordHasher().hash("correct horse"), encoding="utf-8")
+    hash_file.chmod(0o600)  # the daemon refuses a password hash other users can read
     daemon = stack.start_daemon()
     risk = stack.config_dir / "risk_config.yaml"
     good = risk.read_text(encoding="utf-8")

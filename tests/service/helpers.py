@@ -72,7 +72,9 @@ def write_service_config(
             json.dumps({"version": 1, "api": {"host": "127.0.0.1", "port": api_port}}), encoding="utf-8"
         )
     if password:
-        (config_dir / "admin_password.hash").write_text(PasswordHasher().hash(ADMIN_PASSWORD) + "\n", encoding="utf-8")
+        hash_file = config_dir / "admin_password.hash"
+        hash_file.write_text(PasswordHasher().hash(ADMIN_PASSWORD) + "\n", encoding="utf-8")
+        hash_file.chmod(0o600)  # as the admin console writes it (the daemon refuses a readable one)
     return config_dir
 
 

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from risk_manager.config.issues import ConfigIssue, PathPart
 
@@ -111,10 +112,29 @@ def _bad_date(text: str) -> tuple[int | None, str | None]:
     return None, None
 
 
+def _refuse_aliases(yaml: YAML, text: str, file: str) -> None:
+    """Aliases (``*name``, also in ``<<: *name`` merges) are refused before anything is built: a few
+    hundred bytes of nested aliases expand to millions of nodes (a "YAML bomb"), and a config file
+    never needs them. The event stream is read without expanding anything."""
+    for event in yaml.parse(text):
+        if isinstance(event, AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            raise YamlSyntaxError(
+                ConfigIssue(
+                    file,
+                    "",
+                    line,
+                    f"YAML alias '*{event.anchor}' is not allowed in configuration files; "
+                    "write the values out in full",
+                )
+            )
+
+
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse ``text`` (the contents of ``file``); raise ``YamlSyntaxError`` with the line on bad YAML."""
     yaml = YAML(typ="rt")
     try:
+        _refuse_aliases(yaml, text, file)
         node = yaml.load(text)
     except YAMLError as exc:
         raise YamlSyntaxError(_syntax_issue(file, exc)) from None

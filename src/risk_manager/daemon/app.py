@@ -25,6 +25,7 @@ from risk_manager import __version__
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
 from risk_manager.daemon.api.connection import PortInUseError
+from risk_manager.daemon.api.protocol import LocalApiError
 from risk_manager.daemon.api.provider import DaemonProvider
 from risk_manager.daemon.api.push_sink import ApiPushSink
 from risk_manager.daemon.api.recent import RecentEnforcement
@@ -64,10 +65,14 @@ from risk_manager.exit_codes import (
     EXIT_RIGHTS,
     EXIT_RUNTIME,
 )
+from risk_manager.platform.console import on_console_close
+from risk_manager.platform.file_modes import apply_modes, set_umask, umask_for
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
+from risk_manager.platform.permissions import secret_file_problem
 
 log = logging.getLogger("risk_manager.daemon.app")
 
+SECRET_FILES = ("secrets.yaml", "admin_password.hash")
 LOGIN_WAIT_S = 30.0  # start-up waits this long for the first sign-ins before saying "running"
 DRAIN_S = 3.0  # in-flight enforcement gets this long at shutdown
 HEARTBEAT_EVERY_TICKS = 5  # the store's heartbeat every 5 ticks of 1 s
@@ -121,6 +126,11 @@ class Daemon:
         self.catalog: ContractCatalog | None = None
         self.logins: Logins | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._provider: DaemonProvider | None = None
+        self._signal_reload: asyncio.Task[None] | None = None
+        self._webhook: WebhookSink | None = None
+        self._previous_umask: int | None = None
+        self._stopped = threading.Event()  # set when shutdown is complete (a closing console waits)
         self.ready = asyncio.Event()
 
     @property
@@ -167,9 +177,41 @@ class Daemon:
                 loop.add_signal_handler(sig, self.request_stop, name)
             except (NotImplementedError, RuntimeError):  # Windows: fall back to signal.signal
                 signal.signal(sig, lambda *_, n=name: loop.call_soon_threadsafe(self.request_stop, n))
+        hup = getattr(signal, "SIGHUP", None)
+        if hup is not None:  # POSIX: SIGHUP reloads the configuration (systemd's ExecReload)
+            loop.add_signal_handler(hup, self._reload_on_signal)
+        def closed() -> None:
+            loop.call_soon_threadsafe(self.request_stop, "console closed")
+
+        on_console_close(closed, self._stopped)
+
+    def _reload_on_signal(self) -> None:
+        """SIGHUP: reload as the authenticated command would (spec/daemon.md §8.3); only root and the
+        service account can signal the daemon. Reloads already running absorb further signals."""
+        if self._provider is None or (self._signal_reload is not None and not self._signal_reload.done()):
+            return
+        self._signal_reload = asyncio.get_running_loop().create_task(self._signal_reload_task(), name="sighup")
+
+    async def _signal_reload_task(self) -> None:
+        assert self._provider is not None
+        actor = {"osUser": "SIGHUP", "peer": "signal", "session": False}
+        try:
+            result = await self._provider.reload_config(actor)
+        except LocalApiError as exc:
+            log.warning("reload on SIGHUP rejected: %s", exc.message)
+            await self._provider.audit("reload_rejected", exc.code, actor, target="config", reason=exc.message)
+            return
+        except Exception:
+            log.exception("reload on SIGHUP failed")
+            await self._provider.audit("reload_rejected", "error", actor, target="config")
+            return
+        log.info("configuration reloaded on SIGHUP: %d change(s)", len(result.get("changes", [])))
+        await self._provider.audit("config_reloaded", "ok", actor, target="config")
 
     async def _startup(self) -> None:
         o = self.options
+        if o.set_umask:
+            self._previous_umask = set_umask(umask_for(o.mode))
         try:
             self.logs = setup_logging(o.log_dir, debug=o.debug, console=o.console_log)
         except OSError as exc:
@@ -192,16 +234,17 @@ class Daemon:
             self.lock = None
             raise StartupError(EXIT_RIGHTS, str(exc)) from None
         config = await self._load_config()
-        webhook = config.daemon.notifications.webhook_url
-        if webhook:
-            self.notifier.subscribe(WebhookSink(webhook))
         await self.notifier.start()
+        await self._set_webhook(config.daemon.notifications.webhook_url)
         if o.observe_only:
             log.warning("--observe-only: no broker call will be made for any account in this run")
         try:
             self.persist = await Persistence.open(o.data_dir, clock=self.clock.now)
         except DatabaseError as exc:
             raise StartupError(EXIT_DATABASE, str(exc)) from None
+        if o.set_umask:
+            written = [*o.data_dir.glob("risk.db*"), *o.data_dir.glob("backups/*"), *o.log_dir.glob("*")]
+            apply_modes(written, umask_for(o.mode))
         if self.persist.previous_run.repeated_failures:
             self.notifier.publish(
                 RepeatedFailures(at=self.clock.now(), unclean_ends=self.persist.previous_run.unclean_ends_last_hour)
@@ -240,10 +283,31 @@ class Daemon:
             raise StartupError(
                 EXIT_INVALID_CONFIG, f"no API key for {names} (secrets.yaml or RISK_MANAGER_API_KEY)"
             )
+        self._refuse_readable_secrets()
         assert self.logs is not None
         for key in config.secrets.values():
             self.logs.redactor.add(key)
         return config
+
+    def _refuse_readable_secrets(self) -> None:
+        """spec/daemon.md §8.2: a ``secrets.yaml`` or ``admin_password.hash`` other users can read
+        stops the start (exit 2, the fix in the message). A user's own config (console mode) must be
+        owner-only; an installed service's may be read by the service group."""
+        o = self.options
+        console = o.mode == "console"
+        # An installed service reads them through its group: the group the daemon itself runs with
+        # (its name may live in an installation's own group database, e.g. one staged under a root).
+        own_gid = os.getgid() if hasattr(os, "getgid") and not console else None
+        for name in SECRET_FILES:
+            path = o.config_dir / name
+            problem = secret_file_problem(
+                path,
+                owner_only=console,
+                service_gid=own_gid,
+                fix=None if console else "run: risk-manager service install --repair-permissions",
+            )
+            if problem:
+                raise StartupError(EXIT_INVALID_CONFIG, f"{path} {problem}")
 
     def _build_pipeline(self, engine: Engine, config: AppConfig) -> None:
         clock, notifier = self.clock, self.notifier
@@ -263,7 +327,14 @@ class Daemon:
         self.executor.set_update_hook(self.dispatch.on_work_update)
         self.catalog = ContractCatalog(engine, pipeline, self.persist, clock)
         self.reloader = ConfigReloader(
-            self.options.config_dir, config, engine, pipeline, notifier, clock, observe_only=self.options.observe_only
+            self.options.config_dir,
+            config,
+            engine,
+            pipeline,
+            notifier,
+            clock,
+            observe_only=self.options.observe_only,
+            apply=self._apply_config,
         )
         self._tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))
         pipeline.tick()  # missed resets and expired lockouts first (spec/daemon.md §2.1 step 7)
@@ -312,7 +383,7 @@ class Daemon:
         await self.logins.start(LOGIN_WAIT_S)
 
     def _announce_running(self, config: AppConfig) -> None:
-        assert self.api is not None
+        assert self.api is not None and self._provider is not None
         api = config.daemon.api
         self.lifecycle.state = RunState.RUNNING
         self.notifier.publish(StatusChanged(at=self.clock.now(), status=self._provider.status()))
@@ -348,6 +419,35 @@ class Daemon:
             beats += 1
             if beats % HEARTBEAT_EVERY_TICKS == 0:
                 persist.heartbeat()
+
+    async def _apply_config(self, old: AppConfig, new: AppConfig, added: list[int], removed: list[int]) -> None:
+        """After a reload swapped the engine's configuration: everything it reported as applied
+        takes effect (spec/daemon.md §8.3) - new and removed accounts, logins and keys, the log
+        redaction, the webhook."""
+        assert self.logs is not None and self.engine is not None and self.logins is not None
+        for key in new.secrets.values():
+            self.logs.redactor.add(key)
+        for account_id in removed:
+            self.board.remove(account_id)
+            self.recent.forget(account_id)
+        logins = {account.id: login for login, account in new.account_configs()}
+        for account_id in added:
+            self.board.add(account_id, logins[account_id].user_name)
+        if added and self.persist is not None:
+            await self.persist.restore_accounts(self.engine, added, self.clock.now())
+        await self.logins.apply(new)
+        if old.daemon.notifications.webhook_url != new.daemon.notifications.webhook_url:
+            await self._set_webhook(new.daemon.notifications.webhook_url)
+
+    async def _set_webhook(self, url: str | None) -> None:
+        if self._webhook is not None:
+            self.notifier.unsubscribe(self._webhook)
+            await self._webhook.aclose()
+            self._webhook = None
+        if url:
+            self._webhook = WebhookSink(url)
+            self.notifier.subscribe(self._webhook)
+            await self._webhook.start()
 
     # ----- routing between parts ---------------------------------------------------------------------
     async def _on_actions(self, actions: list[Any], event: Any) -> None:
@@ -407,6 +507,7 @@ class Daemon:
         )
         await self.notifier.aclose()
         await self._close_partial(logs_too=True)
+        self._stopped.set()
         return EXIT_OK
 
     async def _close_partial(self, logs_too: bool = True) -> None:
@@ -416,6 +517,9 @@ class Daemon:
         if logs_too and self.logs is not None:
             self.logs.stop()
             self.logs = None
+        if self._previous_umask is not None:
+            set_umask(self._previous_umask)
+            self._previous_umask = None
 
     def uptime(self) -> float:
         return self.lifecycle.uptime()

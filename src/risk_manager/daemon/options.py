@@ -19,3 +19,4 @@ class DaemonOptions:
     api_port: int | None = None  # overrides daemon.yaml (tests, demo)
     tick_seconds: float = 1.0
     handle_signals: bool = True  # False when the daemon runs inside another program (tests)
+    set_umask: bool = True  # decide the modes of created files (platform/file_modes.py)

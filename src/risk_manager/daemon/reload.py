@@ -5,16 +5,25 @@ invalid one leaves the old in force and the caller gets every error (file, key, 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from risk_manager.config.diff import diff_configs
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
-from risk_manager.daemon.api.protocol import ConfigInvalidError
+from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.notify import ConfigReloaded, Notifier, ReloadRejected
 from risk_manager.daemon.pipeline import Pipeline
 from risk_manager.engine import Action, Engine
+
+log = logging.getLogger("risk_manager.daemon.app")
+
+SWAP_TIMEOUT_S = 10.0  # a reload request never hangs: the swap waits for the pipeline this long at most
+# What the daemon does after the engine has the new configuration: start and stop sessions, restore
+# added accounts, teach the log redaction new keys (old config, new config, added ids, removed ids).
+ApplyHook = Callable[[AppConfig, AppConfig, list[int], list[int]], Awaitable[None]]
 
 
 class ConfigReloader:
@@ -28,8 +37,10 @@ class ConfigReloader:
         clock: Clock,
         *,
         observe_only: bool = False,
+        apply: ApplyHook | None = None,
     ) -> None:
         self._config_dir = config_dir
+        self._apply = apply
         #: the configuration in force
         self.config = config
         self._engine = engine
@@ -59,18 +70,46 @@ class ConfigReloader:
             ]
             self._notifier.publish(ReloadRejected(at=self._clock.now(), errors=tuple(errors)))
             raise ConfigInvalidError(errors)
-        changes, restart = diff_configs(self.config, new)
-        done: asyncio.Future[list[Action]] = asyncio.get_running_loop().create_future()
-
-        def swap() -> list[Action]:
-            self.config = new
-            actions = self._engine.reload(new, self._clock.now(), observe_only=self._observe_only)
-            done.set_result(actions)
-            return actions
-
-        self._pipeline.control(swap, "reload")
-        await done
+        old = self.config
+        changes, restart = diff_configs(old, new)
+        before = set(self._engine.account_ids())
+        await self._swap(new)
+        after = set(self._engine.account_ids())
+        added, removed = sorted(after - before), sorted(before - after)
+        if self._apply is not None:
+            try:
+                await self._apply(old, new, added, removed)
+            except Exception as exc:
+                log.exception("the new configuration could not be applied; the previous one is restored")
+                await self._swap(old)
+                raise LocalApiError(
+                    "internal", f"the new configuration could not be applied ({type(exc).__name__}); "
+                    "the previous configuration stays in force"
+                ) from None
         self._notifier.publish(
             ConfigReloaded(at=self._clock.now(), changes=tuple(changes), restart_required=tuple(restart))
         )
         return {"applied": True, "changes": changes, "restartRequired": restart}
+
+    async def _swap(self, config: AppConfig) -> None:
+        """Give the engine ``config`` between two pipeline events (every account evaluated at once)."""
+        done: asyncio.Future[list[Action]] = asyncio.get_running_loop().create_future()
+        abandoned = False
+
+        def swap() -> list[Action]:
+            if abandoned:
+                return []  # the caller was told it did not happen: it must not happen later
+            self.config = config
+            actions = self._engine.reload(config, self._clock.now(), observe_only=self._observe_only)
+            if not done.done():
+                done.set_result(actions)
+            return actions
+
+        self._pipeline.control(swap, "reload")
+        try:
+            await asyncio.wait_for(asyncio.shield(done), SWAP_TIMEOUT_S)
+        except TimeoutError:
+            abandoned = True
+            raise LocalApiError(
+                "busy", f"the daemon did not take the new configuration within {SWAP_TIMEOUT_S:.0f} s; try again"
+            ) from None

@@ -410,8 +410,16 @@ _DISPATCH: dict[str, Any] = {
 
 def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetime) -> list[Action]:
     """Swap in new settings (config hot reload) keeping every account's state; each rule may react
-    to its own new configuration (``Rule.on_reload``: e.g. a symbol taken off the blocked list)."""
+    to its own new configuration (``Rule.on_reload``: e.g. a symbol taken off the blocked list).
+    Accounts no longer configured (removed or disabled) are forgotten; the store keeps their
+    records, and the daemon restores them if they come back."""
     out: list[Action] = []
+    settings = list(settings)
+    keep = {s.account_id for s in settings}
+    for account_id in [a for a in state.accounts if a not in keep]:
+        del state.accounts[account_id]
+        for holders in state.holders.values():
+            holders.discard(account_id)
     for s in settings:
         acct = state.accounts.get(s.account_id)
         if acct is None:

@@ -60,9 +60,9 @@ def run_service(options: DaemonOptions) -> int:
     from risk_manager.daemon.app import run_daemon
 
     if hasattr(signal, "SIGHUP"):
-        # systemd's ExecReload sends SIGHUP. Until the daemon installs its reload handler, a SIGHUP
-        # must not end the process (the default action would, and Restart=on-failure treats a
-        # SIGHUP death as clean: the service would stay down).
+        # systemd's ExecReload sends SIGHUP, which the daemon turns into a reload once its loop runs.
+        # Until then (imports, start-up) a SIGHUP must not end the process: the default action would,
+        # and Restart=on-failure treats a SIGHUP death as clean, so the service would stay down.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sinks = service_sinks()
     code = run_daemon(options, sinks=sinks)

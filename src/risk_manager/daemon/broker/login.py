@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from typing import Any
 
@@ -61,6 +62,8 @@ class BrokerLogin:
         self.name = name
         self.user_name = user_name
         self.account_ids: list[int] = []
+        #: what a hot reload compares to know whether this session must be replaced (no key kept here)
+        self.identity = (user_name, urls, hashlib.sha256(api_key.encode()).hexdigest())
         self._pipeline = pipeline
         self._engine = engine
         self._board = board

@@ -43,11 +43,19 @@ class LineFormatter(logging.Formatter):
 
 
 class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line; the finished line passes the same secret redaction as every other
+    log line (a reason or a broker result could quote a token)."""
+
+    def __init__(self, redactor: SecretRedactor | None = None) -> None:
+        super().__init__()
+        self._redactor = redactor
+
     def format(self, record: logging.LogRecord) -> str:
         payload = getattr(record, "payload", None)
         if payload is None:
             payload = {"message": record.getMessage()}
-        return json.dumps(payload, separators=(",", ":"), default=str)
+        line = json.dumps(payload, separators=(",", ":"), default=str)
+        return self._redactor(line) if self._redactor is not None else line
 
 
 class LogSystem:
@@ -91,7 +99,7 @@ def setup_logging(
     enforcement = logging.handlers.TimedRotatingFileHandler(
         log_dir / "enforcement.jsonl", when="midnight", backupCount=90, encoding="utf-8", utc=True
     )
-    enforcement.setFormatter(JsonLineFormatter())
+    enforcement.setFormatter(JsonLineFormatter(redactor))
     enforcement.addFilter(lambda r: r.name == ENFORCEMENT_LOGGER)
     for h in (main, errors):
         h.addFilter(lambda r: r.name != ENFORCEMENT_LOGGER)

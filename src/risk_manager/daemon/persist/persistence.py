@@ -179,6 +179,14 @@ class Persistence:
         )
         return summary
 
+    async def restore_accounts(self, engine: Engine, account_ids: list[int], now: datetime) -> RestoreSummary:
+        """Accounts a hot reload adds: their lockouts, day state and today's trades come back too."""
+        summary = await restore(engine, self._reader, now, WorkState.unfinished(), account_ids)
+        for account_id in account_ids:
+            self._batched.day_known(engine.account(account_id))
+        self._batched.post_accounts(engine, now)
+        return summary
+
     # ----- batched records -----------------------------------------------------------------------------
     def heartbeat(self) -> None:
         """Every 5 s: ``meta.heartbeat_at``, day-state changes, P&L samples, daily maintenance."""

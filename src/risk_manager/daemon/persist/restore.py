@@ -43,10 +43,16 @@ class RestoreSummary:
 
 
 async def restore(
-    engine: Engine, reader: Reader, now: datetime, unfinished_states: Iterable[str]
+    engine: Engine,
+    reader: Reader,
+    now: datetime,
+    unfinished_states: Iterable[str],
+    account_ids: Iterable[int] | None = None,
 ) -> RestoreSummary:
+    """Every account of the engine at start, or ``account_ids`` only (accounts a hot reload adds)."""
     summary = RestoreSummary()
     wanted = tuple(unfinished_states)
+    accounts = list(engine.account_ids() if account_ids is None else account_ids)
 
     def load(conn: sqlite3.Connection) -> tuple[Any, ...]:
         return (
@@ -65,7 +71,7 @@ async def restore(
             log.warning("stored contract %s ignored: %s", row["contract_id"], exc)
     since: dict[int, str] = {}
     stored_reset: dict[int, datetime | None] = {}
-    for account_id in engine.account_ids():
+    for account_id in accounts:
         s = engine.account(account_id).settings
         start = reset_at_or_before(now, s.reset_time, s.timezone)
         day = days.get(account_id)
@@ -78,7 +84,7 @@ async def restore(
     trade_rows = await reader.run(lambda conn: {a: queries.trades_since(conn, a, t) for a, t in since.items()})
     by_account: dict[int, list[Lockout]] = {}
     for row in lock_rows:
-        if row["account_id"] not in engine.state.accounts:
+        if row["account_id"] not in accounts:
             continue
         rec = rows.lockout_from_row(row)
         group = by_account.setdefault(rec.account_id, [])
@@ -87,7 +93,7 @@ async def restore(
             # Two active rows for one (rule, scope, symbol): a clear was lost. The engine keeps one.
             summary.superseded.append((row["id"], twin.id))
         group.append(rec)
-    for account_id in engine.account_ids():
+    for account_id in accounts:
         engine.restore_account(account_id, last_reset=stored_reset[account_id], lockouts=())
         for row in trade_rows.get(account_id, []):
             try:
