@@ -51,7 +51,7 @@ def report_crash(sinks: Sequence[Sink], code: int) -> None:
     if not writers or any(getattr(s, "crash_reported", False) for s in writers):
         return
     try:
-        writers[0].write_now(crash_event(code))  # type: ignore[attr-defined]
+        writers[0].write_now(crash_event(code))
     except OSError:
         pass
 

@@ -99,8 +99,8 @@ class SystemdManager:
             return state
         props = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
         state.state = _ACTIVE.get(props.get("ActiveState", ""), S.UNKNOWN)
-        pid = props.get("MainPID", "0")
-        state.pid = int(pid) if pid.isdigit() and int(pid) > 0 else None
+        main_pid = props.get("MainPID", "0")
+        state.pid = int(main_pid) if main_pid.isdigit() and int(main_pid) > 0 else None
         return state
 
     def _data_dir(self, command: list[str] | None) -> Path:
