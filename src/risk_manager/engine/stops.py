@@ -19,18 +19,18 @@ def exit_side(pos: PositionState) -> int:
 
 
 def is_valid_stop(pos: PositionState, order: OrderUpdate) -> bool:
-    """Working stop-type order on the exit side, priced on the protective side of the entry."""
+    """A working stop-type order on the exit side of the same contract, whatever its price.
+
+    The price is not compared with the entry (spec/rules.md RULE-008): the broker accepts a sell stop
+    only below the market and a buy stop only above it, so a stop on the exit side always protects,
+    including one moved to breakeven or into profit (by the trader or by RULE-012). A trailing stop
+    counts without a stop price; any other stop needs one.
+    """
     if order.contract_id != pos.contract_id or not order.working:
         return False
     if order.type not in STOP_TYPES or order.side != exit_side(pos):
         return False
-    if order.type == OrderType.TRAILING_STOP:
-        return True
-    if order.stop_price is None:
-        return False
-    if pos.direction > 0:
-        return order.stop_price < pos.average_price
-    return order.stop_price > pos.average_price
+    return order.type == OrderType.TRAILING_STOP or order.stop_price is not None
 
 
 def valid_stops(pos: PositionState, orders: Iterable[OrderUpdate]) -> list[OrderUpdate]:
