@@ -15,6 +15,8 @@ CENT = Decimal("0.01")
 def to_decimal(value: object) -> Decimal:
     """Convert a JSON number or numeric string to Decimal exactly as written; raises ValueError."""
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"expected a finite number, got {value!r}")
         return value
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
