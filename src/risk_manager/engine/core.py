@@ -19,7 +19,7 @@ from risk_manager.engine.context import RuleContext
 from risk_manager.engine.gate import gate_order, gate_position
 from risk_manager.engine.isolation import guarded, run_rules
 from risk_manager.engine.lockouts import ClearedBy, LockoutKind
-from risk_manager.engine.plausible import TEXT_MAX
+from risk_manager.engine.plausible import PRICE_MAX_FLOAT, TEXT_MAX
 from risk_manager.engine.rulebook import RULES
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import (
@@ -192,10 +192,11 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
     last = data.get("lastPrice")
     bid = data.get("bestBid")
     ask = data.get("bestAsk")
-    check = events.check_quote_price
-    check(cid, last)
-    check(cid, bid)
-    check(cid, ask)
+    for value in (last, bid, ask):
+        kind = type(value)
+        if value is None or ((kind is float or kind is int) and -PRICE_MAX_FLOAT <= value <= PRICE_MAX_FLOAT):
+            continue  # the hot path: a plain number within range (NaN fails both comparisons)
+        events.check_quote_price(cid, value)  # anything else: the full check (raises MalformedEvent)
     stamp = data.get("timestamp")
     if stamp is not None and not isinstance(stamp, str):
         raise events.MalformedEvent(f"quote for {cid}: 'timestamp' must be a string, got {type(stamp).__name__}")
