@@ -113,11 +113,22 @@ def parse_time(value: Any) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else head + rest
     try:
         parsed = datetime.fromisoformat(text)
-        if not parsed.tzinfo:
-            parsed = parsed.replace(tzinfo=UTC)
-        if not EARLIEST <= parsed < LATEST:
-            return None
-    except (ValueError, OverflowError):
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _time(payload: Mapping[str, Any], *keys: str) -> datetime | None:
+    """A broker timestamp (the first of ``keys`` present); outside EARLIEST..LATEST it is read as
+    missing, like an unreadable one (the clock is used): date arithmetic near the calendar's limits
+    would overflow inside a rule."""
+    value = None
+    for key in keys:
+        value = payload.get(key)
+        if value:
+            break
+    parsed = parse_time(value)
+    if parsed is None or not EARLIEST <= parsed < LATEST:
         return None
     return parsed
 
@@ -304,7 +315,7 @@ def parse_position(data: Any) -> PositionUpdate:
             size,
             ptype or 0,
             avg if avg is not None else Decimal(0),
-            parse_time(p.get("creationTimestamp")),
+            _time(p, "creationTimestamp"),
         )
 
 
@@ -337,7 +348,7 @@ def parse_order(data: Any) -> OrderUpdate:
             _dec(p, "stopPrice", required=False),
             # Only used to recognise the product's own orders: an odd tag is simply not ours.
             tag if isinstance(tag, str) and len(tag) <= TEXT_MAX else None,
-            parse_time(p.get("updateTimestamp") or p.get("creationTimestamp")),
+            _time(p, "updateTimestamp", "creationTimestamp"),
         )
 
 
@@ -354,7 +365,7 @@ def parse_trade(data: Any) -> TradeUpdate:
             trade_id,
             account_id,
             contract_id,
-            parse_time(p.get("creationTimestamp")),
+            _time(p, "creationTimestamp"),
             _dec(p, "price", required=False),
             _money(p, "profitAndLoss"),
             fees if fees is not None else Decimal(0),
