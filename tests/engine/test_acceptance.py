@@ -330,6 +330,44 @@ def test_008_c() -> None:
     assert out[0]["at"] == z(T0 + 30 * S)
 
 
+def test_008_d() -> None:
+    """The product's own breakeven stop (RULE-012) and a trader's stop in profit both protect."""
+    s = Session(
+        config(
+            {
+                "no_stop_loss_grace": {"grace_period_seconds": 30},
+                "trade_management": {
+                    "auto_stop_loss": {"enabled": True, "stop_loss_ticks": 10},
+                    "breakeven": {"enabled": True, "trigger_ticks": 8, "offset_ticks": 0},
+                },
+            }
+        )
+    )
+    out = s.feed(T0, POSITION, pos(MNQ, 1, 21000.0, T0))
+    assert [(a["rule"], a["action"], a["stopPrice"]) for a in out] == [("RULE-012", "place_stop", "20997.50")]
+    ours = dict(order(50, MNQ, side=1, stop=20997.5, at=T0 + S), customTag="rm-" + "0" * 20)
+    assert enforcement(s.feed(T0 + S, ORDER, ours)) == []
+    # 8 ticks in profit: RULE-012 moves its stop to the entry price (breakeven).
+    out = s.feed(T0 + 5 * S, QUOTE, quote(MNQ, 21002.0, T0 + 5 * S))
+    assert [(a["rule"], a["action"], a["orderId"], a["stopPrice"]) for a in out] == [
+        ("RULE-012", "modify_stop", 50, "21000.00")
+    ]
+    moved = dict(ours, stopPrice=21000.0, updateTimestamp=z(T0 + 6 * S))
+    assert enforcement(s.feed(T0 + 6 * S, ORDER, moved)) == []  # at the entry: still a valid stop
+    # Later the trader adds a sell stop in profit (the market is above it, as the broker requires).
+    assert enforcement(s.feed(T0 + 20 * S, QUOTE, quote(MNQ, 21005.0, T0 + 20 * S))) == []
+    trader = order(51, MNQ, side=1, stop=21003.0, at=T0 + 21 * S)
+    assert enforcement(s.feed(T0 + 21 * S, ORDER, trader)) == []
+    # Well past the grace period, counted from the open and from each stop change: nothing.
+    assert enforcement(s.tick(T0 + 120 * S)) == []
+    # The product's stop goes away; the trader's stop at 21003 (3 points in profit) alone protects.
+    gone = dict(moved, status=3, updateTimestamp=z(T0 + 121 * S))
+    assert enforcement(s.feed(T0 + 121 * S, ORDER, gone)) == []
+    assert enforcement(s.tick(T0 + 300 * S)) == []
+    assert [a for a in s.log if a["rule"] == "RULE-008"] == []
+    assert s.engine.position_sizes(123) == {MNQ: 1}
+
+
 # ----- RULE-009 session_block_outside ---------------------------------------------------------------
 SESSION = {
     "session_block_outside": {

@@ -156,7 +156,7 @@ def test_malformed_lines_are_reported_with_their_number_and_skipped(tmp_path: Pa
     err = proc.stderr
     assert "broken.jsonl: skipped line 6: not valid JSON" in err
     assert "skipped line 8: unknown event 'Nope'" in err
-    assert "skipped line 9: malformed GatewayUserPosition: missing field 'contractId'" in err
+    assert "skipped line 9: malformed GatewayUserPosition: account 123456: missing field 'contractId'" in err
     assert "skipped line 10: malformed GatewayQuote" in err and "finite" in err
     assert "skipped line 11: 'at' must be an ISO-8601 UTC time" in err
     assert err.strip().splitlines()[-1].endswith("; 5 lines skipped")

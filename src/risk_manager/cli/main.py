@@ -17,6 +17,38 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def version_text() -> str:
+    """Product, config schema and local API protocol versions, each from the one place defining it."""
+    from risk_manager import __version__
+    from risk_manager.config.models import SUPPORTED_VERSION
+    from risk_manager.daemon.api.protocol import PROTOCOL_VERSION
+
+    return (
+        f"risk-manager {__version__}\n"
+        f"config schema version {SUPPORTED_VERSION}\n"
+        f"local API protocol version {PROTOCOL_VERSION}"
+    )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the product, config schema and local API protocol versions, then exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    pass
+
+
 _COMMAND_MODULES = (
     "risk_manager.cli.config_cmds",
     "risk_manager.cli.replay_cmd",

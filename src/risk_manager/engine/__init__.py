@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from risk_manager.engine import core
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import MalformedEvent
+from risk_manager.engine.isolation import guarded
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.rulebook import RULES_BY_ID
 from risk_manager.engine.setup import account_settings
@@ -97,7 +99,8 @@ class Engine:
         acct = self.state.accounts.get(account_id)
         if rule is None or acct is None:
             return False
-        return rule.condition_holds(RuleContext(self.state, acct, now))
+        ctx = RuleContext(self.state, acct, now)
+        return guarded(ctx, rule, "condition_holds", partial(rule.condition_holds, ctx), False)
 
     # ----- queries --------------------------------------------------------------------------------
     def account(self, account_id: int) -> AccountState:
@@ -130,6 +133,10 @@ class Engine:
     def position_sizes(self, account_id: int) -> dict[str, int]:
         acct = self.state.accounts.get(account_id)
         return {} if acct is None else {cid: pos.size for cid, pos in acct.positions.items()}
+
+    def rule_errors(self) -> int:
+        """Rule failures on every account since start (each rule runs isolated; ``isolation.py``)."""
+        return self.state.rule_errors
 
     def last_reset(self, account_id: int) -> datetime | None:
         return self.state.accounts[account_id].last_reset

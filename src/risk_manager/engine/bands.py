@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import partial
 
 from risk_manager.engine.context import RuleContext
+from risk_manager.engine.isolation import guarded
 from risk_manager.engine.quiet import INF, Priced, QuietBand
 from risk_manager.engine.rulebook import RULES
+from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import NO_BAND, AccountState, EngineState
 
 _MARGIN_ULPS = 4
@@ -31,6 +34,12 @@ def _inward(lo: Decimal, hi: Decimal) -> tuple[float, float]:
         flo = math.nextafter(flo, math.inf)
         fhi = math.nextafter(fhi, -math.inf)
     return flo, fhi
+
+
+def _draw(rule: Rule, ctx: RuleContext, band: QuietBand) -> bool:
+    if rule.enabled(ctx):
+        rule.quiet_band(ctx, band)
+    return True
 
 
 def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
@@ -49,8 +58,9 @@ def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
         priced.append(Priced(pos, price, k, (price - pos.average_price) * k))
     band = QuietBand(priced)
     for rule in RULES:
-        if rule.price_driven and rule.enabled(ctx):
-            rule.quiet_band(ctx, band)
+        if rule.price_driven and not guarded(ctx, rule, "quiet_band", partial(_draw, rule, ctx, band), False):
+            for item in priced:  # a rule that cannot draw its band: every quote matters
+                band.always_evaluate(item)
     for cid, parts in band.intervals.items():
         lo, hi = -INF, INF
         for plo, phi in parts:

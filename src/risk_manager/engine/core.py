@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from risk_manager.engine import events
@@ -16,8 +17,9 @@ from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.gate import gate_order, gate_position
+from risk_manager.engine.isolation import guarded, run_rules
 from risk_manager.engine.lockouts import ClearedBy, LockoutKind
-from risk_manager.engine.money import to_decimal
+from risk_manager.engine.plausible import PRICE_MAX_FLOAT, TEXT_MAX
 from risk_manager.engine.rulebook import RULES
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import (
@@ -33,6 +35,8 @@ from risk_manager.engine.trading_day import next_reset_after, reset_at_or_before
 RESET = "RESET"  # the rule id of actions taken by the daily reset
 ADMIN = "ADMIN"  # ... and of an administrator's unlock
 _HOUR = timedelta(hours=1)
+_FALLBACK_TICK = timedelta(seconds=1)
+PRICE_RULES = [r for r in RULES if r.price_driven]
 
 
 def new_state(settings: Iterable[AccountSettings]) -> EngineState:
@@ -184,22 +188,19 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
     if not isinstance(data, Mapping):
         raise events.MalformedEvent("quote payload must be an object")
     cid = data.get("contractId")
-    if not isinstance(cid, str) or not cid:
-        raise events.MalformedEvent("quote without a contractId")
+    if not isinstance(cid, str) or not cid or len(cid) > TEXT_MAX:
+        raise events.MalformedEvent("quote without a usable contractId")
     last = data.get("lastPrice")
     bid = data.get("bestBid")
     ask = data.get("bestAsk")
     for value in (last, bid, ask):
-        if value is None or type(value) is int:
-            continue
-        if type(value) is float:
-            if value - value != 0.0:  # NaN or +-inf (JSON decoders accept them): no price
-                raise events.MalformedEvent(f"quote for {cid}: expected a finite number, got {value!r}")
-            continue
-        try:
-            to_decimal(value)
-        except ValueError as exc:
-            raise events.MalformedEvent(f"quote for {cid}: {exc}") from None
+        kind = type(value)
+        if value is None or ((kind is float or kind is int) and -PRICE_MAX_FLOAT <= value <= PRICE_MAX_FLOAT):
+            continue  # the hot path: a plain number within range (NaN fails both comparisons)
+        events.check_quote_price(cid, value)  # anything else: the full check (raises MalformedEvent)
+    stamp = data.get("timestamp")
+    if stamp is not None and not isinstance(stamp, str):
+        raise events.MalformedEvent(f"quote for {cid}: 'timestamp' must be a string, got {type(stamp).__name__}")
     quote = state.quotes.get(cid)
     if quote is None:
         quote = state.quotes[cid] = QuoteState()
@@ -209,27 +210,17 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
         quote.bid = bid
     if ask is not None:
         quote.ask = ask
-    quote.timestamp = data.get("timestamp") or quote.timestamp
+    quote.timestamp = stamp or quote.timestamp
     quote.received = now
     quote._price = None
     return cid
 
 
 # ----- evaluation -----------------------------------------------------------------------------------
-def _run_rules(
-    ctx: RuleContext, rules: Iterable[Rule], method: str, *args: Any, locked_only: bool = False
-) -> list[Action]:
-    out: list[Action] = []
-    for rule in rules:
-        if locked_only and not rule.runs_while_locked:
-            continue
-        if rule.enabled(ctx):
-            out += getattr(rule, method)(ctx, *args)
-    return out
-
-
 def evaluate(state: EngineState, name: str, data: Any, now: datetime) -> list[Action]:
     """Apply one broker event at time ``now`` and return the merged actions."""
+    if not isinstance(name, str):
+        raise events.MalformedEvent(f"event name must be a string, got {type(name).__name__}")
     state.now = now
     if isinstance(data, list) and name in _USER_EVENTS:
         # A user-hub payload that is a list is processed element by element (spec/gateway.md §4.4).
@@ -278,7 +269,7 @@ def _on_position(state: EngineState, upd: events.PositionUpdate, now: datetime) 
     gated, run = gate_position(ctx, upd.contract_id, previous, grew)
     out += gated
     if run:
-        out += _run_rules(ctx, RULES, "on_position", upd.contract_id, previous, grew)
+        out += run_rules(ctx, RULES, "on_position", upd.contract_id, previous, grew)
     return _finish(state, acct, ctx, out)
 
 
@@ -293,7 +284,7 @@ def _on_order(state: EngineState, upd: events.OrderUpdate, now: datetime) -> lis
     gated, run = gate_order(ctx, upd)
     out += gated
     if run:
-        out += _run_rules(ctx, RULES, "on_order", upd)
+        out += run_rules(ctx, RULES, "on_order", upd)
     return _finish(state, acct, ctx, out)
 
 
@@ -306,7 +297,7 @@ def _on_trade(state: EngineState, trade: events.TradeUpdate, now: datetime) -> l
     ctx = RuleContext(state, acct, now)
     if acct.lockouts.has_hard():
         return merge_actions(out)  # P&L keeps accumulating; the rules wait for the lockout to end
-    out += _run_rules(ctx, RULES, "on_trade", trade, counted)
+    out += run_rules(ctx, RULES, "on_trade", trade, counted)
     return _finish(state, acct, ctx, out)
 
 
@@ -320,7 +311,7 @@ def _on_account(state: EngineState, upd: events.AccountUpdate, now: datetime) ->
     acct.name = upd.name or acct.name
     acct.balance = upd.balance if upd.balance is not None else acct.balance
     ctx = RuleContext(state, acct, now)
-    out += _run_rules(ctx, RULES, "on_account", upd, previous, locked_only=acct.lockouts.has_hard())
+    out += run_rules(ctx, RULES, "on_account", upd, previous, locked_only=acct.lockouts.has_hard())
     return _finish(state, acct, ctx, out)
 
 
@@ -347,7 +338,7 @@ def _on_quote(state: EngineState, data: Any, now: datetime) -> list[Action]:
         if acct.lockouts.has_hard():
             acct.bands[cid] = NO_BAND
             continue
-        actions = [a for r in RULES if r.price_driven and r.enabled(ctx) for a in r.on_quote(ctx, cid)]
+        actions = run_rules(ctx, PRICE_RULES, "on_quote", cid)
         refresh_bands(state, acct, ctx)
         out += merge_actions(actions)
     return out
@@ -362,7 +353,7 @@ def tick(state: EngineState, now: datetime) -> list[Action]:
         actions = _housekeeping(state, acct, now)
         ctx = RuleContext(state, acct, now)
         if not acct.lockouts.has_hard():
-            actions += _run_rules(ctx, RULES, "on_tick")
+            actions += run_rules(ctx, RULES, "on_tick")
         else:
             # Keep the session-window bookkeeping current so a lockout ending mid-window is no transition.
             for key in list(acct.window_inside):
@@ -370,6 +361,10 @@ def tick(state: EngineState, now: datetime) -> list[Action]:
         if actions:
             out += _finish(state, acct, ctx, actions)
     return out
+
+
+def _deadline(rule: Rule, ctx: RuleContext) -> datetime | None:
+    return rule.next_deadline(ctx) if rule.enabled(ctx) else None
 
 
 def next_deadline(state: EngineState) -> datetime | None:
@@ -385,11 +380,11 @@ def next_deadline(state: EngineState) -> datetime | None:
         if now is None or acct.lockouts.has_hard():
             continue  # rules do not run while hard-locked; only the lockout's end matters
         ctx = RuleContext(state, acct, now)
+        soon: datetime | None = now + _FALLBACK_TICK  # a rule that cannot tell: the safe 1-second grid
         for rule in RULES:
-            if rule.enabled(ctx):
-                when = rule.next_deadline(ctx)
-                if when is not None:
-                    candidates.append(when)
+            when = guarded(ctx, rule, "next_deadline", partial(_deadline, rule, ctx), soon)
+            if when is not None:
+                candidates.append(when)
     return min(candidates) if candidates else None
 
 
@@ -428,7 +423,7 @@ def reload(state: EngineState, settings: Iterable[AccountSettings], now: datetim
         acct.settings = s
         acct.bands.clear()
         ctx = RuleContext(state, acct, now)
-        out += merge_actions([a for rule in RULES for a in rule.on_reload(ctx)])
+        out += merge_actions(run_rules(ctx, RULES, "on_reload", disabled_too=True))
     state.contract_bands.clear()
     return out
 
@@ -512,7 +507,7 @@ def reconcile_account(
     ctx = RuleContext(state, acct, now)
     if parsed_account is not None:
         hard = acct.lockouts.has_hard()
-        out += _run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
+        out += run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
     out += _evaluate_all(ctx, counted, parsed_trades)
     return _finish(state, acct, ctx, out)
 
@@ -525,20 +520,20 @@ def _evaluate_all(ctx: RuleContext, counted: list[events.TradeUpdate], trades: l
         gated, run = gate_position(ctx, cid, None, True)
         out += gated
         if run:
-            out += _run_rules(ctx, RULES, "on_position", cid, None, True)
+            out += run_rules(ctx, RULES, "on_position", cid, None, True)
     for order in list(acct.orders.values()):
         gated, run = gate_order(ctx, order)
         out += gated
         if run:
-            out += _run_rules(ctx, RULES, "on_order", order)
+            out += run_rules(ctx, RULES, "on_order", order)
     # Fills we had not seen: each one as it would have been judged (cooldowns run from the fill's
     # time, so expired ones are skipped); otherwise one check of today's realized P&L.
     for trade in sorted(counted, key=lambda t: t.created or ctx.now):
         if acct.lockouts.has_hard():
             break
-        out += _run_rules(ctx, RULES, "on_trade", trade, True)
+        out += run_rules(ctx, RULES, "on_trade", trade, True)
     if not counted and trades and not acct.lockouts.has_hard():
-        out += _run_rules(ctx, RULES, "on_trade", trades[-1], False)
+        out += run_rules(ctx, RULES, "on_trade", trades[-1], False)
     return out
 
 

@@ -2,12 +2,15 @@
 
 Payloads come from the user and market hubs (bare or wrapped as ``{"action": n, "data": {...}}``),
 from REST reconciliation, or from a replay file. Anything the rules depend on is validated here, so
-a malformed event is rejected whole (``MalformedEvent``) before it can touch state.
+a malformed event is rejected whole (``MalformedEvent``) before it can touch state: wrong types,
+NaN and infinities, and numbers no real futures account can show (``plausible.py``). The error
+names the account the payload claims, so the log says whose event was skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,6 +18,21 @@ from typing import Any
 
 from risk_manager.engine.enums import ACTIVE_STATUSES, WORKING_STATUSES, OrderStatus, PositionType
 from risk_manager.engine.money import to_decimal
+from risk_manager.engine.plausible import (
+    EARLIEST,
+    ID_MAX,
+    ID_MIN,
+    LATEST,
+    MONEY_MAX,
+    NUMBER_TEXT_MAX,
+    PRICE_MAX,
+    PRICE_MAX_FLOAT,
+    SIZE_MAX,
+    TEXT_MAX,
+    TICK_MAX,
+    TICK_SIZE_MIN,
+    show,
+)
 
 ACCOUNT = "GatewayUserAccount"
 POSITION = "GatewayUserPosition"
@@ -28,7 +46,33 @@ EVENT_NAMES = frozenset({ACCOUNT, POSITION, ORDER, TRADE, QUOTE, CONTRACT, TICK}
 
 
 class MalformedEvent(ValueError):
-    """A broker event the engine cannot use; the caller logs it and skips it."""
+    """A broker event the engine cannot use; the caller logs it and skips it.
+
+    ``account_id`` is the account the payload names (when it names one), also in the message.
+    """
+
+    def __init__(self, message: str, account_id: int | None = None) -> None:
+        super().__init__(message if account_id is None else f"account {account_id}: {message}")
+        self.account_id = account_id
+
+
+def _claimed_account(payload: Mapping[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and ID_MIN <= value <= ID_MAX:
+        return value
+    return None
+
+
+@contextmanager
+def _about_account(payload: Mapping[str, Any], key: str = "accountId") -> Iterator[None]:
+    """Errors raised inside name the account the payload claims."""
+    try:
+        yield
+    except MalformedEvent as exc:
+        account = _claimed_account(payload, key)
+        if exc.account_id is not None or account is None:
+            raise
+        raise MalformedEvent(str(exc), account) from None
 
 
 def unwrap(data: Any) -> Mapping[str, Any]:
@@ -50,7 +94,7 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > TEXT_MAX:
         return None
     text = value.strip()
     if text.endswith(("Z", "z")):
@@ -74,33 +118,75 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _int(payload: Mapping[str, Any], key: str, *, required: bool = True) -> int | None:
+def _time(payload: Mapping[str, Any], *keys: str) -> datetime | None:
+    """A broker timestamp (the first of ``keys`` present); outside EARLIEST..LATEST it is read as
+    missing, like an unreadable one (the clock is used): date arithmetic near the calendar's limits
+    would overflow inside a rule."""
+    value = None
+    for key in keys:
+        value = payload.get(key)
+        if value:
+            break
+    parsed = parse_time(value)
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        return None
+    return parsed
+
+
+def _int(
+    payload: Mapping[str, Any], key: str, *, required: bool = True, low: int = ID_MIN, high: int = ID_MAX
+) -> int | None:
+    """An integer field within [low, high] (ids by default: 64-bit, as at the broker and in SQLite)."""
     value = payload.get(key)
     if value is None:
         if required:
             raise MalformedEvent(f"missing field '{key}'")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise MalformedEvent(f"field '{key}' must be an integer, got {value!r}")
+        raise MalformedEvent(f"field '{key}' must be an integer, got {show(value)}")
+    if isinstance(value, str) and len(value) > NUMBER_TEXT_MAX:
+        raise MalformedEvent(f"field '{key}' must be an integer, got {show(value)}")
     try:
         number = int(value)
-    except ValueError:
-        raise MalformedEvent(f"field '{key}' must be an integer, got {value!r}") from None
+    except (ValueError, OverflowError):
+        raise MalformedEvent(f"field '{key}' must be an integer, got {show(value)}") from None
     if isinstance(value, float) and number != value:
-        raise MalformedEvent(f"field '{key}' must be an integer, got {value!r}")
+        raise MalformedEvent(f"field '{key}' must be an integer, got {show(value)}")
+    if not low <= number <= high:
+        raise MalformedEvent(f"field '{key}' must be between {low} and {high}, got {show(value)}")
     return number
 
 
-def _dec(payload: Mapping[str, Any], key: str, *, required: bool = True) -> Decimal | None:
+def _size(payload: Mapping[str, Any], key: str, *, required: bool = True) -> int | None:
+    """A number of contracts: 0 to SIZE_MAX."""
+    return _int(payload, key, required=required, low=0, high=SIZE_MAX)
+
+
+def _dec(
+    payload: Mapping[str, Any], key: str, *, required: bool = True, limit: Decimal = PRICE_MAX
+) -> Decimal | None:
+    """A finite decimal field with |value| <= limit (prices by default)."""
     value = payload.get(key)
     if value is None:
         if required:
             raise MalformedEvent(f"missing field '{key}'")
         return None
+    if isinstance(value, str) and len(value) > NUMBER_TEXT_MAX:
+        raise MalformedEvent(f"field '{key}': expected a number, got {show(value)}")
     try:
-        return to_decimal(value)
+        number = to_decimal(value)
     except ValueError as exc:
         raise MalformedEvent(f"field '{key}': {exc}") from None
+    if abs(number) > limit:
+        raise MalformedEvent(
+            f"field '{key}' is {show(value)}: beyond any futures account's range (|value| <= {limit:,})"
+        )
+    return number
+
+
+def _money(payload: Mapping[str, Any], key: str) -> Decimal | None:
+    """An optional money amount (P&L, fees, balance): |value| <= MONEY_MAX."""
+    return _dec(payload, key, required=False, limit=MONEY_MAX)
 
 
 def _str(payload: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -110,7 +196,16 @@ def _str(payload: Mapping[str, Any], key: str, *, required: bool = True) -> str 
             raise MalformedEvent(f"missing field '{key}'")
         return None
     if not isinstance(value, str):
-        raise MalformedEvent(f"field '{key}' must be a string, got {value!r}")
+        raise MalformedEvent(f"field '{key}' must be a string, got {show(value)}")
+    if len(value) > TEXT_MAX:
+        raise MalformedEvent(f"field '{key}' is {len(value)} characters long (at most {TEXT_MAX})")
+    return value
+
+
+def _bool(payload: Mapping[str, Any], key: str) -> bool | None:
+    value = payload.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise MalformedEvent(f"field '{key}' must be true or false, got {show(value)}")
     return value
 
 
@@ -207,106 +302,111 @@ class ContractInfo:
 
 def parse_account(data: Any) -> AccountUpdate:
     p = unwrap(data)
-    account_id = _int(p, "id")
-    assert account_id is not None
-    can_trade = p.get("canTrade")
-    if can_trade is not None and not isinstance(can_trade, bool):
-        raise MalformedEvent(f"field 'canTrade' must be true or false, got {can_trade!r}")
-    return AccountUpdate(account_id, p.get("name"), _dec(p, "balance", required=False), can_trade)
+    with _about_account(p, "id"):
+        account_id = _int(p, "id")
+        assert account_id is not None
+        return AccountUpdate(account_id, _str(p, "name", required=False), _money(p, "balance"), _bool(p, "canTrade"))
 
 
 def parse_position(data: Any) -> PositionUpdate:
     p = unwrap(data)
-    account_id = _int(p, "accountId")
-    contract_id = _str(p, "contractId")
-    size = _int(p, "size")
-    assert account_id is not None and contract_id is not None and size is not None
-    if size < 0:
-        raise MalformedEvent(f"field 'size' must be >= 0, got {size}")
-    ptype = _int(p, "type", required=size > 0)
-    if size > 0 and ptype not in (PositionType.LONG, PositionType.SHORT):
-        raise MalformedEvent(f"field 'type' must be 1 (long) or 2 (short), got {ptype!r}")
-    avg = _dec(p, "averagePrice", required=size > 0)
-    return PositionUpdate(
-        _int(p, "id", required=False),
-        account_id,
-        contract_id,
-        size,
-        ptype or 0,
-        avg if avg is not None else Decimal(0),
-        parse_time(p.get("creationTimestamp")),
-    )
+    with _about_account(p):
+        account_id = _int(p, "accountId")
+        contract_id = _str(p, "contractId")
+        size = _int(p, "size")
+        assert account_id is not None and contract_id is not None and size is not None
+        if size < 0:
+            raise MalformedEvent(f"field 'size' must be >= 0, got {size}")
+        if size > SIZE_MAX:
+            raise MalformedEvent(f"field 'size' must be at most {SIZE_MAX:,} contracts, got {size}")
+        ptype = _int(p, "type", required=size > 0)
+        if size > 0 and ptype not in (PositionType.LONG, PositionType.SHORT):
+            raise MalformedEvent(f"field 'type' must be 1 (long) or 2 (short), got {ptype!r}")
+        avg = _dec(p, "averagePrice", required=size > 0)
+        return PositionUpdate(
+            _int(p, "id", required=False),
+            account_id,
+            contract_id,
+            size,
+            ptype or 0,
+            avg if avg is not None else Decimal(0),
+            _time(p, "creationTimestamp"),
+        )
 
 
 def parse_order(data: Any) -> OrderUpdate:
     p = unwrap(data)
-    order_id = _int(p, "id")
-    account_id = _int(p, "accountId")
-    contract_id = _str(p, "contractId")
-    status = _int(p, "status")
-    otype = _int(p, "type")
-    side = _int(p, "side")
-    size = _int(p, "size")
-    assert order_id is not None and account_id is not None and contract_id is not None
-    assert status is not None and otype is not None and side is not None and size is not None
-    # Statuses 7 (PendingCancellation) and 8 (Suspended) are working (enums.py); other unknown
-    # statuses and types are kept as they are: not working and not stops (spec/gateway.md §7.3).
-    if side not in (0, 1):
-        raise MalformedEvent(f"field 'side' must be 0 (buy) or 1 (sell), got {side}")
-    tag = p.get("customTag")
-    return OrderUpdate(
-        order_id,
-        account_id,
-        contract_id,
-        status,
-        otype,
-        side,
-        size,
-        _dec(p, "limitPrice", required=False),
-        _dec(p, "stopPrice", required=False),
-        tag if isinstance(tag, str) else None,
-        parse_time(p.get("updateTimestamp") or p.get("creationTimestamp")),
-    )
+    with _about_account(p):
+        order_id = _int(p, "id")
+        account_id = _int(p, "accountId")
+        contract_id = _str(p, "contractId")
+        status = _int(p, "status")
+        otype = _int(p, "type")
+        side = _int(p, "side")
+        size = _size(p, "size")
+        assert order_id is not None and account_id is not None and contract_id is not None
+        assert status is not None and otype is not None and side is not None and size is not None
+        # Statuses 7 (PendingCancellation) and 8 (Suspended) are working (enums.py); other unknown
+        # statuses and types are kept as they are: not working and not stops (spec/gateway.md §7.3).
+        if side not in (0, 1):
+            raise MalformedEvent(f"field 'side' must be 0 (buy) or 1 (sell), got {side}")
+        tag = p.get("customTag")
+        return OrderUpdate(
+            order_id,
+            account_id,
+            contract_id,
+            status,
+            otype,
+            side,
+            size,
+            _dec(p, "limitPrice", required=False),
+            _dec(p, "stopPrice", required=False),
+            # Only used to recognise the product's own orders: an odd tag is simply not ours.
+            tag if isinstance(tag, str) and len(tag) <= TEXT_MAX else None,
+            _time(p, "updateTimestamp", "creationTimestamp"),
+        )
 
 
 def parse_trade(data: Any) -> TradeUpdate:
     p = unwrap(data)
-    trade_id = _int(p, "id")
-    account_id = _int(p, "accountId")
-    contract_id = _str(p, "contractId")
-    assert trade_id is not None and account_id is not None and contract_id is not None
-    voided = p.get("voided", False)
-    if not isinstance(voided, bool):
-        raise MalformedEvent(f"field 'voided' must be true or false, got {voided!r}")
-    # ``fees`` (exchange/clearing) and ``commissions`` (broker) are separate charges; either may be
-    # absent or null. A client that reads ``commissions`` as ``fees`` when ``fees`` is missing would
-    # count the same money once, and so does this (docs/engine.md, "Fees and commissions").
-    fees = _dec(p, "fees", required=False)
-    commissions = _dec(p, "commissions", required=False)
-    return TradeUpdate(
-        trade_id,
-        account_id,
-        contract_id,
-        parse_time(p.get("creationTimestamp")),
-        _dec(p, "price", required=False),
-        _dec(p, "profitAndLoss", required=False),
-        fees if fees is not None else Decimal(0),
-        _int(p, "side", required=False),
-        _int(p, "size", required=False) or 0,
-        voided,
-        _int(p, "orderId", required=False),
-        commissions if commissions is not None else Decimal(0),
-    )
+    with _about_account(p):
+        trade_id = _int(p, "id")
+        account_id = _int(p, "accountId")
+        contract_id = _str(p, "contractId")
+        assert trade_id is not None and account_id is not None and contract_id is not None
+        voided = _bool(p, "voided")
+        # ``fees`` (exchange/clearing) and ``commissions`` (broker) are separate charges; either may be
+        # absent or null. A client that reads ``commissions`` as ``fees`` when ``fees`` is missing would
+        # count the same money once, and so does this (docs/engine.md, "Fees and commissions").
+        fees = _money(p, "fees")
+        commissions = _money(p, "commissions")
+        return TradeUpdate(
+            trade_id,
+            account_id,
+            contract_id,
+            _time(p, "creationTimestamp"),
+            _dec(p, "price", required=False),
+            _money(p, "profitAndLoss"),
+            fees if fees is not None else Decimal(0),
+            _int(p, "side", required=False),
+            _size(p, "size", required=False) or 0,
+            bool(voided),
+            _int(p, "orderId", required=False),
+            commissions if commissions is not None else Decimal(0),
+        )
 
 
 def parse_contract(data: Any) -> ContractInfo:
     p = unwrap(data)
     contract_id = _str(p, "id")
-    tick_size = _dec(p, "tickSize")
-    tick_value = _dec(p, "tickValue")
+    tick_size = _dec(p, "tickSize", limit=TICK_MAX)
+    tick_value = _dec(p, "tickValue", limit=TICK_MAX)
     assert contract_id is not None and tick_size is not None and tick_value is not None
-    if tick_size <= 0 or tick_value <= 0:
-        raise MalformedEvent("fields 'tickSize' and 'tickValue' must be > 0")
+    if tick_size < TICK_SIZE_MIN or tick_value <= 0:
+        raise MalformedEvent(
+            f"contract {contract_id}: 'tickSize' must be >= {TICK_SIZE_MIN} and 'tickValue' > 0, "
+            f"got {show(p.get('tickSize'))} and {show(p.get('tickValue'))}"
+        )
     return ContractInfo(
         contract_id,
         _str(p, "name", required=False),
@@ -315,3 +415,22 @@ def parse_contract(data: Any) -> ContractInfo:
         tick_value,
         _str(p, "description", required=False),
     )
+
+
+def check_quote_price(contract_id: str, value: Any) -> None:
+    """A quote's price field: a finite number within the price bound (None: field not sent).
+
+    Called on the engine's hot path, so plain floats and ints (what the hub sends) are checked with
+    two comparisons; anything else goes through the full conversion.
+    """
+    if value is None:
+        return
+    kind = type(value)
+    if kind is float or kind is int:
+        if -PRICE_MAX_FLOAT <= value <= PRICE_MAX_FLOAT:  # NaN fails both comparisons
+            return
+        raise MalformedEvent(f"quote for {contract_id}: price {show(value)} is not a finite futures price")
+    try:
+        _dec({"price": value}, "price")  # strings and Decimals: the full check
+    except MalformedEvent as exc:
+        raise MalformedEvent(f"quote for {contract_id}: {exc}") from None

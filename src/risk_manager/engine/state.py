@@ -125,6 +125,9 @@ class AccountState:
     window_inside: dict[str | None, bool] = field(default_factory=dict)
     # Quiet bands per held contract: a quote strictly inside (lo, hi) cannot change any decision.
     bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Rule failures (isolation.py): how many since start, and when each rule's was last logged.
+    rule_errors: int = 0
+    rule_error_logged: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def account_id(self) -> int:
@@ -144,6 +147,8 @@ class EngineState:
     lockout_seq: int = 0
     #: the quote fast path (quiet bands); off only to measure or verify it against full evaluation
     quiet_bands: bool = True
+    #: rule failures on every account since start (each rule runs isolated: isolation.py)
+    rule_errors: int = 0
 
 
 NO_BAND = _NO_BAND

@@ -19,21 +19,20 @@ def exit_side(pos: PositionState) -> int:
 
 
 def is_valid_stop(pos: PositionState, order: OrderUpdate) -> bool:
-    """Active stop-type order on the exit side, priced on the protective side of the entry.
+    """An active stop-type order on the exit side of the same contract, whatever its price.
 
-    Active, not merely working: a stop whose cancellation is pending (status 7) is going away and a
-    suspended bracket stop (status 8) waits for its entry to fill; neither protects anything yet."""
+    The price is not compared with the entry (spec/rules.md RULE-008): the broker accepts a sell stop
+    only below the market and a buy stop only above it, so a stop on the exit side always protects,
+    including one moved to breakeven or into profit (by the trader or by RULE-012). A trailing stop
+    counts without a stop price; any other stop needs one. Active, not merely working: a stop whose
+    cancellation is pending (status 7) is going away and a suspended bracket stop (status 8) waits for
+    its entry to fill; neither protects anything yet.
+    """
     if order.contract_id != pos.contract_id or not order.active:
         return False
     if order.type not in STOP_TYPES or order.side != exit_side(pos):
         return False
-    if order.type == OrderType.TRAILING_STOP:
-        return True
-    if order.stop_price is None:
-        return False
-    if pos.direction > 0:
-        return order.stop_price < pos.average_price
-    return order.stop_price > pos.average_price
+    return order.type == OrderType.TRAILING_STOP or order.stop_price is not None
 
 
 def valid_stops(pos: PositionState, orders: Iterable[OrderUpdate]) -> list[OrderUpdate]:

@@ -121,6 +121,8 @@ class DaemonProvider:
             "eventsPerS": round(self._rate, 1),
             "protected": protected,
             "notProtected": len(self.board) - protected,
+            "ruleErrors": self.engine.rule_errors(),
+            "malformedEvents": self.pipeline.malformed,
             "hubs": {login.name: login.hub_states() for login in self.logins()},
         }
 

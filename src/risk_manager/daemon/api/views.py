@@ -1,28 +1,59 @@
 """Read-only views of the engine state in the local API's shapes (spec/daemon.md §9.2-§9.3).
 
 Pure functions: the daemon's provider calls them for snapshots and pushes. Money goes out as decimal
-strings, times as UTC ISO-8601 with Z.
+strings, times as UTC ISO-8601 with Z. A snapshot never fails as a whole because of one value: money
+formatting never raises, and each part of an account (P&L, every position, order, trade, lockout) is
+built on its own; a part that cannot be built is sent in a reduced form (its identity, the rest
+null) and logged once, instead of closing every new dashboard connection.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 
 from risk_manager.engine import Engine
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.lockouts import Lockout
-from risk_manager.engine.money import CENT, fmt_money, fmt_price
+from risk_manager.engine.money import fmt_cents, fmt_price
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.engine.stops import STOP_TAG_PREFIX
 from risk_manager.engine.timefmt import iso
 from risk_manager.engine.trading_day import trading_date
 
+log = logging.getLogger("risk_manager.daemon.api")
+_reported: set[str] = set()  # parts whose failure was logged already (once per kind of part)
+T = TypeVar("T")
+Item = TypeVar("Item")
+
 
 def money(value: Decimal | None) -> str | None:
-    """Cents for display (half-even); decisions use the exact value, never this string."""
-    return None if value is None else fmt_money(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    """Cents for display (half-even); decisions use the exact value, never this string. Never raises."""
+    return None if value is None else fmt_cents(value)
+
+
+def _part(what: str, build: Callable[[], T], reduced: Callable[[], T]) -> T:
+    """``build()``, or the reduced form when it raises (logged once per kind of part)."""
+    try:
+        return build()
+    except Exception:
+        if what not in _reported:
+            _reported.add(what)
+            log.exception("snapshot: a %s could not be built; it is sent in reduced form", what)
+        return reduced()
+
+
+def _each(
+    what: str,
+    items: Iterable[Item],
+    build: Callable[[Item], dict[str, Any]],
+    reduced: Callable[[Item], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    return [_part(what, partial(build, item), partial(reduced, item)) for item in items]
 
 
 def position_view(engine: Engine, acct: AccountState, pos: PositionState, now: datetime) -> dict[str, Any]:
@@ -36,6 +67,18 @@ def position_view(engine: Engine, acct: AccountState, pos: PositionState, now: d
         "averagePrice": fmt_price(pos.average_price, info.tick_size if info else None),
         "unrealized": money(ctx.unrealized(pos)),
         "openedAt": iso(pos.opened_at),
+    }
+
+
+def _reduced_pos(pos: PositionState) -> dict[str, Any]:
+    return {
+        "contractId": pos.contract_id,
+        "symbol": pos.contract_id,
+        "type": 1 if pos.direction > 0 else 2,
+        "size": pos.size,
+        "averagePrice": None,
+        "unrealized": None,
+        "openedAt": None,
     }
 
 
@@ -64,6 +107,11 @@ def order_view(order: Any) -> dict[str, Any]:
     }
 
 
+def _reduced_order(order: Any) -> dict[str, Any]:
+    keys = ("orderId", "contractId", "type", "side", "size", "limitPrice", "stopPrice", "status")
+    return dict.fromkeys(keys) | {"orderId": order.order_id, "placedByRiskManager": False}
+
+
 def trade_view(trade: Any) -> dict[str, Any]:
     return {
         "tradeId": trade.trade_id,
@@ -76,6 +124,11 @@ def trade_view(trade: Any) -> dict[str, Any]:
         "executedAt": iso(trade.created),
         "voided": trade.voided,
     }
+
+
+def _reduced_trade(trade: Any) -> dict[str, Any]:
+    keys = ("contractId", "side", "size", "price", "pnl", "fees", "executedAt", "voided")
+    return dict.fromkeys(keys) | {"tradeId": trade.trade_id}
 
 
 def lockout_view(record: Lockout, *, observed: bool = False) -> dict[str, Any]:
@@ -94,6 +147,11 @@ def lockout_view(record: Lockout, *, observed: bool = False) -> dict[str, Any]:
     }
 
 
+def _reduced_lock(record: Lockout) -> dict[str, Any]:
+    keys = ("scope", "symbol", "kind", "lockoutKind", "createdAt", "until", "clearsOn", "reason")
+    return dict.fromkeys(keys) | {"lockoutId": record.id, "ruleId": record.rule, "observed": False}
+
+
 def pnl_view(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any]:
     ctx = RuleContext(engine.state, acct, now)
     unrealized = ctx.total_unrealized()
@@ -105,6 +163,15 @@ def pnl_view(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any
         "fees": money(fees),
         "tradeCount": acct.session_trades,
     }
+
+
+def _trading_day(acct: AccountState, now: datetime) -> str:
+    s = acct.settings
+    return trading_date(now, s.reset_time, s.timezone).isoformat()
+
+
+def _reduced_pnl(acct: AccountState) -> dict[str, Any]:
+    return dict.fromkeys(("realized", "unrealized", "net", "fees")) | {"tradeCount": acct.session_trades}
 
 
 def account_view(
@@ -119,6 +186,9 @@ def account_view(
     rules: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     s = acct.settings
+    observed = s.observe_only
+    pos_view = partial(position_view, engine, acct, now=now)
+    trades = sorted(acct.trades.values(), key=lambda t: t.trade_id)
     return {
         "accountId": s.account_id,
         "name": acct.name or s.name,
@@ -128,14 +198,15 @@ def account_view(
         "protection": protection,
         "canTrade": acct.can_trade,
         "balance": money(acct.balance),
-        "tradingDay": trading_date(now, s.reset_time, s.timezone).isoformat(),
+        "tradingDay": _part("trading day", lambda: _trading_day(acct, now), lambda: None),
         "nextResetAt": iso(acct.next_reset),
-        "pnl": pnl_view(engine, acct, now),
-        "positions": [position_view(engine, acct, p, now) for p in acct.positions.values()],
-        "orders": [order_view(o) for o in acct.orders.values()],
-        "trades": [trade_view(t) for t in sorted(acct.trades.values(), key=lambda t: t.trade_id)],
+        "pnl": _part("P&L", lambda: pnl_view(engine, acct, now), lambda: _reduced_pnl(acct)),
+        "positions": _each("position", acct.positions.values(), pos_view, _reduced_pos),
+        "orders": _each("order", acct.orders.values(), order_view, _reduced_order),
+        "trades": _each("trade", trades, trade_view, _reduced_trade),
         "rules": rules or [],
-        "lockouts": [lockout_view(r, observed=s.observe_only) for r in acct.lockouts],
+        "lockouts": _each("lockout", acct.lockouts, partial(lockout_view, observed=observed), _reduced_lock),
+        "ruleErrors": acct.rule_errors,
         "lockoutHistory": [],
         "enforcement": enforcement or [],
         "connection": connection,

@@ -183,7 +183,10 @@ class TradeManagement(Rule):
                 moved = self._move(
                     ctx, pos, info, target, f"breakeven after {cfg.breakeven.trigger_ticks} ticks profit"
                 )
-                if moved or self._current_stop(ctx, pos)[1] is not None:
+                current = self._current_stop(ctx, pos)[1]
+                # Done once the stop is at breakeven or tighter; a move held back (at most one per
+                # second, or our stop not yet reported by the broker) is tried again on a later quote.
+                if moved or (current is not None and (target - current) * pos.direction <= 0):
                     pos.breakeven_done = True
                 out += moved
             if cfg.trailing.enabled:
