@@ -121,7 +121,7 @@ async def test_provider_api_error_passes_through(provider: CannedProvider, open_
 def test_error_codes_are_exactly_the_spec_list() -> None:
     assert ERROR_CODES == {
         "bad_request", "unauthorized", "auth_failed", "auth_locked", "not_found",
-        "config_invalid", "unsupported_protocol", "busy", "internal",
+        "config_invalid", "unsupported_protocol", "busy", "rate_limited", "internal",
     }  # fmt: skip
     with pytest.raises(ValueError, match="unknown API error code"):
         LocalApiError("oops", "x")

@@ -8,6 +8,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from risk_manager.daemon.api.limits import ApiLimits, ConnectionBudget
 
 
 class PortInUseError(RuntimeError):
@@ -46,17 +49,37 @@ class CloseAfterFlush:
     reason: str
 
 
+async def close_or_abort(ws: ServerConnection, code: int, reason: str, grace_s: float) -> None:
+    """Close politely, but never wait longer than ``grace_s``: a client that does not read would
+    keep ``close()`` waiting for the socket to drain forever (and its buffers with it)."""
+    try:
+        async with asyncio.timeout(grace_s):
+            await ws.close(code, reason)
+    except TimeoutError:
+        ws.transport.abort()
+
+
 class Client:
-    def __init__(self, ws: ServerConnection, queue_size: int) -> None:
+    """One connection: its send queue (capped in messages and in bytes), sequence numbers, request
+    budget (``limits.py``) and admin session state."""
+
+    def __init__(self, ws: ServerConnection, limits: ApiLimits) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str | CloseAfterFlush] = asyncio.Queue(maxsize=queue_size)
+        self.limits = limits
+        # Unbounded as a queue; bounded by ``has_room`` (messages and bytes), checked before every put.
+        self.queue: asyncio.Queue[bytes | CloseAfterFlush] = asyncio.Queue()
+        #: bytes queued or being written to the socket (the message ``send`` is waiting on counts)
+        self.queued_bytes = 0
         self.seq = 0
         self.sender: asyncio.Task[None] | None = None
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.budget = ConnectionBudget(limits)
         self.session: str | None = None
         self.session_used_at = 0.0
         self.auth_failures = 0
+        self.auth_retry_at = 0.0
         self.closing = False
+        self.rate_limited_logged = False
         host_port = ws.remote_address
         if isinstance(host_port, tuple) and len(host_port) >= 2:
             self.peer = f"{host_port[0]}:{host_port[1]}"
@@ -65,3 +88,30 @@ class Client:
         agent = ws.request.headers.get("User-Agent") if ws.request is not None else None
         if agent:
             self.peer += f" ({agent[:80]})"
+
+    def has_room(self, size: int) -> bool:
+        if self.queue.qsize() >= self.limits.send_queue_messages:
+            return False
+        # A single message larger than the whole cap (a very large snapshot) still goes out when
+        # nothing else is waiting; otherwise the cap holds.
+        return self.queued_bytes == 0 or self.queued_bytes + size <= self.limits.send_buffer_bytes
+
+    def put(self, data: bytes) -> None:
+        self.queued_bytes += len(data)
+        self.queue.put_nowait(data)
+
+    async def send_loop(self, close_grace_s: float) -> None:
+        """Write queued messages in order; the only place that waits on this client's socket."""
+        ws = self.ws
+        try:
+            while True:
+                item = await self.queue.get()
+                if isinstance(item, CloseAfterFlush):
+                    await close_or_abort(ws, item.code, item.reason, close_grace_s)
+                    return
+                try:
+                    await ws.send(item, text=True)
+                finally:
+                    self.queued_bytes -= len(item)
+        except ConnectionClosed:
+            return

@@ -133,7 +133,10 @@ def account_view(
         "pnl": pnl_view(engine, acct, now),
         "positions": [position_view(engine, acct, p, now) for p in acct.positions.values()],
         "orders": [order_view(o) for o in acct.orders.values()],
-        "trades": [trade_view(t) for t in sorted(acct.trades.values(), key=lambda t: t.trade_id)],
+        # Today's trades are paged with ``history.trades`` (docs/local-api.md): a day of trades in every
+        # snapshot made each one grow with the day. The key stays (always empty) for v1 clients;
+        # ``pnl.tradeCount`` says how many there are.
+        "trades": [],
         "rules": rules or [],
         "lockouts": [lockout_view(r, observed=s.observe_only) for r in acct.lockouts],
         "lockoutHistory": [],
