@@ -48,12 +48,14 @@ class CannedProvider:
         self.history_entered = 0
         self.history_raises: Exception | None = None
         self.snapshot_calls: list[int | None] = []
+        self.auth_loads = 0  # how often the password checker looked at the failure counter
+        self.account = dict(ACCOUNT)
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:
         self.snapshot_calls.append(account_id)
         if account_id not in (None, 12345):
             raise LocalApiError("not_found", f"account {account_id} is not configured")
-        return {"startedAt": "2025-11-20T12:00:01Z", "accounts": [dict(ACCOUNT)]}
+        return {"startedAt": "2025-11-20T12:00:01Z", "accounts": [dict(self.account)]}
 
     def status(self) -> dict[str, Any]:
         return {"state": "running", "version": "9.9.9", "accounts": 1, "protected": 1, "logins": []}
@@ -98,6 +100,7 @@ class CannedProvider:
         return self.config_dir / "admin_password.hash"
 
     async def load_auth_failures(self) -> tuple[int, datetime | None]:
+        self.auth_loads += 1
         return self.failures, self.locked_until
 
     async def save_auth_failures(self, failures: int, locked_until: datetime | None) -> None:

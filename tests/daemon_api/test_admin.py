@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from risk_manager.daemon.api.admin_token import read_token, write_token
 from risk_manager.daemon.api.password import lock_duration
 from risk_manager.daemon.api.server import LocalApi
 
@@ -313,3 +317,102 @@ async def test_password_never_appears_in_logs_or_audit(
     text = "\n".join(server_lines) + repr(provider.audits) + repr(provider.saved)
     assert "wrong-secret-value" not in text and PASSWORD not in text
     assert session not in text
+
+
+# ----- the admin token (issue 8 §5: the password lock must not be a weapon) ----------------------------
+
+
+async def test_token_file_is_fresh_private_and_removed_at_stop(start_api: StartApi, token_file: Path) -> None:
+    first = await start_api()
+    token = token_file.read_text("ascii").strip()
+    assert len(token) >= 43  # 32 random bytes
+    if sys.platform != "win32":
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert token_file.stat().st_uid == os.geteuid()
+    assert [p.name for p in token_file.parent.iterdir()] == ["admin.token"]  # no temporary left over
+    await first.stop()
+    assert not token_file.exists()
+    await start_api()
+    assert token_file.read_text("ascii").strip() != token  # a new token at every start
+
+
+@pytest.mark.parametrize(
+    ("token", "outcome"),
+    [(None, "no_admin_token"), ("not-the-token", "wrong_admin_token"), (12345, "wrong_admin_token")],
+)
+async def test_auth_without_the_token_is_refused_before_the_password(
+    provider: CannedProvider, open_client: OpenClient, token: object, outcome: str
+) -> None:
+    client = await open_client()
+    data: dict[str, object] = {"password": PASSWORD}
+    if token is not None:
+        data["adminToken"] = token
+    reply = await client.request("auth", data)
+    assert reply["ok"] is False and reply["error"]["code"] == "unauthorized"
+    assert "admin token" in reply["error"]["message"] and "OS administrators" in reply["error"]["message"]
+    assert "admin.token" in reply["error"]["message"]
+    assert PASSWORD not in reply["error"]["message"]
+    # the right password did not help, and nothing looked at it or at the failure counter
+    assert provider.auth_loads == 0 and provider.failures == 0 and provider.saved == []
+    assert [(a["action"], a["outcome"]) for a in provider.audits] == [("admin_login_failed", outcome)]
+    # the back-off is for token holders: the real admin may log in at once on the same connection
+    assert (await client.auth(PASSWORD))["ok"]
+
+
+async def test_ten_wrong_passwords_without_the_token_never_lock_the_admin_out(
+    provider: CannedProvider, open_client: OpenClient
+) -> None:
+    closed = 0
+    for n in range(4):  # 12 attempts over 4 connections: 3 each, then the daemon closes it
+        attacker = await open_client()
+        for attempt in range(3):
+            reply = await attacker.auth(f"guess-{n}-{attempt}", token=False)
+            assert reply["error"]["code"] == "unauthorized"
+        with pytest.raises(ConnectionClosed):
+            await attacker.recv()
+        closed += attacker.ws.close_code == 1008
+    assert closed == 4
+    assert provider.failures == 0 and provider.locked_until is None and provider.auth_loads == 0
+    admin = await open_client()
+    assert (await admin.auth(PASSWORD))["ok"]
+
+
+async def test_without_a_token_file_admin_login_is_unavailable_but_the_api_runs(
+    start_api: StartApi, open_client: OpenClient, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    api = await start_api(admin_token_path=blocker / "admin.token")
+    client = await open_client(api)
+    assert (await client.request("status"))["ok"]
+    reply = await client.request("auth", {"password": PASSWORD, "adminToken": "anything"})
+    assert reply["error"]["code"] == "unauthorized" and "could not write" in reply["error"]["message"]
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows ACLs")
+def test_token_file_acl_admits_system_administrators_and_the_daemon_only(tmp_path: Path) -> None:
+    import win32api  # type: ignore[import-not-found]
+    import win32security  # type: ignore[import-not-found]
+
+    path = tmp_path / "admin.token"
+    write_token(path, "secret-token")
+    info = win32security.GetNamedSecurityInfo(
+        str(path), win32security.SE_FILE_OBJECT, win32security.DACL_SECURITY_INFORMATION
+    )
+    dacl = info.GetSecurityDescriptorDacl()
+    control, _ = info.GetSecurityDescriptorControl()
+    assert control & win32security.SE_DACL_PROTECTED  # nothing inherited from the directory
+    process = win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY)
+    me = win32security.GetTokenInformation(process, win32security.TokenUser)[0]
+    expected = {
+        win32security.ConvertSidToStringSid(sid)
+        for sid in (
+            win32security.CreateWellKnownSid(win32security.WinLocalSystemSid, None),
+            win32security.CreateWellKnownSid(win32security.WinBuiltinAdministratorsSid, None),
+            me,
+        )
+    }
+    aces = [dacl.GetAce(i) for i in range(dacl.GetAceCount())]
+    assert {win32security.ConvertSidToStringSid(ace[2]) for ace in aces} == expected
+    assert all(ace[0][0] == win32security.ACCESS_ALLOWED_ACE_TYPE for ace in aces)
+    assert read_token(path) == "secret-token"

@@ -152,6 +152,11 @@ class LocalApi:
         return len(self._clients)
 
     @property
+    def sockets(self) -> int:
+        """Open connections, including dropped ones whose socket is not closed yet."""
+        return len(self._server.connections) if self._server is not None else 0
+
+    @property
     def snapshot_builds(self) -> int:
         return self._snapshots.builds
 
