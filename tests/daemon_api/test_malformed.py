@@ -104,3 +104,15 @@ def test_decode_frame_translates_every_decoder_limit() -> None:
         with pytest.raises(RequestError):
             decode_frame(frame)
     assert decode_frame('{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+async def test_non_ascii_session_and_token_are_refused_not_crashed(
+    open_client: OpenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await open_client()
+    with caplog.at_level(logging.INFO):
+        reply = await client.request("reload_config", session="sé\udcff")
+        assert reply["error"]["code"] == "unauthorized"
+        reply = await client.request("auth", {"password": "x", "adminToken": "tökén"})
+        assert reply["error"]["code"] == "unauthorized"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

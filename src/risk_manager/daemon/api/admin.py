@@ -136,7 +136,7 @@ class AdminDesk:
                 f"Admin login is unavailable: the daemon could not write its admin token file{where}; "
                 "see its log.",
             )
-        if isinstance(given, str) and hmac.compare_digest(given.encode(), self.token.encode()):
+        if isinstance(given, str) and _same(given, self.token):
             return None
         return ("no_admin_token" if given is None else "wrong_admin_token"), LocalApiError(
             "unauthorized",
@@ -211,7 +211,7 @@ class AdminDesk:
         op = request.op
         now = self._monotonic()
         token = request.session
-        if client.session is None or token is None or not hmac.compare_digest(token, client.session):
+        if client.session is None or token is None or not _same(token, client.session):
             await self.audit(audit_action(op, ok=False), "unauthorized", client, request)
             raise LocalApiError("unauthorized", f"op {op!r} needs an admin session: send 'auth' first")
         if now - client.session_used_at > self._session_idle_s:
@@ -283,6 +283,11 @@ class AdminDesk:
             "lockout_unlocked", "ok", client, request, session=True, target=target, reason=reason
         )
         return result
+
+
+def _same(given: str, secret: str) -> bool:
+    """Constant-time comparison; bytes, because ``compare_digest`` raises on non-ASCII ``str``."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
 
 
 def audit_action(op: str, *, ok: bool) -> str:

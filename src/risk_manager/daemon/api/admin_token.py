@@ -62,6 +62,18 @@ def write_token(path: Path, token: str) -> None:
         raise
 
 
+def issue_token(path: Path) -> str | None:
+    """A fresh token written to ``path`` (the daemon, at every start); None when it cannot be
+    written: enforcement goes on without it, only admin login is impossible until a restart."""
+    token = new_token()
+    try:
+        write_token(path, token)
+    except OSError as exc:
+        log.error("cannot write the admin token %s: %s; admin login is disabled", path, exc)
+        return None
+    return token
+
+
 def read_token(path: Path) -> str:
     """The token for an ``auth`` request (the admin console reads it); a clear error when it cannot."""
     try:

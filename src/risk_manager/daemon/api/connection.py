@@ -6,11 +6,20 @@ import asyncio
 import errno
 import ipaddress
 from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.limits import ApiLimits, ConnectionBudget
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class PortInUseError(RuntimeError):
@@ -39,6 +48,24 @@ def is_port_in_use(exc: OSError) -> bool:
         return True
     # Windows: WSAEADDRINUSE, and WSAEACCES when another socket holds the port exclusively.
     return getattr(exc, "winerror", None) in (10048, 10013)
+
+
+def refuse_http(connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+    """The HTTP-level gate before the WebSocket handshake: browsers and wrong paths are refused."""
+    # Browsers always send Origin; our own clients never do. Refusing any Origin keeps web pages
+    # (including file:// pages, which send "null") away from the daemon.
+    if request.headers.get("Origin") is not None:
+        return connection.respond(HTTPStatus.FORBIDDEN, "Browser connections are not allowed.\n")
+    if urlsplit(request.path).path != "/":
+        return connection.respond(HTTPStatus.NOT_FOUND, "Not found. The API is at /.\n")
+    return None
+
+
+def requested_version(ws: ServerConnection) -> str | None:
+    """The ``?v=`` the client asked for, if any."""
+    path = ws.request.path if ws.request is not None else "/"
+    values = parse_qs(urlsplit(path).query).get("v")
+    return values[-1] if values else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from risk_manager.daemon.api.admin import AdminDesk, CloseAfterAnswer, audit_action
-from risk_manager.daemon.api.connection import Client
+from risk_manager.daemon.api.connection import CLOSE_POLICY, Client
 from risk_manager.daemon.api.interface import ApiProvider
 from risk_manager.daemon.api.limits import ApiLimits, TokenBucket, retry_after_ms
 from risk_manager.daemon.api.protocol import (
@@ -31,8 +31,6 @@ from risk_manager.daemon.api.protocol import (
 from risk_manager.daemon.api.snapshots import SnapshotCache
 
 log = logging.getLogger("risk_manager.daemon.api.server")
-
-CLOSE_POLICY = 1008
 
 
 class Outbox(Protocol):

@@ -25,25 +25,27 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request as HttpRequest
-from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.admin import SESSION_IDLE_S, AdminDesk
-from risk_manager.daemon.api.admin_token import new_token, remove_token, write_token
+from risk_manager.daemon.api.admin_token import issue_token, remove_token
 from risk_manager.daemon.api.connection import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN_LATER,
     Client,
     CloseAfterFlush,
     PortInUseError,
     close_or_abort,
     is_loopback_host,
     is_port_in_use,
+    refuse_http,
+    requested_version,
 )
 from risk_manager.daemon.api.interface import ApiProvider
 from risk_manager.daemon.api.limits import ApiLimits, frame_cost
@@ -75,11 +77,6 @@ MAX_FRAMES_READ_AHEAD = 4
 #: a dropped client gets this long to take its close frame before its socket is aborted
 DROP_GRACE_S = 2.0
 REFUSAL_LOG_EVERY_S = 60.0
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class LocalApi:
@@ -123,7 +120,6 @@ class LocalApi:
         self._heartbeat_interval_s = heartbeat_interval_s
         self._max_clients = max_clients
         self._limits = limits or ApiLimits()
-        self._max_in_flight = max_in_flight
         self._token_path = admin_token_path
         self._snapshots = SnapshotCache(self._snapshot_data, max_age_s=snapshot_max_age_s)
         self._refusal_logged_at = -REFUSAL_LOG_EVERY_S
@@ -173,7 +169,7 @@ class LocalApi:
                 self._handle,
                 self._host,
                 self._requested_port,
-                process_request=self._process_request,
+                process_request=refuse_http,
                 max_size=MAX_REQUEST_BYTES,
                 max_queue=MAX_FRAMES_READ_AHEAD,
                 # Loopback only: per-client deflate would cost loop CPU for every push and save nothing.
@@ -186,53 +182,44 @@ class LocalApi:
                 raise PortInUseError(self._host, self._requested_port) from None
             raise
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
-        self._write_admin_token()
+        if self._token_path is not None:
+            self._admin.token = issue_token(self._token_path)
+        else:
+            log.warning("no admin token file configured: admin login over the local API is disabled")
         if self._heartbeat_interval_s > 0:
             self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="api-heartbeat")
         log.info("local API listening on ws://%s:%d/", self._host, self.port)
-
-    def _write_admin_token(self) -> None:
-        if self._token_path is None:
-            log.warning("no admin token file configured: admin login over the local API is disabled")
-            return
-        token = new_token()
-        try:
-            write_token(self._token_path, token)
-        except OSError as exc:
-            # Enforcement goes on without it; only admin login is impossible until a restart.
-            log.error("cannot write the admin token %s: %s; admin login is disabled", self._token_path, exc)
-            return
-        self._admin.token = token
 
     async def stop(self) -> None:
         """Flush what is queued, then close every client with 1001 (going away)."""
         if self._server is None or self._stopping:
             return
         self._stopping = True
+        if self._token_path is not None and self._admin.token is not None:
+            self._admin.token = None
+            remove_token(self._token_path)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
         self._server.server.close()  # stop accepting; open connections stay until flushed
-        senders = []
+        senders: dict[asyncio.Task[None], Client] = {}
         for client in list(self._clients):
             for task in client.in_flight:
                 task.cancel()
             self.close_after_flush(client, CLOSE_GOING_AWAY, "daemon stopping")
             if client.sender is not None:
-                senders.append(client.sender)
+                senders[client.sender] = client
         if senders:
-            await asyncio.wait(senders, timeout=self._stop_flush_timeout_s)
-        # A client that does not read would keep the library's close waiting on its socket forever.
-        for ws in self._server.connections:
-            ws.transport.abort()
+            _, pending = await asyncio.wait(senders, timeout=self._stop_flush_timeout_s)
+            # Not flushed in time: a client that does not read would keep the library's close
+            # waiting on its socket forever.
+            for task in pending:
+                senders[task].ws.transport.abort()
         self._server.close()  # anything still open gets 1001 now
         await self._server.wait_closed()
         for task in list(self._background):
             task.cancel()
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._stop_flush_timeout_s)
-        if self._token_path is not None and self._admin.token is not None:
-            remove_token(self._token_path)
-            self._admin.token = None
         log.info("local API stopped")
 
     # ----------------------------------------------------------------- pushes
@@ -319,25 +306,11 @@ class LocalApi:
 
     # ----------------------------------------------------------------- connections
 
-    def _process_request(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        # Browsers always send Origin; our own clients never do. Refusing any Origin keeps web pages
-        # (including file:// pages, which send "null") away from the daemon.
-        if request.headers.get("Origin") is not None:
-            return connection.respond(HTTPStatus.FORBIDDEN, "Browser connections are not allowed.\n")
-        if urlsplit(request.path).path != "/":
-            return connection.respond(HTTPStatus.NOT_FOUND, "Not found. The API is at /.\n")
-        return None
-
-    def _requested_version(self, ws: ServerConnection) -> str | None:
-        path = ws.request.path if ws.request is not None else "/"
-        values = parse_qs(urlsplit(path).query).get("v")
-        return values[-1] if values else None
-
     async def _handle(self, ws: ServerConnection) -> None:
         if self._stopping:
             await ws.close(CLOSE_GOING_AWAY, "daemon stopping")
             return
-        requested = self._requested_version(ws)
+        requested = requested_version(ws)
         if requested is not None and requested not in {str(v) for v in SUPPORTED_VERSIONS}:
             error = {
                 "code": "unsupported_protocol",
@@ -388,14 +361,13 @@ class LocalApi:
         connection's frame budget, reading pauses: the sender's TCP window fills and it waits."""
         frames = client.budget.frames
         async for frame in client.ws:
-            if client.closing:
-                continue
-            try:
-                self._requests.on_frame(client, frame)
-            except Exception:  # a bug, never the client's input (that is a bad_request)
-                ref = uuid.uuid4().hex[:8]
-                log.exception("local API frame from %s could not be handled (ref %s)", client.peer, ref)
-                self.respond(client, None, error=LocalApiError("internal", f"internal error (ref {ref})"))
+            if not client.closing:
+                try:
+                    self._requests.on_frame(client, frame)
+                except Exception:  # a bug, never the client's input (that is a bad_request)
+                    ref = uuid.uuid4().hex[:8]
+                    log.exception("local API frame from %s could not be handled (ref %s)", client.peer, ref)
+                    self.respond(client, None, error=LocalApiError("internal", f"internal error (ref {ref})"))
             pause = frames.charge(frame_cost(frame))
             if pause > 0:
                 await asyncio.sleep(pause)
