@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
+import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -74,6 +76,18 @@ class CloseAfterFlush:
 
     code: int
     reason: str
+
+
+#: the kernel's send buffer per client: with the 1 MiB queue it bounds what a client that does not read
+#: holds on the machine (loopback autotuning would otherwise let the kernel keep up to 4 MiB more)
+SOCKET_SEND_BUFFER = 256 * 1024
+
+
+def limit_socket_buffer(ws: ServerConnection) -> None:
+    sock = ws.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
 
 
 async def close_or_abort(ws: ServerConnection, code: int, reason: str, grace_s: float) -> None:

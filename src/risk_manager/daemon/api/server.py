@@ -44,6 +44,7 @@ from risk_manager.daemon.api.connection import (
     close_or_abort,
     is_loopback_host,
     is_port_in_use,
+    limit_socket_buffer,
     refuse_http,
     requested_version,
 )
@@ -329,6 +330,7 @@ class LocalApi:
                 log.warning("local API refused a client: %d clients connected", len(self._clients))
             await close_or_abort(ws, CLOSE_TRY_AGAIN_LATER, "too many clients", DROP_GRACE_S)
             return
+        limit_socket_buffer(ws)
         client = Client(ws, self._limits)
         try:
             snapshot = self._snapshots.get(None)
