@@ -85,8 +85,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(tmp_path_factory.mktemp("api-abuse"))
     try:
         wait_until(lambda: _status(s.url).get("protected") == len(ACCOUNTS), 30, "all accounts protected")
-        # A trading day on one account: 150 round turns of 1 contract (no breach, no broker call).
-        for _ in range(150):
+        # A trading day on one account: 250 round turns of 1 contract (no breach, no broker call), so
+        # a history page holds 500 trades (~125 kB).
+        for _ in range(250):
             s.sim.order(DAY_ACCOUNT, "MNQ", "buy", 1)
             s.sim.order(DAY_ACCOUNT, "MNQ", "sell", 1)
         yield s
@@ -268,7 +269,7 @@ async def test_client_that_never_reads_is_dropped_and_memory_stays_bounded(stack
     try:
         async with asyncio.timeout(30):
             with contextlib.suppress(ConnectionClosed, OSError):
-                while sent < 3000:  # it asks for ~75 kB pages and snapshots, and never reads them
+                while sent < 3000:  # it asks for ~125 kB pages and snapshots, and never reads them
                     request = history if sent % 2 else {"op": "snapshot", "data": {}}
                     await ws.send(json.dumps({**request, "id": f"s{sent}"}))
                     sent += 1

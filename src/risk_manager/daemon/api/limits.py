@@ -35,7 +35,7 @@ class ApiLimits:
 
     frames: Rate = Rate(per_s=50.0, burst=100.0)
     snapshot: Rate = Rate(per_s=2.0, burst=5.0)
-    history: Rate = Rate(per_s=10.0, burst=20.0)
+    history: Rate = Rate(per_s=2.0, burst=10.0)
     #: bytes queued for one client (not yet written to its socket) before it is disconnected
     send_buffer_bytes: int = 1024 * 1024
     #: messages queued for one client before it is disconnected (spec/daemon.md §9.1: 1,000)
