@@ -37,17 +37,16 @@ async def test_snapshot_requests_past_the_budget_are_rate_limited(
     api = await start_api(limits=SMALL)
     client = await open_client(api)
     other = await open_client(api)
-    replies = [await client.request("snapshot") for _ in range(5)]
-    assert [r["ok"] for r in replies] == [True, True, True, False, False]
+    replies = [await client.request("snapshot") for _ in range(4)]
+    assert [r["ok"] for r in replies] == [True, True, True, False]
     error = replies[3]["error"]
     assert error["code"] == "rate_limited" and 1 <= error["retryAfterMs"] <= 50
     assert "snapshot" in error["message"] and "per second" in error["message"]
     assert (await other.request("snapshot"))["ok"]  # budgets are per connection
-    # after the advertised wait the connection may ask again
-    await asyncio.sleep(error["retryAfterMs"] / 1000)  # the server's own retry hint
-    async with asyncio.timeout(TIMEOUT):
-        while not (await client.request("snapshot"))["ok"]:
-            await asyncio.sleep(0.01)
+    # The connection is read again once the advertised wait is over: the next request is served.
+    started = time.perf_counter()
+    assert (await client.request("snapshot"))["ok"]
+    assert time.perf_counter() - started >= error["retryAfterMs"] / 1000 * 0.8
 
 
 async def test_history_requests_past_the_budget_never_reach_the_store(
@@ -55,11 +54,24 @@ async def test_history_requests_past_the_budget_never_reach_the_store(
 ) -> None:
     api = await start_api(limits=SMALL)
     client = await open_client(api)
-    replies = [await client.request("history.trades", {"accountId": 12345}) for _ in range(6)]
-    assert [r["ok"] for r in replies] == [True] * 4 + [False] * 2
-    assert {r["error"]["code"] for r in replies[4:]} == {"rate_limited"}
+    replies = [await client.request("history.trades", {"accountId": 12345}) for _ in range(5)]
+    assert [r["ok"] for r in replies] == [True] * 4 + [False]
+    assert replies[4]["error"]["code"] == "rate_limited"
     assert len(provider.history_calls) == 4
     assert (await client.request("status"))["ok"]  # other ops are not limited by it
+
+
+async def test_a_client_looping_on_refusals_gets_one_answer_per_refill(
+    start_api: StartApi, open_client: OpenClient
+) -> None:
+    api = await start_api(limits=ApiLimits(snapshot=Rate(per_s=2.0, burst=1.0)))
+    client = await open_client(api)
+    started = time.perf_counter()
+    ids = [await client.send_request("snapshot") for _ in range(50)]  # as fast as it can
+    replies = [await client.response(i) for i in ids[:5]]
+    elapsed = time.perf_counter() - started
+    assert [r["ok"] for r in replies] == [True, False, True, False, True]
+    assert elapsed >= 0.9  # two refusals, each followed by 0.5 s of not reading the connection
 
 
 async def test_frames_past_the_budget_are_read_later_not_refused(
@@ -192,8 +204,8 @@ async def test_reading_clients_are_unaffected_by_a_flooding_one(
     flooder = await open_client(api)
     dashboard = await open_client(api)
     ids = [await flooder.send_request("snapshot") for _ in range(10)]
-    codes = [(await flooder.response(i))["ok"] for i in ids]
-    assert codes.count(False) >= 6
+    codes = [(await flooder.response(i))["ok"] for i in ids[:5]]
+    assert codes.count(False) >= 1
     api.push("status", {"state": "running"})
     assert (await dashboard.recv())["type"] == "status"
     assert (await dashboard.request("snapshot"))["ok"]

@@ -121,6 +121,8 @@ class Client:
         self.auth_retry_at = 0.0
         self.closing = False
         self.rate_limited_logged = False
+        #: set when a request is answered ``rate_limited``: the reader waits this long before the next frame
+        self.hold_reading_s = 0.0
         host_port = ws.remote_address
         if isinstance(host_port, tuple) and len(host_port) >= 2:
             self.peer = f"{host_port[0]}:{host_port[1]}"

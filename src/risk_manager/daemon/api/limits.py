@@ -7,7 +7,8 @@ event loop free for enforcement whatever it sends:
   reading that connection for a while (TCP pushes back on the sender); nothing is answered, nothing
   queued, so a flood costs the loop a bounded amount per second however fast it is sent.
 * **snapshot** and **history**: answered ``rate_limited`` (with ``retryAfterMs``) past their budget,
-  without building anything or touching the database.
+  without building anything or touching the database; the connection is then not read again until
+  that wait is over, so a client looping on the refusal gets one answer per refill, not one per frame.
 
 Buckets read the event loop's clock (``time.monotonic``), not the daemon's injected ``Clock``: they
 bound load, they decide nothing (the same split as the pipeline's batching, ``daemon/clock.py``).
@@ -33,7 +34,7 @@ class Rate:
 class ApiLimits:
     """Per-connection budgets and the send buffer cap; ``docs/local-api.md`` has the table."""
 
-    frames: Rate = Rate(per_s=50.0, burst=100.0)
+    frames: Rate = Rate(per_s=20.0, burst=40.0)
     snapshot: Rate = Rate(per_s=2.0, burst=5.0)
     history: Rate = Rate(per_s=2.0, burst=10.0)
     #: bytes queued for one client (not yet written to its socket) before it is disconnected

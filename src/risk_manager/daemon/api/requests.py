@@ -3,8 +3,9 @@
 The transport (``server.py``) hands every frame here and owns the sending side (``Outbox``). What a
 connection may cost is decided here before any work is done: a malformed frame is a ``bad_request``
 (``protocol.decode_frame``), a ``snapshot`` or ``history.*`` past the connection's budget is answered
-``rate_limited`` without building or querying anything, and a ``snapshot`` is the shared encoded
-text of ``snapshots.py``, answered synchronously.
+``rate_limited`` without building or querying anything (and the connection is not read again until
+its budget has refilled), and a ``snapshot`` is the shared encoded text of ``snapshots.py``,
+answered synchronously.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ class RequestDesk:
         if not client.rate_limited_logged:
             client.rate_limited_logged = True
             log.info("local API client %s rate limited (%s requests)", client.peer, what)
+        # Nothing it sends before then could be served either: its next frame is read after the wait,
+        # so a client that loops on the refusal costs one answer per refill, not one per frame.
+        client.hold_reading_s = max(client.hold_reading_s, wait)
         error = LocalApiError(
             "rate_limited",
             f"too many {what} requests on this connection (at most {rate.per_s:g} per second, "

@@ -360,7 +360,8 @@ class LocalApi:
     async def _read(self, client: Client) -> None:
         """Runs until the connection is closed, by the client or by our own close (a drop, the third
         failed ``auth``, stop()); frames arriving while a close is pending are ignored. Past the
-        connection's frame budget, reading pauses: the sender's TCP window fills and it waits."""
+        connection's frame budget, or after a ``rate_limited`` answer, reading pauses: the sender's TCP
+        window fills and it waits."""
         frames = client.budget.frames
         async for frame in client.ws:
             if not client.closing:
@@ -370,7 +371,8 @@ class LocalApi:
                     ref = uuid.uuid4().hex[:8]
                     log.exception("local API frame from %s could not be handled (ref %s)", client.peer, ref)
                     self.respond(client, None, error=LocalApiError("internal", f"internal error (ref {ref})"))
-            pause = frames.charge(frame_cost(frame))
+            pause = max(frames.charge(frame_cost(frame)), client.hold_reading_s)
+            client.hold_reading_s = 0.0
             if pause > 0:
                 await asyncio.sleep(pause)
 
