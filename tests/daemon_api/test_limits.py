@@ -10,6 +10,7 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from risk_manager.daemon.api.limits import ApiLimits, Rate, TokenBucket
 
@@ -209,3 +210,30 @@ async def test_reading_clients_are_unaffected_by_a_flooding_one(
     api.push("status", {"state": "running"})
     assert (await dashboard.recv())["type"] == "status"
     assert (await dashboard.request("snapshot"))["ok"]
+
+
+async def test_history_budget_is_server_wide_too(
+    start_api: StartApi, open_client: OpenClient, provider: CannedProvider
+) -> None:
+    # Opening more connections does not buy more database reads.
+    api = await start_api(limits=ApiLimits(history=Rate(100.0, 100.0), history_total=Rate(1.0, 3.0)))
+    first, second = await open_client(api), await open_client(api)
+    assert (await first.request("history.pnl"))["ok"] and (await first.request("history.pnl"))["ok"]
+    assert (await second.request("history.pnl"))["ok"]
+    refused = await second.request("history.pnl")
+    assert refused["error"]["code"] == "rate_limited"
+    assert "from all clients together" in refused["error"]["message"]
+    assert len(provider.history_calls) == 3
+
+
+async def test_new_connections_past_the_server_budget_get_503_before_the_handshake(
+    start_api: StartApi, open_client: OpenClient, provider: CannedProvider
+) -> None:
+    api = await start_api(limits=ApiLimits(connections=Rate(per_s=0.5, burst=2.0)), snapshot_max_age_s=3600)
+    await open_client(api)
+    await open_client(api)
+    with pytest.raises(InvalidStatus) as info:
+        await connect(f"ws://127.0.0.1:{api.port}/", open_timeout=TIMEOUT)
+    assert info.value.response.status_code == 503
+    assert info.value.response.headers["Retry-After"] == "2"
+    assert len(provider.snapshot_calls) == 1  # the refused one cost no snapshot

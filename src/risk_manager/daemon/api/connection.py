@@ -17,6 +17,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.limits import ApiLimits, ConnectionBudget
+from risk_manager.daemon.api.protocol import SUPPORTED_VERSIONS, dumps, envelope
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
@@ -68,6 +69,19 @@ def requested_version(ws: ServerConnection) -> str | None:
     path = ws.request.path if ws.request is not None else "/"
     values = parse_qs(urlsplit(path).query).get("v")
     return values[-1] if values else None
+
+
+async def refuse_version(ws: ServerConnection, requested: str, ts: str, grace_s: float) -> None:
+    """An ``error`` (``unsupported_protocol``) as the first message, then close 1008."""
+    error = {
+        "code": "unsupported_protocol",
+        "message": f"protocol version {requested[:16]!r} is not supported; this daemon speaks "
+        f"{', '.join(str(v) for v in SUPPORTED_VERSIONS)}",
+        "supported": list(SUPPORTED_VERSIONS),
+    }
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(envelope("error", 1, ts, data_json=dumps(error)))
+    await close_or_abort(ws, CLOSE_POLICY, "unsupported protocol version", grace_s)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ event loop free for enforcement whatever it sends:
 * **frames**: every frame read costs ``1 + len // 4096`` tokens. Past the budget the server stops
   reading that connection for a while (TCP pushes back on the sender); nothing is answered, nothing
   queued, so a flood costs the loop a bounded amount per second however fast it is sent.
-* **snapshot** and **history**: answered ``rate_limited`` (with ``retryAfterMs``) past their budget,
+* **snapshot** and **history** (history also server-wide, since a client may open many connections):
+  answered ``rate_limited`` (with ``retryAfterMs``) past their budget,
   without building anything or touching the database; the connection is then not read again until
   that wait is over, so a client looping on the refusal gets one answer per refill, not one per frame.
+
+New connections are budgeted server-wide as well (HTTP 503 past it, before the WebSocket handshake).
 
 Buckets read the event loop's clock (``time.monotonic``), not the daemon's injected ``Clock``: they
 bound load, they decide nothing (the same split as the pipeline's batching, ``daemon/clock.py``).
@@ -32,11 +35,16 @@ class Rate:
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-connection budgets and the send buffer cap; ``docs/local-api.md`` has the table."""
+    """Per-connection budgets, the server-wide ones a client could otherwise multiply by opening
+    connections, and the send buffer cap; ``docs/local-api.md`` has the table."""
 
     frames: Rate = Rate(per_s=20.0, burst=40.0)
     snapshot: Rate = Rate(per_s=2.0, burst=5.0)
     history: Rate = Rate(per_s=2.0, burst=10.0)
+    #: history requests from all connections together (each one reads the database)
+    history_total: Rate = Rate(per_s=5.0, burst=20.0)
+    #: new connections to the whole server (a handshake and its log lines cost the loop)
+    connections: Rate = Rate(per_s=20.0, burst=40.0)
     #: bytes queued for one client (not yet written to its socket) before it is disconnected
     send_buffer_bytes: int = 1024 * 1024
     #: messages queued for one client before it is disconnected (spec/daemon.md §9.1: 1,000)

@@ -69,6 +69,7 @@ class RequestDesk:
         self._out = outbox
         self._limits = limits
         self._max_in_flight = max_in_flight
+        self._history_total = TokenBucket(limits.history_total)
 
     def on_frame(self, client: Client, frame: str | bytes) -> None:
         try:
@@ -85,12 +86,17 @@ class RequestDesk:
                 ),
             )
             if request.op in ADMIN_OPS or request.op == "auth":
-                self._out.spawn(self._admin.audit(audit_action(request.op, ok=False), "busy", client, request))
+                self._out.spawn(
+                    self._admin.audit(audit_action(request.op, ok=False), "busy", client, request)
+                )
             return
         if request.op == "snapshot":
             self._answer_snapshot(client, request)
             return
-        if request.op in HISTORY_OPS and not self._within(client, request, client.budget.history, "history"):
+        if request.op in HISTORY_OPS and not (
+            self._within(client, request, client.budget.history, "history")
+            and self._within(client, request, self._history_total, "history_total")
+        ):
             return
         task = asyncio.create_task(self._serve_request(client, request), name=f"api-op {request.op}")
         client.in_flight.add(task)
@@ -105,13 +111,17 @@ class RequestDesk:
         if not client.rate_limited_logged:
             client.rate_limited_logged = True
             log.info("local API client %s rate limited (%s requests)", client.peer, what)
+        if what == "history_total":
+            scope = f"from all clients together (at most {rate.per_s:g} per second, bursts of {rate.burst:g})"
+            what = "history"
+        else:
+            scope = f"on this connection (at most {rate.per_s:g} per second, bursts of {rate.burst:g})"
         # Nothing it sends before then could be served either: its next frame is read after the wait,
         # so a client that loops on the refusal costs one answer per refill, not one per frame.
         client.hold_reading_s = max(client.hold_reading_s, wait)
         error = LocalApiError(
             "rate_limited",
-            f"too many {what} requests on this connection (at most {rate.per_s:g} per second, "
-            f"bursts of {rate.burst:g}); retry in {retry_after_ms(wait)} ms",
+            f"too many {what} requests {scope}; retry in {retry_after_ms(wait)} ms",
             retryAfterMs=retry_after_ms(wait),
         )
         self._out.respond(client, request.id, error=error)

@@ -18,18 +18,21 @@ methods must be called on the event loop's thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
 import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.admin import SESSION_IDLE_S, AdminDesk
 from risk_manager.daemon.api.admin_token import issue_token, remove_token
@@ -46,10 +49,11 @@ from risk_manager.daemon.api.connection import (
     is_port_in_use,
     limit_socket_buffer,
     refuse_http,
+    refuse_version,
     requested_version,
 )
 from risk_manager.daemon.api.interface import ApiProvider
-from risk_manager.daemon.api.limits import ApiLimits, frame_cost
+from risk_manager.daemon.api.limits import ApiLimits, TokenBucket, frame_cost
 from risk_manager.daemon.api.password import AdminPasswordChecker
 from risk_manager.daemon.api.protocol import (
     PROTOCOL_VERSION,
@@ -63,10 +67,11 @@ from risk_manager.daemon.api.requests import RequestDesk
 from risk_manager.daemon.api.snapshots import DEFAULT_MAX_AGE_S, SnapshotCache
 
 log = logging.getLogger(__name__)
-# websockets logs every frame at DEBUG, and an `auth` frame carries the admin password: its logger
-# is pinned at INFO so raising the daemon's log level can never write frames to a log file.
+# websockets logs every frame at DEBUG, and an `auth` frame carries the admin password: its logger is
+# pinned so raising the daemon's log level can never write frames to a log file. WARNING, not INFO:
+# its per-connection lines repeat ours, and a reconnect loop would double the log.
 _ws_log = logging.getLogger(__name__ + ".ws")
-_ws_log.setLevel(logging.INFO)
+_ws_log.setLevel(logging.WARNING)
 
 DEFAULT_PORT = 8765
 MAX_CLIENTS = 32
@@ -124,10 +129,9 @@ class LocalApi:
         self._token_path = admin_token_path
         self._snapshots = SnapshotCache(self._snapshot_data, max_age_s=snapshot_max_age_s)
         self._refusal_logged_at = -REFUSAL_LOG_EVERY_S
-        self._session_idle_s = session_idle_s
+        self._new_connections = TokenBucket(self._limits.connections)
         self._stop_flush_timeout_s = stop_flush_timeout_s
         self._clock = clock
-        self._monotonic = monotonic
         self._clients: set[Client] = set()
         self._server: Server | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -170,7 +174,7 @@ class LocalApi:
                 self._handle,
                 self._host,
                 self._requested_port,
-                process_request=refuse_http,
+                process_request=self._process_request,
                 max_size=MAX_REQUEST_BYTES,
                 max_queue=MAX_FRAMES_READ_AHEAD,
                 # Loopback only: per-client deflate would cost loop CPU for every push and save nothing.
@@ -276,7 +280,9 @@ class LocalApi:
             return
         client.closing = True
         self._clients.discard(client)
-        log.warning("local API client %s dropped: %s%s", client.peer, reason, f" ({detail})" if detail else "")
+        log.warning(
+            "local API client %s dropped: %s%s", client.peer, reason, f" ({detail})" if detail else ""
+        )
         if client.sender is not None:
             client.sender.cancel()
         client.queued_bytes = 0
@@ -307,27 +313,39 @@ class LocalApi:
 
     # ----------------------------------------------------------------- connections
 
+    def _process_request(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        refused = refuse_http(connection, request)
+        if refused is not None:
+            return refused
+        wait = self._new_connections.try_take()
+        if wait <= 0:
+            return None
+        # Before the handshake, the snapshot and the log lines: a reconnect loop costs little.
+        self._log_refusal(
+            "local API refused new connections: more than %g per second", self._limits.connections.per_s
+        )
+        response = connection.respond(
+            HTTPStatus.SERVICE_UNAVAILABLE, "Too many new connections; try again.\n"
+        )
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+
+    def _log_refusal(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_EVERY_S:  # a reconnect loop must not flood the log
+            self._refusal_logged_at = now
+            log.warning(message, *args)
+
     async def _handle(self, ws: ServerConnection) -> None:
         if self._stopping:
             await ws.close(CLOSE_GOING_AWAY, "daemon stopping")
             return
         requested = requested_version(ws)
         if requested is not None and requested not in {str(v) for v in SUPPORTED_VERSIONS}:
-            error = {
-                "code": "unsupported_protocol",
-                "message": f"protocol version {requested[:16]!r} is not supported; this daemon speaks "
-                f"{', '.join(str(v) for v in SUPPORTED_VERSIONS)}",
-                "supported": list(SUPPORTED_VERSIONS),
-            }
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(envelope("error", 1, format_ts(self._clock()), data_json=dumps(error)))
-            await close_or_abort(ws, CLOSE_POLICY, "unsupported protocol version", DROP_GRACE_S)
+            await refuse_version(ws, requested, format_ts(self._clock()), DROP_GRACE_S)
             return
         if len(self._clients) >= self._max_clients:
-            now = time.monotonic()
-            if now - self._refusal_logged_at >= REFUSAL_LOG_EVERY_S:  # a reconnect loop must not flood the log
-                self._refusal_logged_at = now
-                log.warning("local API refused a client: %d clients connected", len(self._clients))
+            self._log_refusal("local API refused a client: %d clients connected", len(self._clients))
             await close_or_abort(ws, CLOSE_TRY_AGAIN_LATER, "too many clients", DROP_GRACE_S)
             return
         limit_socket_buffer(ws)
@@ -406,4 +424,3 @@ class LocalApi:
         base.update(self._provider.snapshot(account_id))
         base["protocol"] = PROTOCOL_VERSION
         return base
-
