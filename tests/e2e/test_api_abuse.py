@@ -198,11 +198,11 @@ async def flooding(url: str) -> Any:
         asyncio.create_task(_malformed(url, tally, closes)),
     ]
     try:
-        async with asyncio.timeout(10):  # every flooder is connected and busy
-            while not all(
-                any(k.startswith(p) for k in tally) for p in ("snapshot.", "history.", "malformed.")
-            ):
-                await asyncio.sleep(0.01)
+        # every flooder is connected and busy, and every bad frame was answered once
+        wanted = ("snapshot.", "history.", *(f"malformed.{name}." for name in MALFORMED))
+        async with asyncio.timeout(10):
+            while not all(any(k.startswith(p) for k in tally) for p in wanted):
+                await asyncio.sleep(0.01)  # polling the tally the flooding tasks fill
         yield tally, closes
     finally:
         for task in tasks:
