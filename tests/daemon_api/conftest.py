@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 
+from risk_manager.daemon.api.admin_token import read_token
 from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError
 from risk_manager.daemon.api.server import LocalApi
 
@@ -47,12 +48,14 @@ class CannedProvider:
         self.history_entered = 0
         self.history_raises: Exception | None = None
         self.snapshot_calls: list[int | None] = []
+        self.auth_loads = 0  # how often the password checker looked at the failure counter
+        self.account = dict(ACCOUNT)
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:
         self.snapshot_calls.append(account_id)
         if account_id not in (None, 12345):
             raise LocalApiError("not_found", f"account {account_id} is not configured")
-        return {"startedAt": "2025-11-20T12:00:01Z", "accounts": [dict(ACCOUNT)]}
+        return {"startedAt": "2025-11-20T12:00:01Z", "accounts": [dict(self.account)]}
 
     def status(self) -> dict[str, Any]:
         return {"state": "running", "version": "9.9.9", "accounts": 1, "protected": 1, "logins": []}
@@ -97,6 +100,7 @@ class CannedProvider:
         return self.config_dir / "admin_password.hash"
 
     async def load_auth_failures(self) -> tuple[int, datetime | None]:
+        self.auth_loads += 1
         return self.failures, self.locked_until
 
     async def save_auth_failures(self, failures: int, locked_until: datetime | None) -> None:
@@ -107,8 +111,9 @@ class CannedProvider:
 class Client:
     """A thin JSON layer over a real websockets client connection."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, token_file: Path | None = None) -> None:
         self.ws = ws
+        self.token_file = token_file
         self._ids = 0
         self.pushes: list[dict[str, Any]] = []
 
@@ -141,10 +146,35 @@ class Client:
     ) -> dict[str, Any]:
         return await self.response(await self.send_request(op, data, session))
 
+    def token(self) -> str:
+        """The admin token, read from the file the server wrote (as the admin console does)."""
+        assert self.token_file is not None
+        return read_token(self.token_file)
+
+    async def auth(self, password: str, *, token: bool = True, **data: Any) -> dict[str, Any]:
+        """``auth`` with the admin token from the daemon's file (``token=False``: without it)."""
+        body: dict[str, Any] = {"password": password, **data}
+        if token:
+            body["adminToken"] = self.token()
+        return await self.request("auth", body)
+
     async def login(self) -> str:
-        reply = await self.request("auth", {"password": PASSWORD, "osUser": "pc\\jane"})
+        reply = await self.auth(PASSWORD, osUser="pc\\jane")
         assert reply["ok"], reply
         return reply["data"]["session"]
+
+
+class Monotonic:
+    """The server's session clock, moved by the test (sessions, the password back-off)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
@@ -166,11 +196,23 @@ StartApi = Callable[..., Awaitable[LocalApi]]
 
 
 @pytest.fixture
-async def start_api(provider: CannedProvider) -> AsyncIterator[StartApi]:
+def mono() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "admin.token"
+
+
+@pytest.fixture
+async def start_api(provider: CannedProvider, mono: Monotonic, token_file: Path) -> AsyncIterator[StartApi]:
     started: list[LocalApi] = []
 
     async def _start(**kwargs: Any) -> LocalApi:
         kwargs.setdefault("heartbeat_interval_s", 0)
+        kwargs.setdefault("monotonic", mono)
+        kwargs.setdefault("admin_token_path", token_file)
         api = LocalApi(
             "127.0.0.1", 0, kwargs.pop("provider", provider), version="1.2.3", mode="test", **kwargs
         )
@@ -192,7 +234,7 @@ OpenClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def open_client(api: LocalApi) -> AsyncIterator[OpenClient]:
+async def open_client(api: LocalApi, token_file: Path) -> AsyncIterator[OpenClient]:
     """Connects and consumes the initial snapshot (kept in ``client.snapshot``)."""
     opened: list[ClientConnection] = []
 
@@ -200,7 +242,7 @@ async def open_client(api: LocalApi) -> AsyncIterator[OpenClient]:
         server = target or api
         ws = await connect(f"ws://127.0.0.1:{server.port}/{query}", open_timeout=TIMEOUT, **kwargs)
         opened.append(ws)
-        client = Client(ws)
+        client = Client(ws, token_file)
         first = await client.recv()
         assert first["type"] == "snapshot", first
         client.snapshot = first  # type: ignore[attr-defined]

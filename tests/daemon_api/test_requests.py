@@ -8,10 +8,11 @@ import logging
 
 import pytest
 
+from risk_manager.daemon.api.limits import ApiLimits, Rate
 from risk_manager.daemon.api.protocol import ERROR_CODES, LocalApiError, parse_request
 from risk_manager.daemon.api.server import LocalApi
 
-from .conftest import CannedProvider, OpenClient
+from .conftest import CannedProvider, OpenClient, StartApi
 
 
 async def test_response_envelope_echoes_the_id(open_client: OpenClient) -> None:
@@ -81,9 +82,12 @@ async def test_binary_frame_is_a_bad_request(open_client: OpenClient) -> None:
     assert reply["error"]["code"] == "bad_request" and "binary" in reply["error"]["message"]
 
 
-async def test_busy_after_ten_requests_in_flight(provider: CannedProvider, open_client: OpenClient) -> None:
+async def test_busy_after_ten_requests_in_flight(
+    provider: CannedProvider, open_client: OpenClient, start_api: StartApi
+) -> None:
     provider.history_gate = asyncio.Event()
-    client = await open_client()
+    api = await start_api(limits=ApiLimits(history=Rate(per_s=100.0, burst=100.0)))
+    client = await open_client(api)
     ids = [await client.send_request("history.trades", {"accountId": 12345}) for _ in range(10)]
     extra = await client.send_request("history.trades", {"accountId": 12345})
     busy = await client.response(extra)
@@ -121,7 +125,7 @@ async def test_provider_api_error_passes_through(provider: CannedProvider, open_
 def test_error_codes_are_exactly_the_spec_list() -> None:
     assert ERROR_CODES == {
         "bad_request", "unauthorized", "auth_failed", "auth_locked", "not_found",
-        "config_invalid", "unsupported_protocol", "busy", "internal",
+        "config_invalid", "unsupported_protocol", "busy", "rate_limited", "internal",
     }  # fmt: skip
     with pytest.raises(ValueError, match="unknown API error code"):
         LocalApiError("oops", "x")

@@ -24,6 +24,7 @@ from typing import Any
 from risk_manager import __version__
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
+from risk_manager.daemon.api.admin_token import token_path
 from risk_manager.daemon.api.connection import PortInUseError
 from risk_manager.daemon.api.protocol import LocalApiError
 from risk_manager.daemon.api.provider import DaemonProvider
@@ -363,6 +364,7 @@ class Daemon:
             provider,
             version=__version__,
             mode=self.options.mode,
+            admin_token_path=token_path(self.options.data_dir),
             clock=self.clock.now,
             monotonic=self.clock.monotonic,
         )

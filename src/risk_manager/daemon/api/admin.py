@@ -1,14 +1,21 @@
-"""Admin sessions on the local API (spec/daemon.md §9.5): password check, sessions bound to one
-connection, the admin commands, and an ``audit_log`` row for every attempt and command, refusals
-included. The transport (``server.py``) hands admin requests here and sends what comes back.
+"""Admin sessions on the local API (spec/daemon.md §9.5): admin token and password check, sessions
+bound to one connection, the admin commands, and an ``audit_log`` row for every attempt and command,
+refusals included. The transport (``server.py``) hands admin requests here and sends what comes back.
+
+An ``auth`` without the daemon's admin token (``admin_token.py``) is refused before the password is
+looked at: no argon2 work, and it never counts toward the cross-launch lockout, so a local process
+that cannot read the token cannot lock the administrator out. Token holders are throttled per
+connection (3 attempts, a back-off between them) and by the cross-launch lockout.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from risk_manager.daemon.api.interface import ApiProvider
@@ -24,6 +31,8 @@ from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError, 
 log = logging.getLogger("risk_manager.daemon.api.server")
 
 AUTH_FAILURES_PER_CONNECTION = 3
+#: after the n-th counted failure on a connection the next attempt waits AUTH_BACKOFF_S * 2**(n-1)
+AUTH_BACKOFF_S = 1.0
 MIN_UNLOCK_REASON = 10
 SESSION_IDLE_S = 15 * 60
 
@@ -35,6 +44,7 @@ class AdminClient(Protocol):
     session: str | None
     session_used_at: float
     auth_failures: int
+    auth_retry_at: float
 
 
 class CloseAfterAnswer(LocalApiError):
@@ -59,7 +69,9 @@ class AdminDesk:
         self._checker = checker
         self._session_idle_s = session_idle_s
         self._monotonic = monotonic
-
+        #: set by the server once the token file is written; None: admin login is impossible
+        self.token: str | None = None
+        self.token_path: Path | None = None
 
     def actor(self, client: AdminClient, request: Request | None, *, session: bool) -> dict[str, Any]:
         os_user = request.data.get("osUser") if request is not None else None
@@ -87,6 +99,22 @@ class AdminDesk:
             log.exception("audit of %s (%s) could not be written", action, outcome)
 
     async def auth(self, client: AdminClient, request: Request) -> dict[str, Any]:
+        wait = client.auth_retry_at - self._monotonic()
+        if wait > 0:
+            # Not an attempt: nothing is checked, counted or audited (the back-off is per connection).
+            raise LocalApiError(
+                "rate_limited",
+                f"Wait {math.ceil(wait)} s before the next password attempt on this connection.",
+                retryAfterMs=max(1, math.ceil(wait * 1000)),
+            )
+        refusal = self._token_refusal(request.data.get("adminToken"))
+        if refusal is not None:
+            why, error = refusal
+            client.auth_failures += 1
+            await self.audit("admin_login_failed", why, client, request)
+            if client.auth_failures >= AUTH_FAILURES_PER_CONNECTION:
+                raise CloseAfterAnswer(error, "too many failed password attempts")
+            raise error
         password = request.data.get("password")
         if not isinstance(password, str) or not password:
             await self.audit("admin_login_failed", "bad_request", client, request)
@@ -99,12 +127,31 @@ class AdminDesk:
         outcome = await self._checker.attempt(password)
         return await self._auth_result(client, request, outcome)
 
+    def _token_refusal(self, given: Any) -> tuple[str, LocalApiError] | None:
+        """None when ``given`` is the daemon's admin token (constant-time), else (audit outcome, error)."""
+        where = f" ({self.token_path})" if self.token_path is not None else ""
+        if self.token is None:
+            return "no_daemon_token", LocalApiError(
+                "unauthorized",
+                f"Admin login is unavailable: the daemon could not write its admin token file{where}; "
+                "see its log.",
+            )
+        if isinstance(given, str) and _same(given, self.token):
+            return None
+        return ("no_admin_token" if given is None else "wrong_admin_token"), LocalApiError(
+            "unauthorized",
+            "Admin commands need the daemon's admin token (data.adminToken), read from the daemon's "
+            f"admin.token file{where}, which only OS administrators can read. Run the admin console as "
+            "an administrator (Windows: \"Run as administrator\"; Linux: sudo).",
+        )
+
     async def _auth_result(self, client: AdminClient, request: Request, outcome: AuthOutcome) -> dict[str, Any]:
         result = outcome.result
         if result is AuthResult.OK:
             client.session = secrets.token_urlsafe(32)
             client.session_used_at = self._monotonic()
             client.auth_failures = 0
+            client.auth_retry_at = 0.0
             await self.audit("admin_login", "ok", client, request, session=True)
             return {"session": client.session, "expiresIdleS": int(self._session_idle_s)}
         if result is AuthResult.NO_PASSWORD:
@@ -116,6 +163,7 @@ class AdminDesk:
             raise LocalApiError("internal", outcome.detail)
         client.auth_failures += 1
         last_try = client.auth_failures >= AUTH_FAILURES_PER_CONNECTION
+        client.auth_retry_at = self._monotonic() + AUTH_BACKOFF_S * 2 ** (client.auth_failures - 1)
         if result is AuthResult.LOCKED:
             await self.audit("admin_locked", "refused", client, request)
             error = LocalApiError(
@@ -145,10 +193,15 @@ class AdminDesk:
         else:
             await self.audit("admin_login_failed", "wrong_password", client, request)
             left = AUTH_FAILURES_PER_CONNECTION - client.auth_failures
-            error = LocalApiError(
-                "auth_failed",
-                "Wrong password." + (f" {left} attempt{'s' if left != 1 else ''} left." if left > 0 else ""),
-            )
+            if left > 0:
+                backoff = client.auth_retry_at - self._monotonic()
+                error = LocalApiError(
+                    "auth_failed",
+                    f"Wrong password. {left} attempt{'s' if left != 1 else ''} left.",
+                    retryAfterMs=max(1, math.ceil(backoff * 1000)),
+                )
+            else:
+                error = LocalApiError("auth_failed", "Wrong password.")
         if last_try:
             # Answered, then the connection closes (the server queues the close behind the answer).
             raise CloseAfterAnswer(error, "too many failed password attempts")
@@ -158,7 +211,7 @@ class AdminDesk:
         op = request.op
         now = self._monotonic()
         token = request.session
-        if client.session is None or token is None or not hmac.compare_digest(token, client.session):
+        if client.session is None or token is None or not _same(token, client.session):
             await self.audit(audit_action(op, ok=False), "unauthorized", client, request)
             raise LocalApiError("unauthorized", f"op {op!r} needs an admin session: send 'auth' first")
         if now - client.session_used_at > self._session_idle_s:
@@ -230,6 +283,11 @@ class AdminDesk:
             "lockout_unlocked", "ok", client, request, session=True, target=target, reason=reason
         )
         return result
+
+
+def _same(given: str, secret: str) -> bool:
+    """Constant-time comparison; bytes, because ``compare_digest`` raises on non-ASCII ``str``."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
 
 
 def audit_action(op: str, *, ok: bool) -> str:

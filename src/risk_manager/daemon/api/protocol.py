@@ -29,6 +29,7 @@ ERROR_CODES = frozenset(
         "config_invalid",
         "unsupported_protocol",
         "busy",
+        "rate_limited",
         "internal",
     }
 )
@@ -146,28 +147,56 @@ class RequestError(LocalApiError):
 
 
 MAX_ID_LENGTH = 64
+#: Integers in requests are ids, limits and counts: SQLite and the broker keep them in 64 bits.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+class _Refused(ValueError):
+    """Raised from the JSON decoder's constant hook; becomes a ``bad_request``."""
+
+
+def _parse_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not valid JSON")
+
+
+def decode_frame(frame: str | bytes) -> Any:
+    """JSON text -> Python; anything a client can send that the decoder refuses is a ``RequestError``
+    (``bad_request``), never another exception: the C decoder stays on its fast path (no per-value
+    Python hooks a flood could multiply), and its own limits are translated: a nesting deeper than the
+    recursion limit (RecursionError), an integer of more than 4,300 digits (ValueError), NaN/Infinity."""
+    if isinstance(frame, bytes):
+        raise RequestError("binary frames are not supported; send JSON text frames")
+    try:
+        return json.loads(frame, parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise RequestError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise RequestError("malformed request: arrays or objects nested too deep") from None
+    except ValueError as exc:  # _Refused, or Python's int-size guard ("Exceeds the limit (4300 digits)")
+        raise RequestError(f"malformed request: {str(exc).split(';')[0][:120]}") from None
+
+
+def _out_of_range(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX
 
 
 def parse_request(frame: str | bytes) -> Request:
     """Decode and shape-check one client frame; the message names the offending field."""
-    if isinstance(frame, bytes):
-        raise RequestError("binary frames are not supported; send JSON text frames")
-    try:
-        obj = json.loads(frame)
-    except json.JSONDecodeError as exc:
-        raise RequestError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    obj = decode_frame(frame)
     if not isinstance(obj, dict):
         raise RequestError(f"a request must be a JSON object, got {type(obj).__name__}")
     raw_id = obj.get("id")
     request_id: str | int | None = None
     if isinstance(raw_id, str) and 0 < len(raw_id) <= MAX_ID_LENGTH:
         request_id = raw_id
-    elif isinstance(raw_id, int) and not isinstance(raw_id, bool):
+    elif isinstance(raw_id, int) and not isinstance(raw_id, bool) and not _out_of_range(raw_id):
         request_id = raw_id
     if request_id is None:
         if "id" not in obj:
             raise RequestError("missing field 'id' (a string naming the request)")
-        raise RequestError(f"field 'id' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        raise RequestError(
+            f"field 'id' must be a non-empty string of at most {MAX_ID_LENGTH} characters or a 64-bit integer"
+        )
     op = obj.get("op")
     if "op" not in obj:
         raise RequestError("missing field 'op'", request_id)
@@ -181,6 +210,10 @@ def parse_request(frame: str | bytes) -> Request:
         data = {}
     if not isinstance(data, dict):
         raise RequestError("field 'data' must be a JSON object", request_id)
+    # Every integer an op reads sits at the top of ``data``; one beyond 64 bits would overflow SQLite.
+    for key, value in data.items():
+        if _out_of_range(value):
+            raise RequestError(f"field 'data.{str(key)[:64]}' is an integer beyond 64 bits", request_id)
     session = obj.get("session")
     if session is not None and not isinstance(session, str):
         raise RequestError("field 'session' must be a string", request_id)

@@ -134,6 +134,8 @@ class DaemonProvider:
             return await self.persist.history(op, data)
         except QueryError as exc:
             raise LocalApiError("bad_request", str(exc)) from None
+        except OverflowError:  # a date filter at the edge of the calendar (e.g. the day before 0001-01-01)
+            raise LocalApiError("bad_request", "a date or number in 'data' is out of range") from None
 
     # ----- admin --------------------------------------------------------------------------------
     async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:

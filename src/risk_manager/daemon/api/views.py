@@ -126,9 +126,6 @@ def trade_view(trade: Any) -> dict[str, Any]:
     }
 
 
-def _reduced_trade(trade: Any) -> dict[str, Any]:
-    keys = ("contractId", "side", "size", "price", "pnl", "fees", "executedAt", "voided")
-    return dict.fromkeys(keys) | {"tradeId": trade.trade_id}
 
 
 def lockout_view(record: Lockout, *, observed: bool = False) -> dict[str, Any]:
@@ -188,7 +185,6 @@ def account_view(
     s = acct.settings
     observed = s.observe_only
     pos_view = partial(position_view, engine, acct, now=now)
-    trades = sorted(acct.trades.values(), key=lambda t: t.trade_id)
     return {
         "accountId": s.account_id,
         "name": acct.name or s.name,
@@ -203,7 +199,10 @@ def account_view(
         "pnl": _part("P&L", lambda: pnl_view(engine, acct, now), lambda: _reduced_pnl(acct)),
         "positions": _each("position", acct.positions.values(), pos_view, _reduced_pos),
         "orders": _each("order", acct.orders.values(), order_view, _reduced_order),
-        "trades": _each("trade", trades, trade_view, _reduced_trade),
+        # Today's trades are paged with ``history.trades`` (docs/local-api.md): a day of trades in every
+        # snapshot made each one grow with the day. The key stays (always empty) for v1 clients;
+        # ``pnl.tradeCount`` says how many there are.
+        "trades": [],
         "rules": rules or [],
         "lockouts": _each("lockout", acct.lockouts, partial(lockout_view, observed=observed), _reduced_lock),
         "ruleErrors": acct.rule_errors,

@@ -1,0 +1,140 @@
+"""The admin token: proof, on the local API, that the caller can read a file only OS administrators read.
+
+Any local process can open the local API, so a password alone let any of them spend the admin's
+failure budget: ten wrong guesses locked the real administrator out for up to 24 h. The daemon
+therefore writes a fresh random token at every start to ``<data_dir>/admin.token`` (POSIX mode 0600,
+owned by the daemon's account; on Windows an ACL that admits SYSTEM, Administrators and the daemon's
+account only) and an ``auth`` request must carry it: without it the daemon refuses before looking at
+the password (``docs/local-api.md``, "Admin channel"). The file is removed at a clean shutdown; a
+crash leaves it behind, and the next start replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+log = logging.getLogger("risk_manager.daemon.api.server")
+
+TOKEN_FILE = "admin.token"
+TOKEN_BYTES = 32
+
+
+class AdminTokenError(RuntimeError):
+    """The token file cannot be read (clients) or written (the daemon); the message says which."""
+
+
+def token_path(data_dir: Path) -> Path:
+    return data_dir / TOKEN_FILE
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def write_token(path: Path, token: str) -> None:
+    """Write ``token`` atomically: a private temporary file beside ``path``, restricted before the
+    secret is written into it, then renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        restrict_to_owner(tmp)
+        os.write(fd, (token + "\n").encode("ascii"))
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def issue_token(path: Path) -> str | None:
+    """A fresh token written to ``path`` (the daemon, at every start); None when it cannot be
+    written: enforcement goes on without it, only admin login is impossible until a restart."""
+    token = new_token()
+    try:
+        write_token(path, token)
+    except OSError as exc:
+        log.error("cannot write the admin token %s: %s; admin login is disabled", path, exc)
+        return None
+    return token
+
+
+def read_token(path: Path) -> str:
+    """The token for an ``auth`` request (the admin console reads it); a clear error when it cannot."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise AdminTokenError(
+            f"The daemon's admin token {path} does not exist: is the daemon running with this data "
+            "directory?"
+        ) from None
+    except PermissionError:
+        raise AdminTokenError(
+            f"Cannot read the daemon's admin token {path}: only OS administrators can. "
+            'Windows: start the terminal with "Run as administrator". Linux: use sudo.'
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdminTokenError(f"Cannot read the daemon's admin token {path}: {exc}") from None
+    if not text:
+        raise AdminTokenError(f"The daemon's admin token {path} is empty")
+    return text
+
+
+def remove_token(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove the admin token %s: %s", path, exc)
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows
+
+    def restrict_to_owner(path: Path) -> None:
+        """A protected DACL (nothing inherited): full control for SYSTEM, Administrators and the
+        account the daemon runs as; nobody else may even read it."""
+        import ntsecuritycon
+        import win32api
+        import win32security
+
+        token = win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY)
+        me = win32security.GetTokenInformation(token, win32security.TokenUser)[0]
+        sids = [
+            win32security.CreateWellKnownSid(win32security.WinLocalSystemSid, None),
+            win32security.CreateWellKnownSid(win32security.WinBuiltinAdministratorsSid, None),
+            me,
+        ]
+        dacl = win32security.ACL()
+        for sid in sids:
+            dacl.AddAccessAllowedAce(win32security.ACL_REVISION, ntsecuritycon.FILE_ALL_ACCESS, sid)
+        win32security.SetNamedSecurityInfo(
+            str(path),
+            win32security.SE_FILE_OBJECT,
+            win32security.DACL_SECURITY_INFORMATION | win32security.PROTECTED_DACL_SECURITY_INFORMATION,
+            None,
+            None,
+            dacl,
+            None,
+        )
+
+else:
+
+    def restrict_to_owner(path: Path) -> None:
+        """Mode 0600 whatever the umask: the daemon's account (and root) only."""
+        os.chmod(path, 0o600)
