@@ -1,15 +1,17 @@
 """The mechanics every procedure shares: state changes that are reported, a money-moving call that
-is classified without ever being repeated blindly, back-off, and the urgency gate around requests.
+is classified without ever being repeated blindly, verification reads that are retried rather than
+trusted to fail, back-off, and the urgency gate around requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.daemon.clock import Clock
@@ -18,6 +20,8 @@ from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.gateway.session import REQUEST_SENT
 
 log = logging.getLogger("risk_manager.daemon.executor")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,49 @@ class Steps:
             return None
         self.set(item, WorkState.VERIFYING)
         return result
+
+    async def mutate_until(
+        self, item: WorkItem, call: Coroutine[Any, Any, Any], confirmed: Coroutine[Any, Any, bool]
+    ) -> bool:
+        """Send one money-moving call, and stop waiting for its answer as soon as the broker's own
+        event confirms the goal (``confirmed``): an answer held back by a slow or timing-out broker
+        must not keep a position that is already flat reported as "sent". Returns True when the
+        event confirmed it (the call's answer, if still outstanding, is abandoned)."""
+        sending = asyncio.ensure_future(self.mutate(item, call))
+        watching = asyncio.ensure_future(confirmed)
+        try:
+            await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if watching.done() and not watching.cancelled() and watching.result():
+                if not sending.done():
+                    item.result = {"answer": "not awaited: the broker's event confirmed it first"}
+                    self.set(item, WorkState.VERIFYING)
+                return True
+            await sending
+            return False
+        finally:
+            for task in (sending, watching):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sending, watching, return_exceptions=True)
+
+    async def read(self, item: WorkItem, fetch: Callable[[], Awaitable[T]]) -> T:
+        """A verification read that is retried until the broker answers (spec/daemon.md §4.2).
+
+        A failed read says nothing about the broker's state, so it never ends an item: the item is
+        ``uncertain`` meanwhile and the read is repeated with the back-off (at most 2 s apart)."""
+        failures = 0
+        while True:
+            try:
+                return await fetch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.release(item)  # nothing is leaving: the pipeline must not wait for this
+                item.result = dict(item.result) | {"readError": f"{type(exc).__name__}: {exc}"}
+                self.set(item, WorkState.UNCERTAIN)
+                log.warning(
+                    "verification read failed (%s: %s); reading again", type(exc).__name__, exc,
+                    extra={"acct": item.account_id},
+                )
+                await self.backoff(failures)
