@@ -41,6 +41,7 @@ class Logins:
         self._on_reconciled = on_reconciled
         self._by_name: dict[str, BrokerLogin] = {}
         self._account_login: dict[int, str] = {}
+        self._starting: list[asyncio.Task[None]] = []
 
     def __iter__(self) -> Iterator[BrokerLogin]:
         return iter(list(self._by_name.values()))
@@ -79,10 +80,15 @@ class Logins:
     async def start(self, wait_s: float) -> None:
         """Start every login; wait up to ``wait_s`` for their first sign-in and reconcile."""
         first = [asyncio.create_task(b.start(), name=f"login-{b.name}") for b in self._by_name.values()]
+        self._starting = first
         if first:
             await asyncio.wait(first, timeout=wait_s)
 
     async def stop(self) -> None:
+        # A sign-in still retrying (broker unreachable) must not outlive the stop.
+        for task in self._starting:
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         await asyncio.gather(*(b.stop() for b in self._by_name.values()), return_exceptions=True)
 
     def of(self, account_id: int) -> BrokerLogin | None:
