@@ -19,8 +19,7 @@ import socket
 import sqlite3
 import sys
 import time
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,71 +27,9 @@ import pytest
 
 from risk_manager.procs import daemon_command
 
-from .agreement import settle
-from .harness import ApiClient, Daemon, Proc, Simulator, wait_until, write_config
-from .rulesets import all_disabled, users_file
-
-LIMIT = Decimal(100)
-RULES = {
-    "daily_realized_loss": {"enabled": True, "loss_limit": int(LIMIT), "lockout_until": "daily_reset"},
-    "max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "close_all"},
-}
-
-
-def far_reset() -> str:
-    """A daily reset 12 hours away: no test run ever straddles one."""
-    return (datetime.now(UTC) + timedelta(hours=12)).strftime("%H:%M")
-
-
-def accounts_config(ids: list[int]) -> list[dict[str, Any]]:
-    reset = far_reset()
-    return [
-        {"id": a, "name": f"CR-{a}", "reset_time": reset, "timezone": "UTC", "rule_overrides": RULES}
-        for a in ids
-    ]
-
-
-class Rig:
-    """A simulator, one login with ``ids``, and the daemon's directories (the daemon is (re)started)."""
-
-    def __init__(self, root: Path, user: str, ids: list[int]) -> None:
-        self.root = root
-        self.user = user
-        self.ids = ids
-        root.mkdir(parents=True, exist_ok=True)
-        users = root / "users.json"
-        users.write_text(json.dumps(users_file({user: (f"{user}-key", ids)})), encoding="utf-8")
-        self.sim = Simulator(users)
-        logins = [{"name": user, "user_name": user, "accounts": accounts_config(ids)}]
-        self.config_dir = write_config(
-            root / "config", self.sim.urls, logins, all_disabled(), {user: f"{user}-key"}
-        )
-        self.daemon: Daemon | None = None
-
-    def start(self) -> Daemon:
-        self.daemon = Daemon(self.root, self.config_dir)
-        return self.daemon
-
-    def kill(self) -> None:
-        assert self.daemon is not None
-        self.daemon.kill()
-
-    async def settle(self, accounts: list[int] | None = None, timeout: float = 20.0) -> float:
-        assert self.daemon is not None
-        return await settle(
-            self.root,
-            self.sim,
-            self.daemon.api_url,
-            accounts or self.ids,
-            loss_limit=LIMIT,
-            max_size=1,
-            timeout=timeout,
-        )
-
-    def close(self) -> None:
-        if self.daemon is not None and self.daemon.proc.running():
-            self.daemon.stop()
-        self.sim.close()
+from .harness import ApiClient, Proc, wait_until, write_config
+from .rig import Rig, accounts_config, lose_then_recover, round_trip
+from .rulesets import all_disabled
 
 
 @pytest.fixture
@@ -107,20 +44,6 @@ def rig(tmp_path: Path) -> Any:
     yield make
     for r in rigs:
         r.close()
-
-
-def round_trip(sim: Simulator, account: int, points: float) -> None:
-    """Buy 1 RTY and sell it ``points`` higher (negative: lower); $50 a point."""
-    sim.quote("RTY", 2450.0, 2450.1)
-    sim.order(account, "RTY", "buy", 1)  # fills at 2450.1
-    sim.quote("RTY", round(2450.1 + points, 1), round(2450.2 + points, 1))
-    sim.order(account, "RTY", "sell", 1)
-
-
-def lose_then_recover(sim: Simulator, account: int) -> None:
-    """-$155 (past the $100 limit), then +$110: the day ends at -$45, above the limit."""
-    round_trip(sim, account, -3.1)
-    round_trip(sim, account, 2.2)
 
 
 async def test_fills_made_while_killed_are_stored_and_a_recovered_loss_is_locked(rig: Any) -> None:
