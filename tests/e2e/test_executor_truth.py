@@ -29,6 +29,7 @@ ACCOUNTS = {
     5204: BLOCK_CL,  # the same for a single close_position
     5205: MAX_ONE,  # verification reads failing
     5206: BLOCK_CL,  # a second breach after a failed single close
+    5207: MAX_ONE,  # a close the broker carries out only after the bound ran out
 }
 CLOSE = "/api/Position/closeContract"
 BOUND_S = 10.0  # spec/daemon.md §4.2: at most 5 rounds or 10 s
@@ -182,3 +183,29 @@ def test_failing_verification_reads_are_retried_not_a_failure(stack: Stack) -> N
     final_state(stack, 5205, "close_all", "done", 5)
     assert len(closes(stack, 5205)) == 1
     assert_truthful(stack, 5205)
+
+
+def test_a_failed_record_follows_the_broker_when_a_late_close_executes(stack: Stack) -> None:
+    # The broker sits on the close for 12 s and only then carries it out: past the daemon's 10 s
+    # request timeout and the 10 s bound, so the item fails (the position is open: that is true).
+    # When the broker's flat event arrives, the record must turn done at once, not in 30 s.
+    stack.sim.control(
+        "POST",
+        "/faults",
+        {
+            "kind": "latency",
+            "target": "rest",
+            "path": CLOSE,
+            "ms": 12000,
+            "count": 1,
+            "userName": "truth5207",
+        },
+    )
+    stack.sim.order(5207, "MNQ", "buy", 2)
+    final_state(stack, 5207, "close_all", "failed", BOUND_S + 5)
+    wait_until(lambda: stack.sim.positions(5207) == {}, 5, "the late close executed")
+    flat_at = time.monotonic()
+    final_state(stack, 5207, "close_all", "done", 3)
+    print(f"\nlate close: record done {time.monotonic() - flat_at:.2f} s after the broker went flat")
+    assert len(closes(stack, 5207)) == 1
+    assert_truthful(stack, 5207, failures=1)
