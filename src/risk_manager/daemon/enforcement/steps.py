@@ -104,6 +104,12 @@ class Steps:
             item.result = {"uncertain": str(exc)}
             self.set(item, WorkState.UNCERTAIN)
             return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any other answer (a 400, a garbled body): the broker's state decides
+            item.result = {"error": f"{type(exc).__name__}: {exc}"}
+            self.set(item, WorkState.VERIFYING)
+            return None
         self.set(item, WorkState.VERIFYING)
         return result
 
