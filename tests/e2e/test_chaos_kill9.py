@@ -4,8 +4,9 @@
 Every iteration takes two fresh accounts. While the daemon watches, the script trades on them
 (small round trips, sometimes a daily loss past the limit, a position over the size limit) and
 kills the daemon with SIGKILL at a random point of that script, often while an enforcement is in
-flight. While it is down: a daily loss that goes past the limit and comes back, a position over the
-limit, fills on older accounts. Sometimes the daemon is killed again during its start-up. After the
+flight; sometimes its hubs are cut off first (a daily loss that goes past the limit and comes back
+during the gap). While it is down: a daily loss that goes past the limit and comes back, a position
+over the limit, fills on older accounts. Sometimes the daemon is killed again during its start-up. After the
 restart that is let finish, every account so far must agree to the cent between the broker, the
 daemon's snapshot and its database (``agreement.py``), every lockout owed must be in force with the
 live reason, and no enforcement record may be left unfinished.
@@ -69,7 +70,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
     # Each restart reconciles every account so far; the broker's request budget is not under test here.
     rig.sim.control("POST", "/settings", {"rate_limit_enabled": False})
     started = time.monotonic()
-    kills = startup_kills = 0
+    kills = startup_kills = gaps = 0
     agree_after: list[float] = []
     try:
         rig.start()
@@ -82,6 +83,16 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
             cut = rng.randint(1, len(script))
             for step in script[:cut]:
                 step()
+            if rng.random() < 0.25:  # a hub gap first: the same fills missed, then caught up live
+                rig.sim.control(
+                    "POST", "/faults", {"kind": "hub_outage", "duration_s": 1, "userName": "chaos"}
+                )
+                lose_then_recover(rig.sim, b)
+                gaps += 1
+                try:
+                    await rig.settle(ids[: 2 * i + 2], timeout=25)
+                except AssertionError as exc:
+                    raise AssertionError(f"{where} (after a hub gap): {exc}") from None
             _pause(rng.choice([0.0, rng.uniform(0.0, 0.01), rng.uniform(0.0, 0.08)]))  # often mid-enforcement
             rig.kill()
             kills += 1
@@ -104,7 +115,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
         rig.close()
     total = time.monotonic() - started
     print(
-        f"chaos seed {SEED}: {kills} kills during trading, {startup_kills} during start-up, "
+        f"chaos seed {SEED}: {kills} kills during trading, {startup_kills} during start-up, {gaps} hub gaps, "
         f"agreement at most {max(agree_after):.2f} s after ready, {total:.1f} s in all"
     )
     assert len(agree_after) == ITERATIONS
