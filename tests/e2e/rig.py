@@ -34,19 +34,31 @@ def accounts_config(ids: list[int]) -> list[dict[str, Any]]:
 
 
 class Rig:
-    """A simulator, one login with ``ids``, and the daemon's directories (the daemon is (re)started)."""
+    """A simulator, the logins of ``ids``, and the daemon's directories (the daemon is (re)started).
 
-    def __init__(self, root: Path, user: str, ids: list[int]) -> None:
+    ``per_login`` spreads the accounts over logins named ``{user}0``, ``{user}1``, ... (the daemon's
+    own request budget per login bounds how many accounts one login reconciles quickly at start)."""
+
+    def __init__(self, root: Path, user: str, ids: list[int], per_login: int | None = None) -> None:
         self.root = root
-        self.user = user
         self.ids = ids
+        size = per_login or len(ids) or 1
+        groups = [ids[i : i + size] for i in range(0, len(ids), size)]
+        names = [user] if per_login is None else [f"{user}{n}" for n in range(len(groups))]
+        self.login_of = {a: name for name, group in zip(names, groups, strict=True) for a in group}
         root.mkdir(parents=True, exist_ok=True)
         users = root / "users.json"
-        users.write_text(json.dumps(users_file({user: (f"{user}-key", ids)})), encoding="utf-8")
+        users.write_text(
+            json.dumps(users_file({n: (f"{n}-key", g) for n, g in zip(names, groups, strict=True)})),
+            encoding="utf-8",
+        )
         self.sim = Simulator(users)
-        logins = [{"name": user, "user_name": user, "accounts": accounts_config(ids)}]
+        logins = [
+            {"name": n, "user_name": n, "accounts": accounts_config(g)}
+            for n, g in zip(names, groups, strict=True)
+        ]
         self.config_dir = write_config(
-            root / "config", self.sim.urls, logins, all_disabled(), {user: f"{user}-key"}
+            root / "config", self.sim.urls, logins, all_disabled(), {n: f"{n}-key" for n in names}
         )
         self.daemon: Daemon | None = None
 

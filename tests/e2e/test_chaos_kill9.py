@@ -66,7 +66,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
     rng = random.Random(SEED)
     print(f"\nchaos seed {SEED} ({ITERATIONS} iterations; RM_CHAOS_SEED={SEED} replays it)")
     ids = [FIRST + i for i in range(2 * ITERATIONS)]
-    rig = Rig(tmp_path / "chaos", "chaos", ids)
+    rig = Rig(tmp_path / "chaos", "chaos", ids, per_login=10)
     # Each restart reconciles every account so far; the broker's request budget is not under test here.
     rig.sim.control("POST", "/settings", {"rate_limit_enabled": False})
     started = time.monotonic()
@@ -85,7 +85,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
                 step()
             if rng.random() < 0.25:  # a hub gap first: the same fills missed, then caught up live
                 rig.sim.control(
-                    "POST", "/faults", {"kind": "hub_outage", "duration_s": 1, "userName": "chaos"}
+                    "POST", "/faults", {"kind": "hub_outage", "duration_s": 1, "userName": rig.login_of[b]}
                 )
                 lose_then_recover(rig.sim, b)
                 gaps += 1
