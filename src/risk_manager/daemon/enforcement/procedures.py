@@ -92,7 +92,7 @@ class Procedures:
         reduce = a.kind is ActionKind.REDUCE_POSITION and bool(a.size)
         target: int | None = None  # size to end at (0 = flat), fixed before the first reduction
         size: int | None = None  # the broker's size as last read
-        deadline = clock.monotonic() + self.settings.max_seconds
+        deadline = clock.monotonic() + self.settings.max_seconds + item.stalled_s
         for attempt in range(self.settings.max_rounds * 2):
             size = None
             if attempt > 0 or item.state in (WorkState.UNCERTAIN, WorkState.RETRYING):
@@ -108,7 +108,7 @@ class Procedures:
                     return True
                 if attempt:
                     steps.set(item, WorkState.RETRYING)
-            if clock.monotonic() > deadline:
+            if clock.monotonic() - item.stalled_s > deadline:
                 break  # the read just above verified the last attempt
             if reduce:
                 if size is None:
@@ -157,7 +157,7 @@ class Procedures:
         steps, clock = self.steps, self.steps.clock
         acct = item.account_id
         close = item.action.kind is ActionKind.CLOSE_ALL
-        deadline = clock.monotonic() + self.settings.max_seconds
+        deadline = clock.monotonic() + self.settings.max_seconds + item.stalled_s
         round_no = 0
         confirmed = False
         while True:
@@ -167,7 +167,7 @@ class Procedures:
             if not orders and not positions:
                 item.result = {"rounds": round_no}
                 return True
-            if round_no >= self.settings.max_rounds or clock.monotonic() > deadline:
+            if round_no >= self.settings.max_rounds or clock.monotonic() - item.stalled_s > deadline:
                 item.result = dict(item.result) | {
                     "error": "still open after the bounded flatten",
                     "positions": [p.get("contractId") for p in positions],

@@ -141,11 +141,13 @@ class Steps:
         """A verification read that is retried until the broker answers (spec/daemon.md §4.2).
 
         A failed read says nothing about the broker's state, so it never ends an item: the item is
-        ``uncertain`` meanwhile and the read is repeated with the back-off (at most 2 s apart)."""
+        ``uncertain`` meanwhile and the read is repeated with the back-off (at most 2 s apart). The
+        time lost is added to ``item.stalled_s`` (a bound counts the broker's answers, not its silence)."""
         failures = 0
+        started = self.clock.monotonic()
         while True:
             try:
-                return await fetch()
+                value = await fetch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -158,3 +160,8 @@ class Steps:
                     extra={"acct": item.account_id},
                 )
                 await self.backoff(failures)
+                continue
+            if failures:
+                # The time the broker would not answer does not count against the item's bound.
+                item.stalled_s += self.clock.monotonic() - started
+            return value

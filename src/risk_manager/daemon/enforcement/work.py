@@ -77,6 +77,7 @@ class WorkItem:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     resting: bool = False  # failed its bounded attempt; waits for the periodic retry or a wake-up
     resumed: bool = False  # an unfinished record of an earlier run, re-checked against the broker
+    stalled_s: float = 0.0  # time lost to verification reads the broker did not answer
 
     @property
     def account_id(self) -> int:
