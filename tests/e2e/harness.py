@@ -107,6 +107,13 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def protection_is(account: int, *states: str) -> Callable[[dict[str, Any]], bool]:
+    """A local-API message predicate: the account's ``connection`` push shows one of ``states``."""
+    return lambda m: (
+        m.get("type") == "connection" and m.get("accountId") == account and m["data"].get("protection") in states
+    )
+
+
 def write_config(
     directory: Path,
     urls: dict[str, str],

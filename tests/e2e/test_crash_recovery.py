@@ -27,7 +27,7 @@ import pytest
 
 from risk_manager.procs import daemon_command
 
-from .harness import ApiClient, Proc, wait_until, write_config
+from .harness import ApiClient, Proc, protection_is, wait_until, write_config
 from .rig import Rig, accounts_config, lose_then_recover, round_trip
 from .rulesets import all_disabled
 
@@ -69,22 +69,14 @@ async def test_fills_made_during_a_hub_gap_are_stored_and_a_recovered_loss_is_lo
             "POST", "/faults", {"kind": "hub_outage", "hub": "all", "duration_s": 3, "userName": "hubgap"}
         )
         await api.wait_for(
-            lambda m: (
-                m.get("type") == "connection"
-                and m.get("accountId") == 6201
-                and m["data"].get("protection") == "disconnected"
-            ),
+            protection_is(6201, "disconnected"),
             10,
             "NOT PROTECTED during the outage",
         )
         lose_then_recover(r.sim, 6201)
         round_trip(r.sim, 6202, 1.5)
         await api.wait_for(
-            lambda m: (
-                m.get("type") == "connection"
-                and m.get("accountId") == 6201
-                and m["data"].get("protection") in ("protected", "degraded")
-            ),
+            protection_is(6201, "protected", "degraded"),
             30,
             "protected again after the reconnect",
         )
