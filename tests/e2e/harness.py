@@ -110,7 +110,9 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 def protection_is(account: int, *states: str) -> Callable[[dict[str, Any]], bool]:
     """A local-API message predicate: the account's ``connection`` push shows one of ``states``."""
     return lambda m: (
-        m.get("type") == "connection" and m.get("accountId") == account and m["data"].get("protection") in states
+        m.get("type") == "connection"
+        and m.get("accountId") == account
+        and m["data"].get("protection") in states
     )
 
 
