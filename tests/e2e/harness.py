@@ -22,6 +22,7 @@ from risk_manager.procs import DAEMON_READY, ChildProcess, ChildProcessFailed, d
 
 PY = sys.executable
 API_LINE = DAEMON_READY
+RATE_LIMIT_RETRIES = 50
 
 
 class Proc(ChildProcess):
@@ -106,6 +107,15 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def protection_is(account: int, *states: str) -> Callable[[dict[str, Any]], bool]:
+    """A local-API message predicate: the account's ``connection`` push shows one of ``states``."""
+    return lambda m: (
+        m.get("type") == "connection"
+        and m.get("accountId") == account
+        and m["data"].get("protection") in states
+    )
 
 
 def write_config(
@@ -209,13 +219,21 @@ class ApiClient:
     async def request(
         self, op: str, data: dict[str, Any] | None = None, timeout: float = 10, **extra: Any
     ) -> dict:
+        """One request; a ``rate_limited`` answer is honoured (wait ``retryAfterMs``, ask again), as
+        a well-behaved client does."""
         assert self._ws is not None
-        self._ids += 1
-        rid = f"t{self._ids}"
-        await self._ws.send(json.dumps({"id": rid, "op": op, "data": data or {}, **extra}))
-        return await self.wait_for(
-            lambda m: m.get("type") == "response" and m.get("id") == rid, timeout, f"reply {op}"
-        )
+        for _ in range(RATE_LIMIT_RETRIES):
+            self._ids += 1
+            rid = f"t{self._ids}"
+            await self._ws.send(json.dumps({"id": rid, "op": op, "data": data or {}, **extra}))
+            reply = await self.wait_for(
+                lambda m, rid=rid: m.get("type") == "response" and m.get("id") == rid, timeout, f"reply {op}"
+            )
+            error = reply.get("error") or {}
+            if reply.get("ok") is not False or error.get("code") != "rate_limited":
+                return reply
+            await asyncio.sleep(max(0.01, (error.get("retryAfterMs") or 100) / 1000))  # the server said so
+        return reply
 
     async def snapshot(self, account_id: int | None = None) -> dict[str, Any]:
         reply = await self.request("snapshot", {"accountId": account_id} if account_id else {})

@@ -58,6 +58,7 @@ class Stack:
         self.config = write_config(root / "config", self.sim.urls, logins, all_disabled(), {USER: KEY})
         cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         (self.config / "admin_password.hash").write_text(cheap.hash(PASSWORD) + "\n", encoding="utf-8")
+        (self.config / "admin_password.hash").chmod(0o600)  # the daemon refuses a readable hash
         self.root = root
         self.daemon = Daemon(root, self.config)
         self.url = self.daemon.api_url

@@ -11,7 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from .conftest import Stack
-from .harness import ApiClient, Daemon, wait_until
+from .harness import ApiClient, Daemon, protection_is, wait_until
 
 LOSS_LIMIT = {"daily_realized_loss": {"enabled": True, "loss_limit": 100, "lockout_until": "daily_reset"}}
 MAX_ONE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "close_all"}}
@@ -82,21 +82,13 @@ async def test_hub_outage_reports_unprotected_then_enforces_breach_from_the_gap(
     async with ApiClient(daemon.api_url) as api:
         stack.sim.control("POST", "/faults", {"kind": "hub_outage", "hub": "all", "duration_s": 2})
         await api.wait_for(
-            lambda m: (
-                m.get("type") == "connection"
-                and m.get("accountId") == 3002
-                and m["data"].get("protection") == "disconnected"
-            ),
+            protection_is(3002, "disconnected"),
             10,
             "NOT PROTECTED during the outage",
         )
         stack.sim.order(3002, "MNQ", "buy", 3)  # breach while the hubs are down
         await api.wait_for(
-            lambda m: (
-                m.get("type") == "connection"
-                and m.get("accountId") == 3002
-                and m["data"].get("protection") in ("protected", "degraded")
-            ),
+            protection_is(3002, "protected", "degraded"),
             30,
             "protected again after reconnect and reconcile",
         )

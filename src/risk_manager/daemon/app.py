@@ -37,6 +37,7 @@ from risk_manager.daemon.broker.protection import ProtectionBoard
 from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
 from risk_manager.daemon.dispatch import Dispatcher
 from risk_manager.daemon.enforcement.executor import Executor
+from risk_manager.daemon.enforcement.recovery import Recovery
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.daemon.lifecycle import Lifecycle, RunState
 from risk_manager.daemon.logs.files import LogSystem, setup_logging
@@ -126,6 +127,7 @@ class Daemon:
         self.reloader: ConfigReloader | None = None
         self.catalog: ContractCatalog | None = None
         self.logins: Logins | None = None
+        self.recovery: Recovery | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._provider: DaemonProvider | None = None
         self._signal_reload: asyncio.Task[None] | None = None
@@ -213,6 +215,8 @@ class Daemon:
         o = self.options
         if o.set_umask:
             self._previous_umask = set_umask(umask_for(o.mode))
+        if o.handle_signals:
+            self._install_signals()  # first: a stop is honoured at any point of start-up
         try:
             self.logs = setup_logging(o.log_dir, debug=o.debug, console=o.console_log)
         except OSError as exc:
@@ -226,8 +230,6 @@ class Daemon:
             o.data_dir,
             o.log_dir,
         )
-        if o.handle_signals:
-            self._install_signals()
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
@@ -263,11 +265,13 @@ class Daemon:
             if account.enabled:
                 self.board.add(account.id, login.user_name)
         self._build_pipeline(engine, config)
+        self._prepare_recovery(engine)
         await self._start_api(config)
         await self._start_logins(config)
         assert self.pipeline is not None and self.persist is not None
         self._tasks.append(asyncio.create_task(self._scheduler(self.pipeline, self.persist), name="scheduler"))
-        self._announce_running(config)
+        if not self.stop_requested.is_set():
+            self._announce_running(config)
 
     async def _load_config(self) -> AppConfig:
         o = self.options
@@ -376,13 +380,38 @@ class Daemon:
         self.notifier.subscribe(ApiPushSink(self.api, __version__))
         log.info("local API listening on ws://%s:%d", api.host, self.api.port)
 
+    def _prepare_recovery(self, engine: Engine) -> None:
+        """Unfinished records of the last run, resumed per account once it is reconciled (§2.3)."""
+        assert self.executor is not None and self.persist is not None
+        self.recovery = Recovery(
+            self.executor,
+            self.persist.unfinished,
+            lambda acct: acct in engine.state.accounts and engine.account(acct).settings.observe_only,
+        )
+        orphans = [a for a in self.recovery.accounts if a not in self.board]
+        if orphans:
+            log.warning(
+                "unfinished enforcement records of accounts no longer monitored are left as they are: %s",
+                ", ".join(str(a) for a in orphans),
+            )
+
     async def _start_logins(self, config: AppConfig) -> None:
         assert self.pipeline is not None and self.engine is not None and self.catalog is not None
         self.logins = Logins(
             self.pipeline, self.engine, self.board, self.catalog, self.notifier, self.clock, self._reconciled
         )
         self.logins.build(config)
-        await self.logins.start(LOGIN_WAIT_S)
+        # The first sign-ins are waited for (up to 30 s), but never past a stop request: with the
+        # broker unreachable, SIGTERM must still end the daemon within the 5 s shutdown budget.
+        starting = asyncio.ensure_future(self.logins.start(LOGIN_WAIT_S))
+        stopping = asyncio.ensure_future(self.stop_requested.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()  # the logins go on retrying in their own tasks until the stop
+            await asyncio.gather(starting, stopping, return_exceptions=True)
 
     def _announce_running(self, config: AppConfig) -> None:
         assert self.api is not None and self._provider is not None
@@ -468,7 +497,9 @@ class Daemon:
             self.logins.contract_seen(contract_id, account_id)
 
     def _reconciled(self, account_id: int, snapshot: dict[str, Any]) -> None:
-        """After a reconcile: the executor learns the broker's positions, dashboards the P&L."""
+        """After a reconcile: the executor learns the broker's positions, dashboards the P&L; once
+        the reconcile's own decisions are dispatched (the next pipeline step), the fills it caught
+        up on are stored and the account's unfinished records of the last run are resumed."""
         assert self.executor is not None and self.engine is not None and self.dispatch is not None
         for pos in snapshot["positions"]:
             cid = pos.get("contractId")
@@ -477,6 +508,20 @@ class Daemon:
         acct = self.engine.state.accounts.get(account_id)
         if acct is not None:
             self.dispatch.account_changed(acct)
+        caught_up = list(snapshot.get("caught_up") or [])
+        assert self.pipeline is not None
+        self.pipeline.control(lambda: self._after_reconcile(account_id, caught_up), name=f"caught up {account_id}")
+
+    def _after_reconcile(self, account_id: int, caught_up: list[Any]) -> list[Any]:
+        # Queued after the reconcile's lockouts: a crash can never leave a stored fill whose lockout
+        # was not stored (the fill would not be judged again at the next start).
+        assert self.dispatch is not None and self.engine is not None
+        acct = self.engine.state.accounts.get(account_id)
+        if acct is not None and caught_up:
+            self.dispatch.trades_caught_up(acct, caught_up)
+        if self.recovery is not None:
+            self.recovery.account_reconciled(account_id)
+        return []
 
     # ----- shutdown ---------------------------------------------------------------------------------------
     async def _shutdown(self) -> int:

@@ -149,6 +149,11 @@ class Dispatcher:
         elif name == events.ACCOUNT:
             self.account_changed(acct)
 
+    def trades_caught_up(self, acct: AccountState, trades: list[events.TradeUpdate]) -> None:
+        """Fills a reconcile gave the engine (missed while not watching): stored like live ones."""
+        if self._persist is not None:
+            self._spawn(self._persist.trades_caught_up(acct, trades))
+
     def account_changed(self, acct: AccountState) -> None:
         """Tell the dashboards an account's P&L, balance or ``canTrade`` (e.g. after a reconcile)."""
         now = self._clock.now()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from risk_manager.engine import events
+from risk_manager.engine import catch_up, events
 from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
@@ -503,12 +503,20 @@ def reconcile_account(
         acct.orders.pop(order_id, None)
     for order in parsed_orders:
         _apply_order(acct, order)
-    counted = [t for t in parsed_trades if _apply_trade(acct, t, now)]
     ctx = RuleContext(state, acct, now)
+    # Fills not seen live: each judged at its own moment, as live (catch_up.py).
+    counted, replayed = catch_up.replay(
+        acct,
+        parsed_trades,
+        now,
+        lambda t: _apply_trade(acct, t, now),
+        lambda t: run_rules(ctx, RULES, "on_trade", t, True),
+    )
+    out += replayed
     if parsed_account is not None:
         hard = acct.lockouts.has_hard()
         out += run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
-    out += _evaluate_all(ctx, counted, parsed_trades)
+    out += _evaluate_all(ctx, [], [] if counted else parsed_trades)
     return _finish(state, acct, ctx, out)
 
 

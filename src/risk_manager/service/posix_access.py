@@ -8,6 +8,7 @@
 | data dir, log dir | risk-manager:risk-manager | 0755 | the service writes; traders read (offline dashboard) |
 | ``risk.db`` (and side files), logs | risk-manager:risk-manager | 0644 | as above |
 | ``data/backups`` | risk-manager:risk-manager | 0750 / 0640 | database copies are for administrators |
+| ``data/admin.token`` | risk-manager:risk-manager | 0600 | the local API's admin channel: the daemon and root only |
 
 The system user and group are created with ``useradd``/``groupadd``; with a staging root they are
 written to ``ROOT/etc/passwd`` and ``ROOT/etc/group`` (``--prefix``), never to this machine's files.
@@ -70,6 +71,8 @@ def plan(layout: Layout) -> list[Entry]:
             private = top == layout.data_dir and layout.data_backups in (path, *path.parents)
             if is_dir:
                 mode = 0o750 if private else 0o755
+            elif top == layout.data_dir and path.name == ADMIN_TOKEN_FILE:
+                mode = 0o600  # only the daemon (and root) may read the admin channel's token
             else:
                 mode = 0o640 if private else 0o644
             entries.append(Entry(path, SERVICE, SERVICE, mode, is_dir, False))
@@ -89,6 +92,9 @@ def _nologin() -> str:
         if Path(candidate).exists():
             return candidate
     return "/bin/false"
+
+
+ADMIN_TOKEN_FILE = "admin.token"
 
 
 class AccountError(Exception):

@@ -119,13 +119,6 @@ async def test_rejected_close_of_an_already_flat_position_is_done(rig: Rig) -> N
     assert WorkState.FAILED not in rig.states(item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="procedures: verification reads (open_positions / open_orders) are not guarded; an "
-    "OutcomeUncertain from a read (timeout, 5xx after the session's own read retries) escapes to "
-    "executor._run's catch-all, which marks the item failed for good: no back-off, no periodic "
-    "retry (spec/daemon.md §4.2: retry until confirmed, then every 30 s)",
-)
 @pytest.mark.parametrize("make", [close, close_all], ids=["close_position", "close_all"])
 async def test_a_verification_read_without_an_answer_is_retried(rig: Rig, make: Callable[[], Action]) -> None:
     rig.broker.events = "none"

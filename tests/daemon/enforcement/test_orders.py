@@ -86,12 +86,6 @@ async def test_place_stop_for_a_closed_position_is_skipped(rig: Rig) -> None:
     assert rig.broker.count("place_stop") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="procedures.place_stop: the periodic retry after 'failed' starts at attempt 0, which "
-    "places without first looking for the customTag; a last attempt that executed but answered "
-    "uncertain leaves a second stop",
-)
 async def test_periodic_retry_of_a_stop_never_places_a_second_one(rig: Rig) -> None:
     rig.broker.open_position(ACCT, ES, 1)
     # every attempt of the first ladder times out; the last one had in fact been executed

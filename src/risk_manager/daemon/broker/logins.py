@@ -46,7 +46,7 @@ class Logins:
         self._on_reconciled = on_reconciled
         self._by_name: dict[str, BrokerLogin] = {}
         self._account_login: dict[int, str] = {}
-        self._starting: set[asyncio.Task[Any]] = set()
+        self._starting: set[asyncio.Task[Any]] = set()  # start-up tasks still signing in
 
     def __iter__(self) -> Iterator[BrokerLogin]:
         return iter(list(self._by_name.values()))
@@ -120,12 +120,17 @@ class Logins:
     async def start(self, wait_s: float) -> None:
         """Start every login; wait up to ``wait_s`` for their first sign-in and reconcile."""
         first = [asyncio.create_task(b.start(), name=f"login-{b.name}") for b in self._by_name.values()]
+        for task in first:
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
         if first:
             await asyncio.wait(first, timeout=wait_s)
 
     async def stop(self) -> None:
+        # A sign-in still retrying (broker unreachable) must not outlive the stop.
         for task in list(self._starting):
             task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         await asyncio.gather(*(b.stop() for b in self._by_name.values()), return_exceptions=True)
 
     def of(self, account_id: int) -> BrokerLogin | None:

@@ -2,6 +2,9 @@
 each account is read and adopted by the engine, which evaluates every rule at once; the account's
 hub events are buffered meanwhile and applied after the snapshot. Only then is the account
 protected again.
+
+The snapshot handed to ``on_reconciled`` carries ``caught_up``: the fills the engine counted in this
+reconcile (missed during a restart or a gap), which the daemon stores like live ones (§6.3).
 """
 
 from __future__ import annotations
@@ -134,6 +137,9 @@ class Reconciler:
         engine, pipeline = self._engine, self._pipeline
 
         def control() -> list[Action]:
+            acct = engine.state.accounts.get(account_id)
+            known = set(acct.trade_ids) if acct is not None else set()
+            voided = {t.trade_id for t in acct.trades.values() if t.voided} if acct is not None else set()
             try:
                 return engine.reconcile_account(
                     account_id,
@@ -144,6 +150,16 @@ class Reconciler:
                     trades=snap["trades"],
                 )
             finally:
+                # The fills the engine counted now (new, or voided since): they must be stored too.
+                snap["caught_up"] = (
+                    [
+                        t
+                        for t in acct.trades.values()
+                        if t.trade_id not in known or (t.voided and t.trade_id not in voided)
+                    ]
+                    if acct is not None
+                    else []
+                )
                 pipeline.resume_account(account_id)
                 if self._on_reconciled is not None:
                     self._on_reconciled(account_id, snap)

@@ -35,6 +35,15 @@ class BrokerEvidence:
             self._final_orders.clear()
         _wake(self._order_waiters.pop((account_id, order_id), []))
 
+    def forget(self, account_id: int, contracts: list[str], orders: list[int]) -> None:
+        """A read just showed these positions open and orders working: any earlier event saying
+        otherwise is older than the read, so only a new event may confirm them."""
+        for cid in contracts:
+            if self._sizes.get((account_id, cid)) == 0:
+                del self._sizes[(account_id, cid)]
+        for oid in orders:
+            self._final_orders.discard((account_id, oid))
+
     def size(self, account_id: int, contract_id: str) -> int | None:
         """The last size an event showed (None: no event has shown it)."""
         return self._sizes.get((account_id, contract_id))
@@ -46,16 +55,26 @@ class BrokerEvidence:
         return (account_id, order_id) in self._final_orders
 
     # ----- waiting for it ----------------------------------------------------------------------------
-    async def wait_flat(self, account_id: int, contract_id: str, timeout: float) -> bool:
-        """True if the position is (or becomes within ``timeout``) flat by the broker's own event."""
+    async def wait_flat(self, account_id: int, contract_id: str, timeout: float | None) -> bool:
+        """True if the position is (or becomes within ``timeout``; None: ever) flat by the broker's
+        own event."""
         if self.is_flat(account_id, contract_id):
             return True
         return await _wait(self._flat_waiters, (account_id, contract_id), timeout)
 
-    async def wait_final(self, account_id: int, order_id: int, timeout: float) -> bool:
+    async def wait_final(self, account_id: int, order_id: int, timeout: float | None) -> bool:
         if self.is_final(account_id, order_id):
             return True
         return await _wait(self._order_waiters, (account_id, order_id), timeout)
+
+    async def wait_all(
+        self, account_id: int, contracts: list[str], orders: list[int], timeout: float | None
+    ) -> bool:
+        """True once every position in ``contracts`` is flat and every order in ``orders`` final by
+        the broker's events (a flatten round confirmed without a read)."""
+        waits = [self.wait_flat(account_id, c, timeout) for c in contracts]
+        waits += [self.wait_final(account_id, o, timeout) for o in orders]
+        return all(await asyncio.gather(*waits)) if waits else True
 
 
 def _wake(waiters: list[asyncio.Future[None]]) -> None:
@@ -64,7 +83,7 @@ def _wake(waiters: list[asyncio.Future[None]]) -> None:
             fut.set_result(None)
 
 
-async def _wait(table: dict[Any, list[asyncio.Future[None]]], key: Any, timeout: float) -> bool:
+async def _wait(table: dict[Any, list[asyncio.Future[None]]], key: Any, timeout: float | None) -> bool:
     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     table.setdefault(key, []).append(fut)
     try:

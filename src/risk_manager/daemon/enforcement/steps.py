@@ -1,23 +1,37 @@
 """The mechanics every procedure shares: state changes that are reported, a money-moving call that
-is classified without ever being repeated blindly, back-off, and the urgency gate around requests.
+is classified without ever being repeated blindly, verification reads that are retried rather than
+trusted to fail, back-off, and the urgency gate around requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.gateway.errors import GatewayError
 from risk_manager.gateway.session import REQUEST_SENT
 
 log = logging.getLogger("risk_manager.daemon.executor")
+
+#: what a verification read may fail with when the broker (not our code) is the cause
+READ_FAILURES: tuple[type[BaseException], ...] = (
+    BrokerRejected,
+    OutcomeUncertain,
+    GatewayError,
+    OSError,
+    TimeoutError,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,5 +114,62 @@ class Steps:
             item.result = {"uncertain": str(exc)}
             self.set(item, WorkState.UNCERTAIN)
             return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any other answer (a 400, a garbled body): the broker's state decides
+            item.result = {"error": f"{type(exc).__name__}: {exc}"}
+            self.set(item, WorkState.VERIFYING)
+            return None
         self.set(item, WorkState.VERIFYING)
         return result
+
+    async def mutate_until(
+        self, item: WorkItem, call: Coroutine[Any, Any, Any], confirmed: Coroutine[Any, Any, bool]
+    ) -> bool:
+        """Send one money-moving call, and stop waiting for its answer as soon as the broker's own
+        event confirms the goal (``confirmed``): an answer held back by a slow or timing-out broker
+        must not keep a position that is already flat reported as "sent". Returns True when the
+        event confirmed it (the call's answer, if still outstanding, is abandoned)."""
+        sending = asyncio.ensure_future(self.mutate(item, call))
+        watching = asyncio.ensure_future(confirmed)
+        try:
+            await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if watching.done() and not watching.cancelled() and watching.result():
+                if not sending.done():
+                    item.result = {"answer": "not awaited: the broker's event confirmed it first"}
+                    self.set(item, WorkState.VERIFYING)
+                return True
+            await sending
+            return False
+        finally:
+            for task in (sending, watching):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sending, watching, return_exceptions=True)
+
+    async def read(self, item: WorkItem, fetch: Callable[[], Awaitable[T]]) -> T:
+        """A verification read that is retried until the broker answers (spec/daemon.md §4.2).
+
+        A failed read says nothing about the broker's state, so it never ends an item: the item is
+        ``uncertain`` meanwhile and the read is repeated with the back-off (at most 2 s apart). The
+        time lost is added to ``item.stalled_s`` (a bound counts the broker's answers, not its silence)."""
+        failures = 0
+        started = self.clock.monotonic()
+        while True:
+            try:
+                value = await fetch()
+            except READ_FAILURES as exc:  # the broker did not answer usefully; a bug in our code
+                failures += 1  # is not retried: it fails the item like any other crash
+                self.release(item)  # nothing is leaving: the pipeline must not wait for this
+                item.result = dict(item.result) | {"readError": f"{type(exc).__name__}: {exc}"}
+                self.set(item, WorkState.UNCERTAIN)
+                log.warning(
+                    "verification read failed (%s: %s); reading again", type(exc).__name__, exc,
+                    extra={"acct": item.account_id},
+                )
+                await self.backoff(failures)
+                continue
+            if failures:
+                # The time the broker would not answer does not count against the item's bound.
+                item.stalled_s += self.clock.monotonic() - started
+            return value

@@ -72,6 +72,12 @@ class WorkItem:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reported: tuple[Any, ...] | None = None  # last (state, attempts, confirmed) told to the world
     urgent: bool = False  # holds the pipeline's urgency gate until its first request is written
+    #: set when the item must try again at once: a new breach joined it, or the broker's events
+    #: showed a change while it rested after a failed bound (cleared at the start of each attempt)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    resting: bool = False  # failed its bounded attempt; waits for the periodic retry or a wake-up
+    resumed: bool = False  # an unfinished record of an earlier run, re-checked against the broker
+    stalled_s: float = 0.0  # time lost to verification reads the broker did not answer
 
     @property
     def account_id(self) -> int:

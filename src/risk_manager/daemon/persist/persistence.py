@@ -28,6 +28,7 @@ from typing import Any
 from risk_manager import __version__
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.daemon.persist.batched import BatchedRecords
+from risk_manager.daemon.persist.caught_up import extremes
 from risk_manager.daemon.persist.previous_run import PreviousRun, mark_start
 from risk_manager.daemon.persist.restore import RestoreSummary, restore
 from risk_manager.engine import Engine
@@ -37,7 +38,7 @@ from risk_manager.engine.state import AccountState
 from risk_manager.engine.symbols import canonical_symbol
 from risk_manager.engine.trading_day import local_instant
 from risk_manager.store import queries, retention, rows, writes
-from risk_manager.store.codec import dumps, parse_ts, ts
+from risk_manager.store.codec import dumps, money, parse_ts, ts
 from risk_manager.store.database import CORRUPT_ALERT, OpenedDatabase, open_database
 from risk_manager.store.errors import StoreError
 from risk_manager.store.reader import Reader
@@ -247,6 +248,28 @@ class Persistence:
         self._batched.day_known(acct)
         return self._critical(lambda conn: writes.trade(conn, values, pnl, day), f"trade {trade.trade_id}")
 
+    def trades_caught_up(self, acct: AccountState, trades: list[TradeUpdate]) -> Coroutine[Any, Any, None]:
+        """Commit the fills a reconcile gave the engine (missed during a restart or a hub gap) with
+        the account's ``daily_pnl`` row, in one transaction (spec/daemon.md §6.3: every trade the
+        engine counts is stored, whichever path brought it). The day's extremes include the
+        running figures the replayed fills passed through."""
+        if not trades:
+            return _nothing()
+        now = self._clock()
+        values = [rows.trade_values(acct, t, self._symbol(t.contract_id), now) for t in trades]
+        pnl = rows.daily_pnl_values(acct, now)
+        low, high = extremes(acct, trades)
+        pnl["min_net"], pnl["max_net"] = money(low), money(high)
+        day = rows.day_state_values(acct, now)
+        self._batched.day_known(acct)
+
+        def job(conn: sqlite3.Connection) -> None:
+            for v in values:
+                writes.trade(conn, v, pnl, day)
+
+        ids = ", ".join(str(t.trade_id) for t in trades[:5]) + (" ..." if len(trades) > 5 else "")
+        return self._critical(job, f"{len(trades)} reconciled trades ({ids})")
+
     def enforcement(self, item: WorkItem, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
         """Commit a work item's intent or state change (one row per idempotency key); returns its id."""
         now = self._clock()
@@ -422,6 +445,10 @@ class Persistence:
             return canonical_symbol(contract_id, info.name if info else None)
         except Exception:
             return None
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _refused(what: str) -> None:
