@@ -54,9 +54,13 @@ def trade(
     conn: sqlite3.Connection, values: Mapping[str, Any], pnl: Mapping[str, Any], day: Mapping[str, Any]
 ) -> None:
     """A fill together with the account's ``daily_pnl`` and day state (one transaction)."""
-    conn.execute(insert_sql("trades", values, conflict=("trade_id",), keep=("received_at",)), values)
+    upsert_trade(conn, values)
     upsert_pnl(conn, pnl)
     upsert_day(conn, day)
+
+
+def upsert_trade(conn: sqlite3.Connection, values: Mapping[str, Any]) -> None:
+    conn.execute(insert_sql("trades", values, conflict=("trade_id",), keep=("received_at",)), values)
 
 
 def upsert_position(conn: sqlite3.Connection, values: Mapping[str, Any]) -> None:
