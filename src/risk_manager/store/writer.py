@@ -431,12 +431,12 @@ class Writer:
                 return
             self.reason = reason
             self.degraded = True
+        log.error("database writes given up for now (%s); the records are kept and retried", reason)
+        self._tell("degraded", reason)  # first: a caller told "unavailable" already sees the state
         if on_thread:  # the backlog belongs to the writer thread
             for op in self._backlog:
                 if op.future is not None:
                     _resolve(op, error=StorageUnavailable(f"storage degraded: {reason}"))
-        log.error("database writes given up for now (%s); the records are kept and retried", reason)
-        self._tell("degraded", reason)
 
     def _recovered(self, written: int) -> None:
         self._failing_since = None

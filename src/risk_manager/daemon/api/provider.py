@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,8 @@ class DaemonProvider:
             return await self.persist.history(op, data)
         except QueryError as exc:
             raise LocalApiError("bad_request", str(exc)) from None
+        except sqlite3.DatabaseError as exc:  # corruption: the store is replacing the file right now
+            raise LocalApiError("internal", f"history is unavailable for a moment ({exc}); try again") from None
 
     # ----- admin --------------------------------------------------------------------------------
     async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:
