@@ -2,8 +2,9 @@
 a data directory on a tiny tmpfs that the test fills to the last byte during scripted breaches.
 
 Each breach must be closed within the usual latency (measured in the simulator's journal), the local
-API must say ``storage degraded`` with the reason, an alert must go out, and once the disk has room
-again the lockouts and enforcement records of the outage must be in ``risk.db``.
+API must say ``storage degraded`` with the reason, an alert must go out (webhook) and the journal
+must carry it (event 1040, then 1041), and once the disk has room again the lockouts and enforcement
+records of the outage must be in ``risk.db``.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ async def test_breaches_are_closed_while_the_data_directory_is_full_and_recorded
         (stack.config_dir / "daemon.yaml").write_text(
             json.dumps({"version": 1, "notifications": {"webhook_url": hook.url}}), encoding="utf-8"
         )
-        daemon = stack.start_daemon()
+        # Service mode: the journal sink (stderr lines here: no journald in a test) is part of it.
+        daemon = stack.start_daemon(["--service"])
         db = data / "risk.db"
         disk: Filler | FileSizeLimit = (
             Filler(data) if mount_problem is None else FileSizeLimit(daemon.proc.p.pid, data / "risk.db-wal")
@@ -242,5 +244,8 @@ async def test_breaches_are_closed_while_the_data_directory_is_full_and_recorded
         assert daemon.stop() == 0
         log_text = (stack.root / "logs" / "daemon.log").read_text(encoding="utf-8")
         assert "storage degraded" in log_text and "storage recovered" in log_text
+        journal = [line for line in daemon.proc.stderr if "risk-manager[104" in line]
+        assert any("[1040]: Storage degraded: database writes failing" in line for line in journal), journal
+        assert any("[1041]: Storage is writable again" in line for line in journal), journal
     finally:
         stack.close()
