@@ -27,6 +27,7 @@ class ProtectionState(StrEnum):
     PROTECTED = "protected"
     DEGRADED = "degraded"  # watched, but without market data
     RECONCILING = "reconciling"
+    RECONCILE_FAILED = "reconcile_failed"  # the broker's REST state could not be read or adopted; retrying
     DISCONNECTED = "disconnected"
     AUTH_FAILED = "auth_failed"
 
@@ -40,11 +41,19 @@ class ProtectionState(StrEnum):
         return _BANNERS[self]
 
 
-_RED = frozenset({ProtectionState.RECONCILING, ProtectionState.DISCONNECTED, ProtectionState.AUTH_FAILED})
+_RED = frozenset(
+    {
+        ProtectionState.RECONCILING,
+        ProtectionState.RECONCILE_FAILED,
+        ProtectionState.DISCONNECTED,
+        ProtectionState.AUTH_FAILED,
+    }
+)
 _BANNERS = {
     ProtectionState.PROTECTED: "protected",
     ProtectionState.DEGRADED: "PARTIALLY PROTECTED",
     ProtectionState.RECONCILING: "NOT PROTECTED - reconciling",
+    ProtectionState.RECONCILE_FAILED: "NOT PROTECTED - broker state could not be reconciled",
     ProtectionState.DISCONNECTED: "NOT PROTECTED - broker connection lost",
     ProtectionState.AUTH_FAILED: "NOT PROTECTED - sign-in failed",
 }
