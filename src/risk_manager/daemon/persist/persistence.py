@@ -154,7 +154,7 @@ class Persistence:
         self._watchdog: asyncio.Task[None] | None = None
         self._clock = clock
         self._engine: Engine | None = None
-        self._run_keys: set[str] = set()  # enforcement keys written by this run (writer thread only)
+        self._run_keys = writes.RecentKeys()  # enforcement keys written by this run (writer thread only)
         self._batched = BatchedRecords(writer, clock)
         # Batched records are written as they come, without waiting (``batched.py``).
         self.position = self._batched.position

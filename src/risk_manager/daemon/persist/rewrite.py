@@ -96,7 +96,9 @@ def take(engine: Engine, recent: RecentRecords, symbol: Symbol, now: datetime) -
     return out
 
 
-def job(state: MemoryState, run_keys: set[str], completed: Iterable[str]) -> Callable[[sqlite3.Connection], int]:
+def job(
+    state: MemoryState, run_keys: writes.KeySet, completed: Iterable[str]
+) -> Callable[[sqlite3.Connection], int]:
     """The writer job that puts ``state`` into the database (one transaction); returns rows written."""
     done = list(completed)
 
