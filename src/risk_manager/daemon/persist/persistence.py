@@ -12,6 +12,9 @@
 * ``restore`` puts active lockouts, the day state and today's trades (hence realized P&L, trade
   counters and frequency windows) back into the engine through its public API.
 * ``meta.started_at`` / ``meta.clean_shutdown_at`` tell whether the previous run ended cleanly.
+* Nothing here ever holds up enforcement: a commit is awaited beside the pipeline (``commits.py``),
+  storage health is watched and told (``health.py``), and what the daemon holds in memory is written
+  back after a replacement or an outage that dropped records (``rewrite.py``).
 """
 
 from __future__ import annotations
@@ -20,28 +23,27 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from risk_manager import __version__
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.daemon.notify import Notifier
-from risk_manager.daemon.persist import rewrite
+from risk_manager.daemon.persist import commits, rewrite
 from risk_manager.daemon.persist.batched import BatchedRecords
 from risk_manager.daemon.persist.health import StorageMonitor
 from risk_manager.daemon.persist.previous_run import PreviousRun, mark_start
 from risk_manager.daemon.persist.restore import RestoreSummary, restore
+from risk_manager.daemon.persist.values import audit_row, day_bounds, enforcement_values
 from risk_manager.engine import Engine
 from risk_manager.engine.events import TradeUpdate
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.state import AccountState
 from risk_manager.engine.symbols import canonical_symbol
-from risk_manager.engine.trading_day import local_instant
 from risk_manager.store import queries, retention, rows, writes
-from risk_manager.store.codec import dumps, parse_ts, ts
+from risk_manager.store.codec import parse_ts, ts
 from risk_manager.store.database import CORRUPT_ALERT, OpenedDatabase, open_database, replace_while_running
 from risk_manager.store.errors import StorageUnavailable, StoreError
 from risk_manager.store.integrity import is_corruption
@@ -53,10 +55,6 @@ log = logging.getLogger("risk_manager.daemon.persist")
 Clock = Callable[[], datetime]
 SAMPLE_EVERY = timedelta(minutes=1)
 FINAL_WRITE_S = 5.0  # drain and mark-interrupted budget at a clean stop (1 s otherwise)
-# Nobody waits longer than this for a commit, whatever the disk does (the writer gives up on a
-# failing disk after 10 s; this also covers a write that hangs).
-COMMIT_TIMEOUT_S = 15.0
-UNSAVED_LOG_EVERY_S = 60.0
 T = TypeVar("T")
 
 
@@ -64,67 +62,8 @@ class DatabaseError(Exception):
     """``risk.db`` cannot be used; the daemon prints the message and exits 3."""
 
 
-def _consume(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled():
-        fut.exception()  # retrieved: a late failure is not reported as "never retrieved"
-
-
-class _Unsaved:
-    """Records not saved because of the storage: one WARNING a minute with the count, not one a record
-    (the degraded state itself is announced once, loudly)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._said = 0
-        self._last = -UNSAVED_LOG_EVERY_S
-
-    def __call__(self, what: str, why: str) -> None:
-        self.count += 1
-        log.debug("%s not saved now: %s", what, why)
-        now = time.monotonic()
-        if now - self._last >= UNSAVED_LOG_EVERY_S:
-            log.warning(
-                "%d record(s) not saved yet (latest: %s; %s); they are kept and written when storage recovers",
-                self.count - self._said,
-                what,
-                why,
-            )
-            self._last, self._said = now, self.count
-
-
-async def _settle(fut: asyncio.Future[Any], what: str, unsaved: _Unsaved) -> Any:
-    """Await a critical write (``COMMIT_TIMEOUT_S`` at most); a storage failure is logged, never
-    raised into the pipeline, and the awaiting caller gets None."""
-    fut.add_done_callback(_consume)
-    try:
-        return await asyncio.wait_for(asyncio.shield(fut), COMMIT_TIMEOUT_S)
-    except asyncio.CancelledError:
-        raise
-    except TimeoutError:
-        unsaved(what, f"no answer from the disk within {COMMIT_TIMEOUT_S:.0f} s")
-        return None
-    except StorageUnavailable as exc:
-        unsaved(what, str(exc))
-        return None
-    except Exception as exc:
-        log.error("%s could not be saved: %s", what, exc)
-        return None
-
-
 class Persistence:
-    """The daemon's persistence (spec/daemon.md §6): the only object the daemon talks to about
-    storage; ``risk_manager.store`` does the SQL.
-
-    * Critical records (lockouts set and cleared, trades with their ``daily_pnl`` row, enforcement
-      records, audit rows, the admin lockout counter) are queued the moment the daemon hands them over
-      and their awaitable returns only after COMMIT (``synchronous=FULL``). They are queued
-      synchronously at call time (the methods return a coroutine rather than being ``async def``), so
-      the values are those of that instant and the queue order is the call order, even when the
-      caller awaits in a task.
-    * Positions, working orders, contracts, day state, P&L samples and the heartbeat are batched.
-    * ``restore`` puts active lockouts, the day state and today's trades back (``restore.py``).
-    * ``meta.started_at`` / ``meta.clean_shutdown_at`` tell whether the previous run ended cleanly.
-    """
+    """The daemon's persistence (this module's docstring says what it promises)."""
 
     def __init__(
         self,
@@ -149,7 +88,7 @@ class Persistence:
         self.monitor = monitor or StorageMonitor(asyncio.get_running_loop(), clock, None, self.rewrite_memory)
         self.monitor.rewrite = self.rewrite_memory
         self._recent = rewrite.RecentRecords()
-        self._unsaved = _Unsaved()
+        self._unsaved = commits.Unsaved()
         self._background: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._clock = clock
@@ -356,37 +295,13 @@ class Persistence:
 
     def enforcement(self, item: WorkItem, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
         """Commit a work item's intent or state change (one row per idempotency key); returns its id."""
-        now = self._clock()
-        action = item.action
-        acct = self._account(item.account_id)
-        created = item.created
-        state = WorkState(item.state)
-        lock = record.get("lockout")
-        values = {
-            "created_at": ts(created),
-            "account_id": item.account_id,
-            "trading_day": rows.day_label(acct, created) if acct is not None else created.date().isoformat(),
-            "rule_id": action.rule,
-            "action": str(action.kind),
-            "target": None if record.get("target") is None else str(record.get("target")),
-            "key": item.key,
-            "state": str(state),
-            "attempts": item.attempts,
-            "reason": action.reason,
-            "seen": dumps(dict(action.extra)) if action.extra else None,
-            "result": dumps(dict(item.result)) if item.result else None,
-            "first_request_ms": item.first_request_ms,
-            "confirmed_ms": item.confirmed_ms,
-            "event_id": item.cause,
-            "completed_at": ts(now) if state.completed else None,
-        }
-        lock_id = lock.get("id") if isinstance(lock, Mapping) else None
+        values, lock_id = enforcement_values(item, record, self._account(item.account_id), self._clock())
         self._recent.note(values, lock_id)
         run_keys = self._run_keys
         completed = [str(s) for s in WorkState if s.completed]
         return self._critical(
             lambda conn: writes.record_enforcement(conn, values, lock_id, run_keys, completed),
-            f"enforcement {item.key} ({state})",
+            f"enforcement {item.key} ({values['state']})",
         )
 
     def audit(
@@ -401,22 +316,7 @@ class Persistence:
         after: Any = None,
     ) -> Coroutine[Any, Any, int | None]:
         """Commit an ``audit_log`` row before the admin command is answered."""
-        if isinstance(actor, Mapping):
-            who = actor.get("osUser") or ("admin-session" if actor.get("session") else None)
-            peer = actor.get("peer")
-        else:
-            who, peer = actor, None
-        row = {
-            "at": ts(self._clock()),
-            "actor": None if who is None else str(who),
-            "peer": None if peer is None else str(peer),
-            "action": action,
-            "target": target,
-            "before": dumps(before),
-            "after": dumps(after),
-            "reason": reason,
-            "outcome": outcome,
-        }
+        row = audit_row(action, outcome, actor, target, reason, before, after, self._clock())
         return self._critical(lambda conn: writes.insert_audit(conn, row), f"audit {action}")
 
     async def auth_failures(self) -> tuple[int, datetime | None]:
@@ -450,15 +350,7 @@ class Persistence:
         return await self._read(fn)
 
     def _day_bounds(self, account_id: int, day: str) -> tuple[str, str]:
-        end_day = date.fromisoformat(day)
-        acct = self._account(account_id)
-        if acct is None:
-            start = datetime.combine(end_day - timedelta(days=1), datetime.min.time(), UTC)
-            return ts(start) or "", ts(start + timedelta(days=1)) or ""
-        s = acct.settings
-        start = local_instant(end_day - timedelta(days=1), s.reset_time, s.timezone)
-        end = local_instant(end_day, s.reset_time, s.timezone)
-        return ts(start) or "", ts(end) or ""
+        return day_bounds(self._account(account_id), day)
 
     # ----- maintenance and shutdown ----------------------------------------------------------------------
     async def _maintain(self, now: datetime, today: str) -> None:
@@ -518,8 +410,8 @@ class Persistence:
     def _critical(self, job: Callable[[sqlite3.Connection], Any], what: str) -> Coroutine[Any, Any, Any]:
         """Queue a critical write now and return the awaitable of its commit."""
         if self._closed:
-            return _refused(what)
-        return _settle(self._writer.submit(job), what, self._unsaved)
+            return commits.refused(what)
+        return commits.settle(self._writer.submit(job), what, self._unsaved)
 
     # ----- helpers ------------------------------------------------------------------------------------------
     def _account(self, account_id: int) -> AccountState | None:
@@ -536,7 +428,4 @@ class Persistence:
         except Exception:
             return None
 
-
-async def _refused(what: str) -> None:
-    log.error("%s not saved: the database is closed", what)
 
