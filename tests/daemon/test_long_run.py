@@ -15,22 +15,10 @@ from typing import Any
 
 import pytest
 
-from risk_manager.daemon.notify import Message, ProtectionChanged
+from risk_manager.daemon.notify import ProtectionChanged
 from tests.daemon.conftest import USER, until
+from tests.daemon.recorder import Recorder
 from tests.e2e.harness import ApiClient, Simulator
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def deliver(self, message: Message) -> None:
-        self.messages.append(message)
-
-    def protection(self, account: int) -> list[ProtectionChanged]:
-        return [m for m in self.messages if isinstance(m, ProtectionChanged) and m.account_id == account]
 
 
 def malformed_positions(account: int) -> dict[str, Any]:
@@ -84,7 +72,7 @@ async def _reconcile_fails_then_recovers(
 ) -> None:
     async with ApiClient(run.api_url) as api:
         failed = await until(
-            lambda: [m for m in seen.protection(account) if m.state == "reconcile_failed"], 10, "reconcile_failed"
+            lambda: [m for m in seen.of(ProtectionChanged, account) if m.state == "reconcile_failed"], 10, "reconcile_failed"
         )
         assert failed[0].not_protected  # announced (log, Event Log, alert), unlike a routine reconcile
         assert "unexpected broker data" in failed[0].reason and "size" in failed[0].reason
@@ -96,11 +84,11 @@ async def _reconcile_fails_then_recovers(
         assert logged and all(getattr(r, "acct", None) == account for r in logged)
         # The fault is used up after two reads: the next attempt adopts the real (flat) state.
         await until(
-            lambda: any(m.state == "protected" and m.protected_again for m in seen.protection(account)),
+            lambda: any(m.state == "protected" and m.protected_again for m in seen.of(ProtectionChanged, account)),
             15,
             "protected again after the retries",
         )
-        states = [m.state for m in seen.protection(account)]
+        states = [m.state for m in seen.of(ProtectionChanged, account)]
         assert states.index("reconcile_failed") < states.index("protected"), states
         snap = (await api.snapshot(account))["accounts"][0]
         assert snap["protection"] == "protected"

@@ -10,22 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from risk_manager.daemon.notify import DatabaseReplaced, Message
+from risk_manager.daemon.notify import DatabaseReplaced
 from risk_manager.daemon.notify.alerts import alert_for
 from tests.daemon.conftest import until
+from tests.daemon.recorder import Recorder
 from tests.e2e.harness import ApiClient, Simulator
 
 LOSS_RULE = {"daily_realized_loss": {"enabled": True, "loss_limit": 100, "lockout_until": "daily_reset"}}
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def deliver(self, message: Message) -> None:
-        self.messages.append(message)
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -65,8 +56,7 @@ async def test_a_database_found_corrupt_while_running_is_replaced_and_memory_rew
         corrupt(db)
         reply = await api.request("history.trades", {"accountId": 3001})
         assert reply.get("error", {}).get("code") == "internal", reply  # met the damage, said so
-        await until(lambda: any(isinstance(m, DatabaseReplaced) for m in seen.messages), 10, "DatabaseReplaced")
-        replaced = next(m for m in seen.messages if isinstance(m, DatabaseReplaced))
+        (replaced,) = await until(lambda: seen.of(DatabaseReplaced), 10, "DatabaseReplaced")
         alert = alert_for(replaced)
         assert alert is not None and alert.subject == "database_replaced"
         moved = Path(replaced.moved_to)

@@ -23,9 +23,8 @@ from aiohttp import web
 from .conftest import Stack
 from .disk import FileSizeLimit, Filler, try_mount_tmpfs, unmount
 from .harness import ApiClient, wait_until
+from .test_resilience import LOSS_LIMIT, MAX_ONE, lose_155_on_rty
 
-LOSS_LIMIT = {"daily_realized_loss": {"enabled": True, "loss_limit": 100, "lockout_until": "daily_reset"}}
-MAX_ONE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "close_all"}}
 CLOSE_PATHS = ("/api/Position/closeContract", "/api/Position/partialCloseContract")
 # A close normally leaves a few ms after the fill; the defect this guards against is 10 s or never.
 # The bound leaves room for a loaded 2-core test machine.
@@ -118,14 +117,6 @@ def breach_size(stack: Stack, account: int, symbol: str, size: int) -> float:
     ms = close_latency_ms(stack, since, account, size)
     wait_until(lambda: stack.sim.positions(account) == {}, 5, f"account {account} flat")
     return ms
-
-
-def lose_155_on_rty(stack: Stack, account: int) -> None:
-    sim = stack.sim
-    sim.quote("RTY", 2450.0, 2450.1)
-    sim.order(account, "RTY", "buy", 1)
-    sim.quote("RTY", 2447.0, 2447.1)
-    sim.order(account, "RTY", "sell", 1)
 
 
 def storage_of(reply: dict[str, Any]) -> dict[str, Any]:

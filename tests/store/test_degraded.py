@@ -14,25 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from risk_manager.daemon.notify import DatabaseReplaced, Message, Notifier, StorageDegraded, StorageRecovered
+from risk_manager.daemon.notify import DatabaseReplaced, Notifier, StorageDegraded, StorageRecovered
 from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.engine import Action, Engine, events
 from risk_manager.engine.actions import ActionKind
 from risk_manager.store.errors import StorageUnavailable
+from tests.daemon.recorder import Recorder
 from tests.store.conftest import ACCOUNT, MNQ, T0, Clock, make_engine, trade
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def deliver(self, message: Message) -> None:
-        self.messages.append(message)
-
-    def of(self, kind: type) -> list[Message]:
-        return [m for m in self.messages if isinstance(m, kind)]
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -103,7 +91,7 @@ async def test_commits_fail_fast_while_degraded_and_are_written_when_storage_rec
         assert locks and p.degraded
         assert time.monotonic() - started < 2.0
         (degraded,) = seen.of(StorageDegraded)
-        assert "readonly" in degraded.reason  # type: ignore[attr-defined]
+        assert "readonly" in degraded.reason
         view = p.health_view()
         assert view["state"] == "degraded" and "readonly" in view["reason"] and view["unsaved"] >= 3
         # ... afterwards every commit fails fast (its record is kept for later).
@@ -163,7 +151,7 @@ async def test_a_write_that_never_returns_degrades_storage_and_nothing_waits_for
         p._writer._queue.maxsize = 5
         hung = p._writer.submit(lambda conn: release.wait(30))  # a disk that does not answer
         await until(lambda: seen.of(StorageDegraded), 5, "the watchdog's degraded state")
-        assert "not completed" in seen.of(StorageDegraded)[0].reason  # type: ignore[attr-defined]
+        assert "not completed" in seen.of(StorageDegraded)[0].reason
         started = time.monotonic()
         results = [p._writer.submit(lambda conn: None) for _ in range(10)]
         for fut in results:
@@ -207,7 +195,7 @@ async def test_corruption_found_while_running_replaces_the_file_and_writes_memor
         except sqlite3.DatabaseError:
             pass  # the reader met the damage: the writer confirms it and replaces the file
         (replaced,) = await until(lambda: seen.of(DatabaseReplaced), 5, "database replaced")
-        moved = Path(replaced.moved_to)  # type: ignore[attr-defined]
+        moved = Path(replaced.moved_to)
         assert moved.exists() and moved.name.startswith("risk.db.corrupt.")
         assert p.health_view().get("replacedFile") == str(moved)
         await until(lambda: rows(db, "SELECT trade_id FROM trades"), 5, "memory written to the fresh file")
