@@ -118,7 +118,7 @@ async def test_a_full_backlog_drops_the_oldest_records_and_memory_is_written_bac
     seen = Recorder()
     p, engine = await opened(tmp_path, clock, seen)
     try:
-        p._writer._backlog_limit = 3
+        p._writer._backlog.limit = 3
         await p._writer.flush()
         fill(p)
         locks = await losing_trades(p, engine, 1)

@@ -12,12 +12,10 @@ Nothing here may stall the daemon (issue 8 §1):
 * The queue is bounded (``queue_limit``). ``submit`` and ``post`` never block: a full queue fails the
   write at once and counts it as lost.
 * A storage failure (disk full, I/O error, read-only or vanished file system, busy) keeps the batch,
-  in order, in a bounded backlog that is retried every ``retry_every`` seconds. After
-  ``give_up_after`` seconds of failure (or of a write that does not return at all, see ``stalled``)
-  storage is *degraded*: every waiting caller gets ``StorageUnavailable``, and from then on every new
-  critical write fails fast at ``submit`` while its job joins the backlog, to be written when the disk
-  is back. When the backlog is too long the oldest batched records go first, then the oldest
-  critical ones (counted in ``lost``: the daemon re-writes what it holds in memory after recovery).
+  in order, in a bounded backlog (``backlog.py``) retried every ``retry_every`` seconds. After
+  ``give_up_after`` seconds of failure, or of a write that does not return (``stalled``), storage is
+  *degraded*: waiting callers get ``StorageUnavailable``, and every new critical write fails fast at
+  ``submit`` while its job joins the backlog, to be written when the disk is back.
 * Corruption met while writing (or reported by a reader, ``request_replace``) is confirmed and the
   file replaced through ``reopen`` (spec §6.6); the batch then commits to the fresh database.
 
@@ -38,12 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from risk_manager.store.backlog import Backlog
 from risk_manager.store.errors import StorageUnavailable
 from risk_manager.store.integrity import is_corruption, is_storage_failure
+from risk_manager.store.jobs import Job, Op, resolve
 
 log = logging.getLogger("risk_manager.store")
 
-Job = Callable[[sqlite3.Connection], Any]
 #: closes ``conn``, confirms the damage, moves the file aside and opens a fresh database; returns the
 #: new connection and where the damaged file went (None: the file was sound and was only reopened)
 Reopen = Callable[[sqlite3.Connection, str], tuple[sqlite3.Connection, Path | None]]
@@ -61,44 +60,8 @@ class WriterEvents(Protocol):
     def replaced(self, moved_to: Path, problem: str) -> None: ...
 
 
-class _Op:
-    __slots__ = ("fn", "future", "loop", "critical")
-
-    def __init__(
-        self,
-        fn: Job,
-        future: asyncio.Future[Any] | None,
-        loop: asyncio.AbstractEventLoop | None,
-        critical: bool,
-    ) -> None:
-        self.fn = fn
-        self.future = future
-        self.loop = loop
-        self.critical = critical
-
-
 _STOP = object()
 _WAKE = object()  # a replace request: look at the flags now
-
-
-def _resolve(op: _Op, result: Any = None, error: BaseException | None = None) -> None:
-    fut, loop = op.future, op.loop
-    op.future = None
-    if fut is None or loop is None:
-        if error is not None and not isinstance(error, StorageUnavailable):
-            log.error("database write failed: %s", error)
-        return
-
-    def settle() -> None:
-        if fut.done():
-            return
-        if error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(result)
-
-    with contextlib.suppress(RuntimeError):  # the loop is already closed (crash path)
-        loop.call_soon_threadsafe(settle)
 
 
 class Writer:
@@ -119,9 +82,7 @@ class Writer:
         self._batch_window = batch_window
         self._retry_every = retry_every
         self._give_up_after = give_up_after
-        self._backlog: deque[_Op] = deque()
-        self._backlog_batched = 0
-        self._backlog_limit = backlog_limit
+        self._backlog = Backlog(backlog_limit, self._count_lost)
         self._events = events
         self._reopen = reopen
         self._thread = threading.Thread(target=self._run, name="risk-db-writer", daemon=True)
@@ -137,7 +98,6 @@ class Writer:
         self.corrupt = False
         self.commits = 0
         self.lost = 0  # records dropped since storage was last healthy
-        self.written_late = 0  # records written from the backlog in the last recovery
 
     # ----- API (event loop side) --------------------------------------------------------------------
     def start(self) -> None:
@@ -155,7 +115,7 @@ class Writer:
     def post(self, fn: Job) -> None:
         """Queue a batched write (at most ``batch_window`` late); thread-safe, never blocks."""
         try:
-            self._queue.put_nowait(_Op(fn, None, None, False))
+            self._queue.put_nowait(Op(fn, None, None, False))
         except queue.Full:
             self._count_lost("the write queue is full")
 
@@ -167,7 +127,7 @@ class Writer:
         if not self._thread.is_alive() and self._thread.ident is not None:
             fut.set_exception(StorageUnavailable("the database writer has stopped"))
             return fut
-        op = _Op(fn, fut, loop, True)
+        op = Op(fn, fut, loop, True)
         if self.degraded:
             fut.set_exception(StorageUnavailable(f"storage degraded: {self.reason}"))
             op.future = None  # kept only to be written when the disk is back
@@ -238,13 +198,13 @@ class Writer:
         finally:
             self._finish()
 
-    def _next_batch(self) -> tuple[list[_Op], bool]:
+    def _next_batch(self) -> tuple[list[Op], bool]:
         first = self._queue.get()
         if first is _STOP:
             return [], True
         if first is _WAKE:
             return [], False
-        batch: list[_Op] = [first]
+        batch: list[Op] = [first]
         if not first.critical:
             deadline = time.monotonic() + self._batch_window
             while not self._stopping:
@@ -265,7 +225,7 @@ class Writer:
         stop = self._drain(batch)
         return batch, stop
 
-    def _drain(self, into: list[_Op] | deque[_Op]) -> bool:
+    def _drain(self, into: list[Op] | deque[Op]) -> bool:
         """Move everything queued now into ``into``; True when the stop marker was among it."""
         while True:
             try:
@@ -282,7 +242,7 @@ class Writer:
         if left:
             log.error("%d database records could not be written before the writer stopped", left)
         for op in self._backlog:
-            _resolve(op, error=StorageUnavailable("the database was closed"))
+            resolve(op, error=StorageUnavailable("the database was closed"))
         self._backlog.clear()
         # Anything still queued after stop (should be nothing) is failed, never silently dropped.
         while True:
@@ -290,18 +250,18 @@ class Writer:
                 op = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(op, _Op):
-                _resolve(op, error=StorageUnavailable("the database was closed"))
+            if isinstance(op, Op):
+                resolve(op, error=StorageUnavailable("the database was closed"))
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("PRAGMA optimize")
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
     # ----- committing ---------------------------------------------------------------------------------
-    def _transaction(self, batch: list[_Op]) -> list[tuple[_Op, Any, BaseException | None]]:
+    def _transaction(self, batch: list[Op]) -> list[tuple[Op, Any, BaseException | None]]:
         """One transaction for ``batch``; raises a storage failure or corruption for the whole batch."""
         conn = self._conn
-        results: list[tuple[_Op, Any, BaseException | None]] = []
+        results: list[tuple[Op, Any, BaseException | None]] = []
         self._attempt_since = time.monotonic()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -329,7 +289,7 @@ class Writer:
         self.commits += 1
         return results
 
-    def _commit(self, batch: list[_Op], *, retried: bool = False) -> bool:
+    def _commit(self, batch: list[Op], *, retried: bool = False) -> bool:
         """Commit a fresh batch; on a storage failure the batch becomes the backlog. True when done."""
         try:
             results = self._transaction(batch)
@@ -338,12 +298,12 @@ class Writer:
                 return self._commit(batch, retried=True)
             return self._keep(batch, exc)
         for op, value, error in results:
-            _resolve(op, value, error)
+            resolve(op, value, error)
         if self.degraded:  # a write that hung (see ``stalled``) came back after all
             self._recovered(len(batch))
         return True
 
-    def _keep(self, batch: list[_Op], exc: BaseException) -> bool:
+    def _keep(self, batch: list[Op], exc: BaseException) -> bool:
         if self._failing_since is None:
             self._failing_since = time.monotonic()
             log.error("database write failed (%s); retrying every %.0f s", exc, self._retry_every)
@@ -352,27 +312,10 @@ class Writer:
             self._append(op)
         return False
 
-    def _append(self, op: _Op) -> None:
+    def _append(self, op: Op) -> None:
         if self.degraded and op.future is not None:
-            _resolve(op, error=StorageUnavailable(f"storage degraded: {self.reason}"))
+            resolve(op, error=StorageUnavailable(f"storage degraded: {self.reason}"))
         self._backlog.append(op)
-        if not op.critical:
-            self._backlog_batched += 1
-        while len(self._backlog) > self._backlog_limit:
-            self._drop_oldest()
-
-    def _drop_oldest(self) -> None:
-        backlog = self._backlog
-        if self._backlog_batched:
-            for i, op in enumerate(backlog):
-                if not op.critical:
-                    del backlog[i]
-                    self._backlog_batched -= 1
-                    break
-        else:
-            op = backlog.popleft()
-            _resolve(op, error=StorageUnavailable("dropped: the database backlog is full"))
-        self._count_lost("the database backlog is full")
 
     def _count_lost(self, why: str) -> None:
         with self._lock:
@@ -395,7 +338,7 @@ class Writer:
                 return not (stop or self._stopping)
             replaced = True
         while self._backlog:
-            chunk = [self._backlog[i] for i in range(min(CHUNK, len(self._backlog)))]
+            chunk = self._backlog.head(CHUNK)
             try:
                 results = self._transaction(chunk)
             except sqlite3.Error as exc:
@@ -404,12 +347,9 @@ class Writer:
                     continue
                 self.reason = _describe(exc)
                 break
-            for _ in chunk:
-                op = self._backlog.popleft()
-                if not op.critical:
-                    self._backlog_batched -= 1
+            self._backlog.pop(len(chunk))
             for op, value, error in results:
-                _resolve(op, value, error)
+                resolve(op, value, error)
             written += len(chunk)
         if not self._backlog:
             self._recovered(written)
@@ -418,7 +358,7 @@ class Writer:
         return not stop
 
     def _drain_backlog(self) -> bool:
-        pending: list[_Op] = []
+        pending: list[Op] = []
         stop = self._drain(pending)
         for op in pending:
             self._append(op)
@@ -436,7 +376,7 @@ class Writer:
         if on_thread:  # the backlog belongs to the writer thread
             for op in self._backlog:
                 if op.future is not None:
-                    _resolve(op, error=StorageUnavailable(f"storage degraded: {reason}"))
+                    resolve(op, error=StorageUnavailable(f"storage degraded: {reason}"))
 
     def _recovered(self, written: int) -> None:
         self._failing_since = None
@@ -446,7 +386,6 @@ class Writer:
             self.corrupt = False
             self.reason = None
             self.lost = 0
-            self.written_late = written
         if was or lost:
             log.info(
                 "database writes succeed again: %d held records written%s",
