@@ -114,6 +114,7 @@ class Daemon:
         for sink in sinks:
             self.notifier.subscribe(sink)
         self.board = ProtectionBoard(self.notifier, clock)
+        self.notifier.subscribe(self.board)  # storage health shows in every connection view
         self.stop_requested = asyncio.Event()
         self.stop_reason = "stop requested"
         self.logs: LogSystem | None = None
@@ -242,7 +243,7 @@ class Daemon:
         if o.observe_only:
             log.warning("--observe-only: no broker call will be made for any account in this run")
         try:
-            self.persist = await Persistence.open(o.data_dir, clock=self.clock.now)
+            self.persist = await Persistence.open(o.data_dir, clock=self.clock.now, notifier=self.notifier)
         except DatabaseError as exc:
             raise StartupError(EXIT_DATABASE, str(exc)) from None
         if o.set_umask:
@@ -360,6 +361,7 @@ class Daemon:
             config_dir=self.options.config_dir,
         )
         self._provider = provider
+        self.notifier.subscribe(provider)  # a fresh ``status`` push when storage health changes
         api = config.daemon.api
         port = self.options.api_port if self.options.api_port is not None else api.port
         self.api = LocalApi(

@@ -1,9 +1,13 @@
 """What happens after the engine decided (spec/daemon.md §3.1 stages 6-8): record, enforce, announce.
 
-Broker actions go to the executor at once (the fast path never waits for the disk); lockouts are
-committed before they are announced; every decision and outcome is published on the notifier, from
-which ``enforcement.jsonl``, the log, the dashboards and the alerts learn it. State changes that are
-only informational (positions, orders, trades, P&L for the dashboards) are deferred until the queued
+Enforcement never waits on storage (issue 8 §1): every broker action of a decision goes to the
+executor first, at once; the decision's records (lockouts, enforcement rows, trades) are queued for
+commit and awaited *beside* the pipeline, in tasks, so the next event is decided while the disk
+works, fails or hangs. A lockout or enforcement push follows its commit, or, when the commit does
+not come within ``COMMIT_WAIT_S`` or storage is degraded, goes out with ``"saved": false`` and a
+storage note. Every decision and outcome is published on the notifier, from which
+``enforcement.jsonl``, the log, the dashboards and the alerts learn it. State changes that are only
+informational (positions, orders, trades, P&L for the dashboards) are deferred until the queued
 events have been decided.
 """
 
@@ -49,6 +53,10 @@ log = logging.getLogger("risk_manager.daemon.engine")
 
 Deferred = Callable[[Callable[[], None]], None]
 ContractSeen = Callable[[str, int], None]
+
+# How long a lockout or enforcement push waits for its commit before it goes out marked unsaved (a
+# healthy commit takes about a millisecond; the record stays queued and is written when it can be).
+COMMIT_WAIT_S = 1.0
 
 
 def _unwrap(data: Any) -> Any:
@@ -161,53 +169,92 @@ class Dispatcher:
 
     # ----- decisions (stage 5-6) ---------------------------------------------------------------------
     async def on_actions(self, actions: list[Action], event: InternalEvent) -> None:
+        """Hand the decision over; returns without awaiting anything (nothing here touches a disk)."""
         cause = f"e{event.seq}"
+        for action in actions:  # the broker calls first: nothing below may delay a request
+            if action.kind in BROKER_KINDS and action.lockout is None:
+                self._executor.submit(action, cause=cause, received_ns=event.received_ns)
         for action in actions:
             kind = action.kind
-            if kind in BROKER_KINDS:
-                if action.lockout is None:
-                    self._executor.submit(action, cause=cause, received_ns=event.received_ns)
-            elif kind is ActionKind.LOCKOUT and action.lockout is not None:
-                await self._lockout_set(action)
+            if kind is ActionKind.LOCKOUT and action.lockout is not None:
+                self._lockout_set(action)
             elif kind is ActionKind.UNLOCK and action.lockout is not None:
-                await self._lockout_cleared(action)
+                self._lockout_cleared(action)
             elif kind is ActionKind.WARN:
                 self._notifier.publish(
                     RuleWarning(at=action.at, account_id=action.account_id, rule=action.rule, message=action.reason)
                 )
 
-    async def _lockout_set(self, action: Action) -> None:
+    async def _committed(self, commit: Coroutine[Any, Any, Any] | None) -> tuple[Any, str | None]:
+        """Await a queued commit for ``COMMIT_WAIT_S`` at most: (its result, None), or (None, the
+        storage note) when it failed or did not come in time (it stays queued)."""
+        if commit is None:
+            return None, None
+        task = asyncio.get_running_loop().create_task(commit)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        done, _ = await asyncio.wait({task}, timeout=COMMIT_WAIT_S)
+        value = task.result() if task in done else None
+        if value is not None:
+            return value, None
+        note = self._persist.storage_note() if self._persist is not None else "not saved"
+        return None, note
+
+    def _lockout_set(self, action: Action) -> None:
         lockout = action.lockout
         assert lockout is not None
-        if self._persist is not None:
-            await self._persist.lockout_set(lockout, observed=action.observe_only)
+        # Queued now (the values and the order of this instant); announced after the commit.
+        commit = self._persist.lockout_set(lockout, observed=action.observe_only) if self._persist else None
+        view = lockout_view(lockout, observed=action.observe_only)
+        record = decision_record(action, WorkState.DONE, self._clock.now())
+        self._spawn(self._announce_lockout(action, commit, view, record))
+
+    async def _announce_lockout(
+        self, action: Action, commit: Coroutine[Any, Any, Any] | None, view: dict[str, Any], record: dict[str, Any]
+    ) -> None:
+        _, note = await self._committed(commit)
+        if note is not None:
+            view, record = _unsaved(view, note), _unsaved(record, note)
         self._notifier.publish(
             LockoutSet(
                 at=action.at,
                 account_id=action.account_id,
                 rule=action.rule,
                 reason=action.reason,
-                view=lockout_view(lockout, observed=action.observe_only),
-                record=decision_record(action, WorkState.DONE, self._clock.now()),
+                view=view,
+                record=record,
                 observed=action.observe_only,
             )
         )
 
-    async def _lockout_cleared(self, action: Action) -> None:
+    def _lockout_cleared(self, action: Action) -> None:
         lockout = action.lockout
         assert lockout is not None
         by = action.cleared_by or ClearedBy.EXPIRY
-        if self._persist is not None:
-            await self._persist.lockout_cleared(lockout, by, action.reason, actor=action.actor)
+        commit = (
+            self._persist.lockout_cleared(lockout, by, action.reason, actor=action.actor) if self._persist else None
+        )
+        view = lockout_cleared_view(lockout, action.at, str(by), action.reason)
+        record = decision_record(action, WorkState.DONE, self._clock.now())
+        self._spawn(self._announce_cleared(action, commit, view, record))
+
+    async def _announce_cleared(
+        self, action: Action, commit: Coroutine[Any, Any, Any] | None, view: dict[str, Any], record: dict[str, Any]
+    ) -> None:
+        lockout = action.lockout
+        assert lockout is not None
+        _, note = await self._committed(commit)
+        if note is not None:
+            view, record = _unsaved(view, note), _unsaved(record, note)
         self._notifier.publish(
             LockoutCleared(
                 at=action.at,
                 account_id=action.account_id,
                 rule=lockout.rule,
-                cleared_by=str(by),
+                cleared_by=str(action.cleared_by or ClearedBy.EXPIRY),
                 reason=action.reason,
-                view=lockout_cleared_view(lockout, action.at, str(by), action.reason),
-                record=decision_record(action, WorkState.DONE, self._clock.now()),
+                view=view,
+                record=record,
             )
         )
 
@@ -233,10 +280,12 @@ class Dispatcher:
         record: dict[str, Any],
         commit: Coroutine[Any, Any, int | None] | None,
     ) -> None:
-        if commit is not None:
-            row_id = await commit
-            if row_id is not None:
-                item.record_id = row_id
+        row_id, note = await self._committed(commit)
+        if row_id is not None:
+            item.record_id = row_id
+        entry = enforcement_entry(item, record)
+        if note is not None:
+            entry, record = _unsaved(entry, note), _unsaved(record, note)
         self._notifier.publish(
             EnforcementChanged(
                 at=self._clock.now(),
@@ -245,7 +294,12 @@ class Dispatcher:
                 state=str(state),
                 final=state.final,
                 failed=state is WorkState.FAILED,
-                entry=enforcement_entry(item, record),
+                entry=entry,
                 record=record,
             )
         )
+
+
+def _unsaved(payload: dict[str, Any], note: str) -> dict[str, Any]:
+    """A push or journal line whose record is not in the database (yet): said so, with the reason."""
+    return payload | {"saved": False, "storage": note}

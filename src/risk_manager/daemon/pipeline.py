@@ -1,8 +1,11 @@
 """The event pipeline (spec/daemon.md §3): one event at a time, on the loop, in arrival order.
 
-Account events, clock ticks and control events go through one unbounded FIFO and are never dropped.
-Quotes are coalesced latest-wins per contract and processed when the FIFO is empty (and at least every
-50 ms under a continuous flow), so a burst of quotes costs one evaluation per contract.
+Account events, clock ticks and control events go through one FIFO and are never dropped (spec §3.2;
+it stays short because nothing in the pipeline waits for a disk, and a backlog beyond ``FIFO_WARN``
+is logged). Quotes are coalesced latest-wins per contract and processed when the FIFO is empty (and
+at least every 50 ms under a continuous flow), so a burst of quotes costs one evaluation per contract.
+The events of an account being reconciled are buffered, at most ``PAUSED_MAX`` of them (the oldest go
+first: the REST snapshot read after them supersedes them). ``docs/persistence.md`` lists every queue.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ log = logging.getLogger("risk_manager.daemon.pipeline")
 
 QUOTE_MAX_DELAY = 0.05
 LATER_MAX = 1000  # deferred pushes run at once beyond this many (memory stays bounded)
+PAUSED_MAX = 10_000  # buffered events per reconciling account
+FIFO_WARN = 10_000  # a FIFO this long means the pipeline is not keeping up: said once
 
 
 @dataclass
@@ -60,7 +65,9 @@ class Pipeline:
         self._quotes: dict[str, tuple[dict[str, Any], int]] = {}
         self._wake = asyncio.Event()
         self._seq = 0
-        self._paused_accounts: dict[int, list[InternalEvent]] = {}
+        self._paused_accounts: dict[int, deque[InternalEvent]] = {}
+        self._fifo_warned = False
+        self._overflowed: set[int] = set()
         self._later: deque[Callable[[], None]] = deque()
         self.events_processed = 0
         self.malformed = 0
@@ -72,6 +79,9 @@ class Pipeline:
         event.seq = self._seq
         self._fifo.put_nowait(event)
         self._wake.set()
+        if self._fifo.qsize() > FIFO_WARN and not self._fifo_warned:
+            self._fifo_warned = True
+            log.warning("%d events are waiting in the pipeline: it is not keeping up", self._fifo.qsize())
 
     def broker_event(
         self, name: str, payload: Any, login: str | None = None, received_ns: int | None = None
@@ -122,10 +132,12 @@ class Pipeline:
 
     # ----- buffering during reconciliation -------------------------------------------------------
     def pause_account(self, account_id: int) -> None:
-        self._paused_accounts.setdefault(account_id, [])
+        if account_id not in self._paused_accounts:
+            self._paused_accounts[account_id] = deque(maxlen=PAUSED_MAX)
 
     def resume_account(self, account_id: int) -> None:
         """Re-queue buffered events of the account (after its REST snapshot was applied)."""
+        self._overflowed.discard(account_id)
         for event in self._paused_accounts.pop(account_id, []):
             self.put(event)
 
@@ -151,6 +163,7 @@ class Pipeline:
         last_quotes = time.monotonic()
         while not self._stopped:
             if self._fifo.empty() and not self._quotes:
+                self._fifo_warned = False
                 if self._later:
                     if self.urgency is not None and self.urgency.held:
                         await self.urgency.wait_clear()  # bookkeeping never delays a request
@@ -183,7 +196,11 @@ class Pipeline:
         if event.name not in (events.QUOTE, events.TICK) and event.control is None and self._paused_accounts:
             account = self._account_of(event)
             if account is not None and account in self._paused_accounts:
-                self._paused_accounts[account].append(event)
+                buffered = self._paused_accounts[account]
+                if len(buffered) == PAUSED_MAX and account not in self._overflowed:
+                    self._overflowed.add(account)
+                    log.warning("reconcile buffer full: the oldest buffered events give way", extra={"acct": account})
+                buffered.append(event)  # beyond PAUSED_MAX the oldest one is dropped
                 return
         now = self._clock()
         actions: list[Action]

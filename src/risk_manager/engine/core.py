@@ -88,12 +88,27 @@ def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[
                     RESET, record, f"daily reset {local}: {record.rule} lockout lifted", ClearedBy.DAILY_RESET
                 )
             )
+    _prune_seen(acct, now)
     acct.realized = Decimal(0)
     acct.trades.clear()
     acct.session_trades = 0
     acct.warned.clear()
     invalidate(state, acct)  # warning levels are armed again
     return out
+
+
+def _prune_seen(acct: AccountState, now: datetime) -> None:
+    """Ids seen grow with every event; a daemon runs for weeks. At the reset keep what idempotency
+    still needs: the trades of the day that just ended (a late duplicate of one is recognised; older
+    trades are before ``last_reset`` and never count anyway) and the orders still working or
+    updated within the last hour (a stale update of a final order is still refused)."""
+    acct.trade_ids = set(acct.trades)
+    horizon = now - _HOUR
+    acct.order_seen = {
+        oid: seen
+        for oid, seen in acct.order_seen.items()
+        if oid in acct.orders or (seen[0] is not None and seen[0] >= horizon)
+    }
 
 
 # ----- applying events ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "errorMessage": None,
         "execute": False,
         "hold_ms": 15000,
+        "body": None,
         "userName": None,
     },
     "rate_limit": {"path": "*", "count": 1, "retry_after_s": 1, "userName": None},
@@ -47,7 +48,7 @@ _CHOICES = {
 }
 _MODES = {
     "drop_hubs": ("close_frame", "abort", "close_message", "error"),
-    "fail_rest": ("http_500", "success_false", "http_401", "timeout"),
+    "fail_rest": ("http_500", "success_false", "http_401", "timeout", "body"),
 }
 _LATENCY_TARGETS = ("rest", "user_hub", "market_hub")
 # instant faults act once when armed and are never listed as pending
@@ -109,6 +110,8 @@ def validate(body: Any) -> dict[str, Any]:
         if key == "count" and value != int(value):
             raise FaultError(f"count: expected an integer >= 0, got {value}")
         spec[key] = int(value) if value == int(value) else float(value)
+    if kind == "fail_rest" and spec["mode"] == "body" and spec["body"] is None:
+        raise FaultError("body: mode body needs the answer to send (any JSON value)")
     if "path" in spec and not isinstance(spec["path"], str):
         raise FaultError("path: expected a REST path such as /api/Order/place or *")
     return {"kind": kind, **spec}

@@ -454,6 +454,8 @@ class RestApi:
             return {"success": False, "errorCode": code, "errorMessage": spec.get("errorMessage")}, 200, None
         if mode == "http_401":
             return {"error": "unauthorized"}, 401, None
+        if mode == "body":  # an answer the client must survive: HTTP 200 with exactly this JSON
+            return spec.get("body"), 200, None
         if mode == "timeout":
             await asyncio.sleep(float(spec.get("hold_ms") or 0) / 1000)
             return {"error": "gateway timeout"}, 504, None

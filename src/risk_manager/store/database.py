@@ -8,6 +8,7 @@ of anything that happened, so it can log and alert.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from dataclasses import dataclass, field
@@ -113,3 +114,34 @@ def _recover_lockouts(opened: OpenedDatabase, now: datetime) -> None:
     opened.recovered_lockouts = len(rows)
     opened.recovered_from = source
     log.warning("re-applied %d active lockouts from the backup %s", len(rows), source)
+
+
+def replace_while_running(
+    path: Path, conn: sqlite3.Connection, *, now: datetime, product_version: str
+) -> tuple[sqlite3.Connection, Path | None]:
+    """Corruption met while the daemon runs (spec/daemon.md §6.6), on the writer thread.
+
+    The writer's connection is closed, then the damage is confirmed on a fresh read-only connection
+    (a reader's report, or a stale page cache, is not trusted alone). A damaged file is moved aside
+    with its ``-wal`` and ``-shm`` (never deleted) and a fresh database is created at the current
+    schema; a sound file is only reopened. Lockouts are *not* taken from a backup here: the running
+    daemon holds every active one in memory and writes them itself. Returns the new connection and
+    where the damaged file went (None when it was sound). Raises ``StoreError`` or ``sqlite3.Error``
+    when the file can be neither checked nor replaced (the caller retries)."""
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
+    problem = check_file(path) if path.exists() else None
+    moved: Path | None = None
+    if problem is not None:
+        try:
+            moved = move_aside(path, now)
+        except OSError as exc:
+            raise StoreError(f"the database {path} is corrupt ({problem}) and could not be moved aside: {exc}") from exc
+        log.critical("%s. The damaged file (%s) was moved to %s; a new database was created.", CORRUPT_ALERT, problem, moved)
+    fresh = connect_rw(path)
+    try:
+        migrate(fresh, db_path=path, backups_dir=path.parent / BACKUPS_DIR, product_version=product_version, now=now)
+    except BaseException:
+        fresh.close()
+        raise
+    return fresh, moved

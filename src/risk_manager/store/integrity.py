@@ -44,6 +44,26 @@ def is_transient(exc: BaseException) -> bool:
     return any(w in text for w in ("locked", "busy", "disk", "i/o", "full"))
 
 
+#: primary result codes that are the job's own fault (bad SQL, a constraint, a type mismatch, a
+#: parameter out of range): the job fails alone, its batch still commits
+JOB_CODES = frozenset({1, 19, 20, 25})
+_JOB_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """An error of the storage itself, not of the job that met it: disk full, I/O, read-only file
+    system, permissions pulled away, busy, out of memory. The whole batch is kept and retried.
+
+    Corruption is not a storage failure (it is handled by replacing the file), and neither is an
+    error a job caused itself (``JOB_CODES``, integrity and programming errors)."""
+    if not isinstance(exc, sqlite3.Error) or is_corruption(exc) or isinstance(exc, _JOB_ERRORS):
+        return False
+    code = _primary(exc)
+    if code is not None:
+        return code not in JOB_CODES
+    return is_transient(exc) or "readonly" in str(exc).lower() or "read-only" in str(exc).lower()
+
+
 def quick_check(conn: sqlite3.Connection) -> list[str]:
     """Problems reported by ``PRAGMA quick_check``; empty when the file is sound."""
     rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]

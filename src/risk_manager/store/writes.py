@@ -6,8 +6,9 @@ row shapes are ``rows.py``. Nothing here knows the daemon or the engine's object
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from risk_manager.store.rows import insert_sql
 
@@ -54,9 +55,13 @@ def trade(
     conn: sqlite3.Connection, values: Mapping[str, Any], pnl: Mapping[str, Any], day: Mapping[str, Any]
 ) -> None:
     """A fill together with the account's ``daily_pnl`` and day state (one transaction)."""
-    conn.execute(insert_sql("trades", values, conflict=("trade_id",), keep=("received_at",)), values)
+    upsert_trade(conn, values)
     upsert_pnl(conn, pnl)
     upsert_day(conn, day)
+
+
+def upsert_trade(conn: sqlite3.Connection, values: Mapping[str, Any]) -> None:
+    conn.execute(insert_sql("trades", values, conflict=("trade_id",), keep=("received_at",)), values)
 
 
 def upsert_position(conn: sqlite3.Connection, values: Mapping[str, Any]) -> None:
@@ -141,11 +146,39 @@ def retire_lockouts(conn: sqlite3.Connection, stamp: str | None, superseded: Ite
 
 
 # ----- enforcement log ---------------------------------------------------------------------------------
+class KeySet(Protocol):
+    def __contains__(self, key: object) -> bool: ...
+
+    def add(self, key: str) -> None: ...
+
+
+class RecentKeys:
+    """The enforcement keys written by this run, bounded (a daemon runs for weeks): the newest
+    ``limit``. A key forgotten this way belongs to an item finished long ago; should it be written
+    once more, its old row is kept under a suffixed key and a new row starts, as for an earlier run."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+
+
 def record_enforcement(
     conn: sqlite3.Connection,
     values: Mapping[str, Any],
     lockout_engine_id: str | None,
-    run_keys: set[str],
+    run_keys: KeySet,
     completed_states: Iterable[str],
 ) -> int:
     """One row per idempotency key: insert, or update the row of this run; returns its id.

@@ -3,12 +3,16 @@
 Built from explicit collaborators, never the whole daemon: the engine and the protection board for
 state, the recent-enforcement feed, the logins' descriptions, the store for history and audit, the
 reloader, and the pipeline through which an unlock reaches the engine between two events.
+
+``status`` and the snapshot carry ``storage`` (``ok`` or ``degraded`` with the reason, spec/daemon.md
+§6.6); as a notifier sink the provider pushes a fresh ``status`` when storage health changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +24,14 @@ from risk_manager.daemon.api.views import account_view
 from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.lifecycle import Lifecycle
-from risk_manager.daemon.notify import Notifier, StatusChanged
+from risk_manager.daemon.notify import (
+    DatabaseReplaced,
+    Message,
+    Notifier,
+    StatusChanged,
+    StorageDegraded,
+    StorageRecovered,
+)
 from risk_manager.daemon.persist.persistence import Persistence
 from risk_manager.daemon.pipeline import Pipeline
 from risk_manager.daemon.reload import ConfigReloader
@@ -54,9 +65,20 @@ class DaemonProvider:
     config_dir: Path
     _events_mark: tuple[int, float] = field(init=False)
     _rate: float = field(init=False, default=0.0)
+    name = "status"
 
     def __post_init__(self) -> None:
         self._events_mark = (0, self.clock.monotonic())
+
+    def deliver(self, message: Message) -> None:
+        """Storage health changed: every client gets the new ``status``."""
+        if isinstance(message, StorageDegraded | StorageRecovered | DatabaseReplaced):
+            self.notifier.publish(StatusChanged(at=self.clock.now(), status=self.status()))
+
+    def storage(self) -> dict[str, Any]:
+        if self.persist is None:
+            return {"state": "ok", "reason": None, "since": None, "unsaved": 0}
+        return self.persist.health_view()
 
     # ----- views --------------------------------------------------------------------------------
     def _account(self, account_id: int) -> dict[str, Any]:
@@ -87,6 +109,7 @@ class DaemonProvider:
             "pid": os.getpid(),
             "startedAt": iso(life.started_at),
             "state": str(life.state),
+            "storage": self.storage(),
             "accounts": [self._account(i) for i in ids],
         }
 
@@ -106,6 +129,7 @@ class DaemonProvider:
             ],
             "logins": [login.describe() for login in self.logins()],
             "startedAt": iso(self.lifecycle.started_at),
+            "storage": self.storage(),
         }
 
     def heartbeat(self) -> dict[str, Any]:
@@ -136,6 +160,8 @@ class DaemonProvider:
             raise LocalApiError("bad_request", str(exc)) from None
         except OverflowError:  # a date filter at the edge of the calendar (e.g. the day before 0001-01-01)
             raise LocalApiError("bad_request", "a date or number in 'data' is out of range") from None
+        except sqlite3.DatabaseError as exc:  # corruption: the store is replacing the file right now
+            raise LocalApiError("internal", f"history is unavailable for a moment ({exc}); try again") from None
 
     # ----- admin --------------------------------------------------------------------------------
     async def reload_config(self, actor: dict[str, Any]) -> dict[str, Any]:

@@ -3,18 +3,23 @@
 The ``ProtectionBoard`` is the one place the state changes; every change is published on the
 notifier (``ProtectionChanged``), from which the dashboards, the log, the Event Log / journal, the
 systemd status line and the alerts learn it.
+
+Storage health is one daemon-wide flag shown in every account's connection view (``storage``,
+``storageReason``): degraded storage does not stop enforcement (the account stays ``protected``),
+but nothing of it is being saved, and every dashboard must say so (issue 8 §1). The board hears
+``StorageDegraded`` / ``StorageRecovered`` as a notifier sink and re-announces each account's view.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from risk_manager.daemon.clock import Clock
-from risk_manager.daemon.notify import Notifier, ProtectionChanged
+from risk_manager.daemon.notify import Message, Notifier, ProtectionChanged, StorageDegraded, StorageRecovered
 from risk_manager.engine.timefmt import iso
 
 
@@ -22,6 +27,7 @@ class ProtectionState(StrEnum):
     PROTECTED = "protected"
     DEGRADED = "degraded"  # watched, but without market data
     RECONCILING = "reconciling"
+    RECONCILE_FAILED = "reconcile_failed"  # the broker's REST state could not be read or adopted; retrying
     DISCONNECTED = "disconnected"
     AUTH_FAILED = "auth_failed"
 
@@ -35,14 +41,30 @@ class ProtectionState(StrEnum):
         return _BANNERS[self]
 
 
-_RED = frozenset({ProtectionState.RECONCILING, ProtectionState.DISCONNECTED, ProtectionState.AUTH_FAILED})
+_RED = frozenset(
+    {
+        ProtectionState.RECONCILING,
+        ProtectionState.RECONCILE_FAILED,
+        ProtectionState.DISCONNECTED,
+        ProtectionState.AUTH_FAILED,
+    }
+)
 _BANNERS = {
     ProtectionState.PROTECTED: "protected",
     ProtectionState.DEGRADED: "PARTIALLY PROTECTED",
     ProtectionState.RECONCILING: "NOT PROTECTED - reconciling",
+    ProtectionState.RECONCILE_FAILED: "NOT PROTECTED - broker state could not be reconciled",
     ProtectionState.DISCONNECTED: "NOT PROTECTED - broker connection lost",
     ProtectionState.AUTH_FAILED: "NOT PROTECTED - sign-in failed",
 }
+
+
+@dataclass
+class StorageFlag:
+    """Daemon-wide: is what happens being saved? (``ok`` or ``degraded`` with the reason)."""
+
+    degraded: bool = False
+    reason: str | None = None
 
 
 @dataclass
@@ -57,6 +79,7 @@ class Protection:
     last_event_at: datetime | None = None
     #: when NOT PROTECTED was announced (None: nothing announced since the account was last protected)
     unprotected_since: datetime | None = None
+    storage: StorageFlag = field(default_factory=StorageFlag)
 
     def connection(self) -> dict[str, Any]:
         """The ``connection`` push / snapshot payload."""
@@ -68,20 +91,24 @@ class Protection:
             "since": iso(self.since),
             "reason": self.reason,
             "lastEventAt": iso(self.last_event_at),
+            "storage": "degraded" if self.storage.degraded else "ok",
+            "storageReason": self.storage.reason,
         }
 
 
 class ProtectionBoard:
     """Protection of every watched account."""
 
+    name = "protection"
+
     def __init__(self, notifier: Notifier, clock: Clock) -> None:
         self._notifier = notifier
         self._clock = clock
         self._accounts: dict[int, Protection] = {}
-        self._last_green: dict[int, datetime] = {}
+        self.storage = StorageFlag()
 
     def add(self, account_id: int, login: str) -> Protection:
-        prot = Protection(account_id, login, since=self._clock.now())
+        prot = Protection(account_id, login, since=self._clock.now(), storage=self.storage)
         self._accounts[account_id] = prot
         return prot
 
@@ -102,6 +129,36 @@ class ProtectionBoard:
 
     def protected(self) -> int:
         return sum(1 for p in self._accounts.values() if p.state is ProtectionState.PROTECTED)
+
+    # ----- storage (a notifier sink) ----------------------------------------------------------------
+    def deliver(self, message: Message) -> None:
+        if isinstance(message, StorageDegraded):
+            self._storage(True, message.reason)
+        elif isinstance(message, StorageRecovered):
+            self._storage(False, None)
+
+    def _storage(self, degraded: bool, reason: str | None) -> None:
+        if self.storage.degraded == degraded and self.storage.reason == reason:
+            return
+        self.storage.degraded, self.storage.reason = degraded, reason
+        now = self._clock.now()
+        for prot in list(self._accounts.values()):  # every dashboard's connection view changes
+            self._notifier.publish(
+                ProtectionChanged(
+                    at=now,
+                    account_id=prot.account_id,
+                    login=prot.login,
+                    state=str(prot.state),
+                    previous=str(prot.state),
+                    reason=prot.reason,
+                    not_protected=False,
+                    protected_again=False,
+                    gap_s=None,
+                    connection=prot.connection(),
+                    protected=self.protected(),
+                    total=len(self._accounts),
+                )
+            )
 
     def event_seen(self, account_id: int) -> None:
         prot = self._accounts.get(account_id)

@@ -5,6 +5,10 @@ protected again.
 
 The snapshot handed to ``on_reconciled`` carries ``caught_up``: the fills the engine counted in this
 reconcile (missed during a restart or a gap), which the daemon stores like live ones (§6.3).
+
+A reconcile never stalls silently (issue 8 §8): a failed read, or broker data the engine refuses,
+is logged with the account id and retried with back-off, and the account shows
+``reconcile_failed`` (NOT PROTECTED) with the reason until a reconcile succeeds.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from risk_manager.daemon.broker.contracts import ContractCatalog
 from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.pipeline import Pipeline
-from risk_manager.engine import Action, Engine
+from risk_manager.engine import Action, Engine, MalformedEvent
 from risk_manager.gateway.errors import GatewayError
 from risk_manager.gateway.rest import RestClient
 
@@ -31,6 +35,10 @@ MAX_LOOKBACK = timedelta(days=4)  # a stored reset older than this is not truste
 Snapshot = dict[str, Any]
 Reconciled = Callable[[int, Snapshot], None]
 HealthyState = Callable[[], tuple[ProtectionState, str]]
+
+
+class ReconcileDataError(Exception):
+    """The broker's answer could not be adopted (the engine refused one of its records)."""
 
 
 class Reconciler:
@@ -69,7 +77,10 @@ class Reconciler:
             accounts: list[dict[str, Any]] | None = await self._rest.search_accounts(False)
         except (GatewayError, OSError):
             accounts = None  # each reconcile reads it itself (and retries)
-        await asyncio.gather(*(self.one(a, why, accounts) for a in account_ids), return_exceptions=True)
+        results = await asyncio.gather(*(self.one(a, why, accounts) for a in account_ids), return_exceptions=True)
+        for account_id, result in zip(account_ids, results, strict=True):
+            if isinstance(result, Exception):  # never silent: ``one`` retries, so this is a bug
+                log.error("reconcile stopped: %r", result, extra={"acct": account_id})
 
     async def one(self, account_id: int, why: str, accounts: list[dict[str, Any]] | None = None) -> None:
         """REST snapshot -> engine (inside the pipeline) -> buffered events -> protected."""
@@ -82,24 +93,50 @@ class Reconciler:
             while True:
                 self._again.discard(account_id)
                 self._pipeline.pause_account(account_id)
-                self._board.set(account_id, ProtectionState.RECONCILING, f"reconciling ({why})")
+                prot = self._board.get(account_id)
+                if prot is None or prot.state is not ProtectionState.RECONCILE_FAILED:
+                    self._board.set(account_id, ProtectionState.RECONCILING, f"reconciling ({why})")
                 try:
                     snapshot = await self._snapshot(account_id, accounts)
                     accounts = None  # a retry (or a second pass) reads the list afresh
-                except (GatewayError, OSError) as exc:
+                    if snapshot is not None:
+                        await self._apply(account_id, snapshot)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    accounts = None
                     attempt += 1
-                    log.warning("reconcile failed (%s); retrying", exc, extra={"acct": account_id})
-                    await self._clock.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
+                    delay = RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)]
+                    self._failed(account_id, exc, attempt, delay)
+                    await self._clock.sleep(delay)
                     continue
                 if snapshot is None:
                     self._pipeline.resume_account(account_id)
                     return
-                await self._apply(account_id, snapshot)
                 if account_id not in self._again:
                     break
             self._board.set(account_id, *self._healthy_state())
         finally:
             self._running.discard(account_id)
+
+    def _failed(self, account_id: int, exc: Exception, attempt: int, delay: float) -> None:
+        """Logged with the account id; shown as NOT PROTECTED with the reason (at once for data the
+        engine refuses, from the second failed read for a broker error, which is usually brief)."""
+        if isinstance(exc, GatewayError | OSError):
+            log.warning("reconcile failed (%s); retrying in %.0f s", exc, delay, extra={"acct": account_id})
+            reason = f"reconcile failed: broker read failed ({exc}); retrying"
+            if attempt < 2:
+                return
+        else:
+            log.error(
+                "unexpected broker data in the reconcile read (%s: %s); retrying in %.0f s",
+                type(exc).__name__,
+                exc,
+                delay,
+                extra={"acct": account_id},
+            )
+            reason = f"reconcile failed: unexpected broker data ({exc}); retrying"
+        self._board.set(account_id, ProtectionState.RECONCILE_FAILED, reason)
 
     def _day_start(self, account_id: int) -> datetime:
         engine = self._engine
@@ -141,7 +178,7 @@ class Reconciler:
             known = set(acct.trade_ids) if acct is not None else set()
             voided = {t.trade_id for t in acct.trades.values() if t.voided} if acct is not None else set()
             try:
-                return engine.reconcile_account(
+                actions = engine.reconcile_account(
                     account_id,
                     self._clock.now(),
                     account=snap["account"],
@@ -149,22 +186,24 @@ class Reconciler:
                     orders=snap["orders"],
                     trades=snap["trades"],
                 )
-            finally:
-                # The fills the engine counted now (new, or voided since): they must be stored too.
-                snap["caught_up"] = (
-                    [
-                        t
-                        for t in acct.trades.values()
-                        if t.trade_id not in known or (t.voided and t.trade_id not in voided)
-                    ]
-                    if acct is not None
-                    else []
-                )
-                pipeline.resume_account(account_id)
+            except Exception as exc:  # nothing was applied; the account's events stay buffered
+                if not done.done():
+                    done.set_exception(ReconcileDataError(str(exc)) if isinstance(exc, MalformedEvent) else exc)
+                return []
+            # The fills the engine counted now (new, or voided since): they must be stored too.
+            snap["caught_up"] = (
+                [t for t in acct.trades.values() if t.trade_id not in known or (t.voided and t.trade_id not in voided)]
+                if acct is not None
+                else []
+            )
+            pipeline.resume_account(account_id)
+            try:
                 if self._on_reconciled is not None:
                     self._on_reconciled(account_id, snap)
+            finally:
                 if not done.done():
                     done.set_result(None)
+            return actions
 
         pipeline.control(control, name=f"reconcile {account_id}")
         await done

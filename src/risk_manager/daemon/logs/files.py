@@ -1,7 +1,9 @@
 """Daemon logging: ``daemon.log``, ``error.log`` and ``enforcement.jsonl`` through one writer thread.
 
 Records go through a queue to a listener thread, so the event loop never waits for the disk
-(spec/daemon.md §7). Every handler redacts secrets. ``daemon.log`` lines have a fixed field order so the
+(spec/daemon.md §7). The queue is bounded (``LOG_QUEUE_SIZE``): when the log disk stalls, new records
+are dropped and counted rather than held, and the count is written once the queue drains. Every
+handler redacts secrets. ``daemon.log`` lines have a fixed field order so the
 admin console can parse them::
 
     2025-11-20 15:04:09.551 INFO  acct=12345 rule=RULE-003 engine  Daily realized loss breached: ...
@@ -21,6 +23,36 @@ from typing import Any
 from risk_manager.daemon.logs.redact import RedactingFilter, SecretRedactor
 
 ENFORCEMENT_LOGGER = "risk_manager.enforcement"
+LOG_QUEUE_SIZE = 10_000
+
+
+class BoundedQueueHandler(logging.handlers.QueueHandler):
+    """A ``QueueHandler`` that never blocks and never raises: a full queue drops the record, counts
+    it, and the next record that fits carries a note of how many were lost."""
+
+    def __init__(self, q: queue.Queue[logging.LogRecord]) -> None:
+        super().__init__(q)
+        self.dropped = 0
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        q = self.queue
+        assert isinstance(q, queue.Queue)
+        try:
+            if self.dropped:
+                note = logging.LogRecord(
+                    "risk_manager.daemon.logs",
+                    logging.WARNING,
+                    __file__,
+                    0,
+                    "%d log records were dropped: the log files could not keep up",
+                    (self.dropped,),
+                    None,
+                )
+                q.put_nowait(self.prepare(note))
+                self.dropped = 0
+            q.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
 
 
 class LineFormatter(logging.Formatter):
@@ -113,8 +145,8 @@ def setup_logging(
     for handler in handlers:
         handler.addFilter(redact)
 
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    qh = logging.handlers.QueueHandler(q)
+    q: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=LOG_QUEUE_SIZE)
+    qh = BoundedQueueHandler(q)
     qh.addFilter(redact)  # redact before the record leaves the loop thread (args are formatted there)
     root = logging.getLogger("risk_manager")
     root.setLevel(logging.DEBUG)

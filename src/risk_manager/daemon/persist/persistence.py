@@ -12,6 +12,9 @@
 * ``restore`` puts active lockouts, the day state and today's trades (hence realized P&L, trade
   counters and frequency windows) back into the engine through its public API.
 * ``meta.started_at`` / ``meta.clean_shutdown_at`` tell whether the previous run ended cleanly.
+* Nothing here ever holds up enforcement: a commit is awaited beside the pipeline (``commits.py``),
+  storage health is watched and told (``health.py``), and what the daemon holds in memory is written
+  back after a replacement or an outage that dropped records (``rewrite.py``).
 """
 
 from __future__ import annotations
@@ -21,26 +24,30 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from risk_manager import __version__
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.daemon.notify import Notifier
+from risk_manager.daemon.persist import commits, rewrite
 from risk_manager.daemon.persist.batched import BatchedRecords
 from risk_manager.daemon.persist.caught_up import extremes
+from risk_manager.daemon.persist.health import StorageMonitor
 from risk_manager.daemon.persist.previous_run import PreviousRun, mark_start
 from risk_manager.daemon.persist.restore import RestoreSummary, restore
+from risk_manager.daemon.persist.values import audit_row, day_bounds, enforcement_values
 from risk_manager.engine import Engine
 from risk_manager.engine.events import TradeUpdate
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.state import AccountState
 from risk_manager.engine.symbols import canonical_symbol
-from risk_manager.engine.trading_day import local_instant
 from risk_manager.store import queries, retention, rows, writes
-from risk_manager.store.codec import dumps, money, parse_ts, ts
-from risk_manager.store.database import CORRUPT_ALERT, OpenedDatabase, open_database
-from risk_manager.store.errors import StoreError
+from risk_manager.store.codec import money, parse_ts, ts
+from risk_manager.store.database import CORRUPT_ALERT, OpenedDatabase, open_database, replace_while_running
+from risk_manager.store.errors import StorageUnavailable, StoreError
+from risk_manager.store.integrity import is_corruption
 from risk_manager.store.reader import Reader
 from risk_manager.store.writer import Writer
 
@@ -49,37 +56,15 @@ log = logging.getLogger("risk_manager.daemon.persist")
 Clock = Callable[[], datetime]
 SAMPLE_EVERY = timedelta(minutes=1)
 FINAL_WRITE_S = 5.0  # drain and mark-interrupted budget at a clean stop (1 s otherwise)
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
     """``risk.db`` cannot be used; the daemon prints the message and exits 3."""
 
 
-async def _settle(fut: asyncio.Future[Any], what: str) -> Any:
-    """Await a critical write; a storage failure is logged, never raised into the pipeline."""
-    try:
-        return await fut
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.error("%s could not be saved: %s", what, exc)
-        return None
-
-
 class Persistence:
-    """The daemon's persistence (spec/daemon.md §6): the only object the daemon talks to about
-    storage; ``risk_manager.store`` does the SQL.
-
-    * Critical records (lockouts set and cleared, trades with their ``daily_pnl`` row, enforcement
-      records, audit rows, the admin lockout counter) are queued the moment the daemon hands them over
-      and their awaitable returns only after COMMIT (``synchronous=FULL``). They are queued
-      synchronously at call time (the methods return a coroutine rather than being ``async def``), so
-      the values are those of that instant and the queue order is the call order, even when the
-      caller awaits in a task.
-    * Positions, working orders, contracts, day state, P&L samples and the heartbeat are batched.
-    * ``restore`` puts active lockouts, the day state and today's trades back (``restore.py``).
-    * ``meta.started_at`` / ``meta.clean_shutdown_at`` tell whether the previous run ended cleanly.
-    """
+    """The daemon's persistence (this module's docstring says what it promises)."""
 
     def __init__(
         self,
@@ -88,6 +73,9 @@ class Persistence:
         previous_run: PreviousRun,
         clock: Clock,
         maintenance_day: str | None,
+        *,
+        reader: Reader | None = None,
+        monitor: StorageMonitor | None = None,
     ) -> None:
         self.path = opened.path
         self.backups_dir = opened.backups_dir
@@ -96,10 +84,17 @@ class Persistence:
         #: where a corrupt database was moved at open (the daemon raises the alert), else None
         self.replaced_corrupt: Path | None = opened.moved_aside
         self._writer = writer
-        self._reader = Reader(opened.path)
+        self._reader = reader or Reader(opened.path)
+        #: storage health (status, snapshot, connection views), fed by the writer thread
+        self.monitor = monitor or StorageMonitor(asyncio.get_running_loop(), clock, None, self.rewrite_memory)
+        self.monitor.rewrite = self.rewrite_memory
+        self._recent = rewrite.RecentRecords()
+        self._unsaved = commits.Unsaved()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._clock = clock
         self._engine: Engine | None = None
-        self._run_keys: set[str] = set()  # enforcement keys written by this run (writer thread only)
+        self._run_keys = writes.RecentKeys()  # enforcement keys written by this run (writer thread only)
         self._batched = BatchedRecords(writer, clock)
         # Batched records are written as they come, without waiting (``batched.py``).
         self.position = self._batched.position
@@ -114,9 +109,18 @@ class Persistence:
     # ----- opening ------------------------------------------------------------------------------------
     @classmethod
     async def open(
-        cls, data_dir: Path, *, clock: Clock | None = None, batch_window: float = 0.2
+        cls,
+        data_dir: Path,
+        *,
+        clock: Clock | None = None,
+        batch_window: float = 0.2,
+        notifier: Notifier | None = None,
+        retry_every: float = 1.0,
+        give_up_after: float = 10.0,
     ) -> Persistence:
-        """Check, migrate and open ``data_dir/risk.db``; raises ``DatabaseError`` (exit 3)."""
+        """Check, migrate and open ``data_dir/risk.db``; raises ``DatabaseError`` (exit 3).
+
+        ``notifier`` hears ``StorageDegraded``, ``StorageRecovered`` and ``DatabaseReplaced``."""
         clock = clock or (lambda: datetime.now(UTC))
         now = clock()
 
@@ -136,11 +140,28 @@ class Persistence:
             raise DatabaseError(str(exc)) from None
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseError(f"cannot open the database in {data_dir}: {exc}") from None
-        writer = Writer(opened.conn, batch_window=batch_window, on_degraded=_log_degraded)
+        stamp_clock = clock
+        reader = Reader(opened.path)
+
+        def reopen(conn: sqlite3.Connection, problem: str) -> tuple[sqlite3.Connection, Path | None]:
+            reader.close()  # its file is about to be moved (Windows cannot rename an open file)
+            return replace_while_running(opened.path, conn, now=stamp_clock(), product_version=__version__)
+
+        monitor = StorageMonitor(asyncio.get_running_loop(), clock, notifier, lambda why: None)
+        writer = Writer(
+            opened.conn,
+            batch_window=batch_window,
+            retry_every=retry_every,
+            give_up_after=give_up_after,
+            events=monitor,
+            reopen=reopen,
+        )
         writer.start()
-        self = cls(opened, writer, previous, clock, day)
+        self = cls(opened, writer, previous, clock, day, reader=reader, monitor=monitor)
+        self._watchdog = asyncio.get_running_loop().create_task(monitor.watch(writer), name="storage-watchdog")
         if opened.moved_aside is not None:
             log.critical("%s (damaged file kept as %s)", CORRUPT_ALERT, opened.moved_aside)
+            monitor.announce_replaced_at_open(opened.moved_aside)
         if not previous.clean:
             log.warning(
                 "the previous run did not shut down cleanly (started %s, last heartbeat %s)",
@@ -156,7 +177,38 @@ class Persistence:
     @property
     def degraded(self) -> bool:
         """Writes have been failing for more than 10 s (``degraded: storage``)."""
-        return self._writer.degraded
+        return self.monitor.health.degraded
+
+    def health_view(self) -> dict[str, Any]:
+        """``{"state": "ok" | "degraded", "reason", "since", "unsaved"}`` for ``status`` and snapshots."""
+        return self.monitor.health.view(self._writer.backlog)
+
+    def storage_note(self) -> str:
+        """What a push says when its record is not (yet) saved."""
+        return self.monitor.health.note()
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read-only query; corruption met here makes the writer confirm it and replace the file."""
+        try:
+            return await self._reader.run(fn)
+        except sqlite3.DatabaseError as exc:
+            if is_corruption(exc) and not self._closed:
+                self._writer.request_replace(f"read failed: {exc}")
+            raise
+
+    def rewrite_memory(self, why: str) -> None:
+        """Write back every record the daemon holds (``rewrite.py``): after a replacement, or after
+        records had to be dropped while storage was failing."""
+        engine = self._engine
+        if engine is None or self._closed:
+            return
+        state = rewrite.take(engine, self._recent, self._symbol, self._clock())
+        completed = [str(st) for st in WorkState if st.completed]
+        log.warning("%s: writing back what the daemon holds (%s)", why, state.counts())
+        commit = self._critical(rewrite.job(state, self._run_keys, completed), "records held in memory")
+        task = asyncio.get_running_loop().create_task(commit)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ----- restore ---------------------------------------------------------------------------------------
     async def restore(self, engine: Engine, now: datetime) -> RestoreSummary:
@@ -203,6 +255,8 @@ class Persistence:
                 self._batched.note_day(acct, now)
                 self._batched.sample(engine, acct, now)
         today = now.date().isoformat()
+        if self.degraded:
+            return  # retention and the daily backup wait for a writable disk
         if self._maintenance_day != today and (self._maintenance is None or self._maintenance.done()):
             self._maintenance_day = today
             self._maintenance = asyncio.get_running_loop().create_task(self._maintain(now, today))
@@ -272,36 +326,13 @@ class Persistence:
 
     def enforcement(self, item: WorkItem, record: Mapping[str, Any]) -> Coroutine[Any, Any, int | None]:
         """Commit a work item's intent or state change (one row per idempotency key); returns its id."""
-        now = self._clock()
-        action = item.action
-        acct = self._account(item.account_id)
-        created = item.created
-        state = WorkState(item.state)
-        lock = record.get("lockout")
-        values = {
-            "created_at": ts(created),
-            "account_id": item.account_id,
-            "trading_day": rows.day_label(acct, created) if acct is not None else created.date().isoformat(),
-            "rule_id": action.rule,
-            "action": str(action.kind),
-            "target": None if record.get("target") is None else str(record.get("target")),
-            "key": item.key,
-            "state": str(state),
-            "attempts": item.attempts,
-            "reason": action.reason,
-            "seen": dumps(dict(action.extra)) if action.extra else None,
-            "result": dumps(dict(item.result)) if item.result else None,
-            "first_request_ms": item.first_request_ms,
-            "confirmed_ms": item.confirmed_ms,
-            "event_id": item.cause,
-            "completed_at": ts(now) if state.completed else None,
-        }
-        lock_id = lock.get("id") if isinstance(lock, Mapping) else None
+        values, lock_id = enforcement_values(item, record, self._account(item.account_id), self._clock())
+        self._recent.note(values, lock_id)
         run_keys = self._run_keys
         completed = [str(s) for s in WorkState if s.completed]
         return self._critical(
             lambda conn: writes.record_enforcement(conn, values, lock_id, run_keys, completed),
-            f"enforcement {item.key} ({state})",
+            f"enforcement {item.key} ({values['state']})",
         )
 
     def audit(
@@ -316,27 +347,12 @@ class Persistence:
         after: Any = None,
     ) -> Coroutine[Any, Any, int | None]:
         """Commit an ``audit_log`` row before the admin command is answered."""
-        if isinstance(actor, Mapping):
-            who = actor.get("osUser") or ("admin-session" if actor.get("session") else None)
-            peer = actor.get("peer")
-        else:
-            who, peer = actor, None
-        row = {
-            "at": ts(self._clock()),
-            "actor": None if who is None else str(who),
-            "peer": None if peer is None else str(peer),
-            "action": action,
-            "target": target,
-            "before": dumps(before),
-            "after": dumps(after),
-            "reason": reason,
-            "outcome": outcome,
-        }
+        row = audit_row(action, outcome, actor, target, reason, before, after, self._clock())
         return self._critical(lambda conn: writes.insert_audit(conn, row), f"audit {action}")
 
     async def auth_failures(self) -> tuple[int, datetime | None]:
         """The cross-launch admin lockout counter (spec/admin-cli.md): failures and locked-until."""
-        meta = await self._reader.run(queries.meta)
+        meta = await self._read(queries.meta)
         text = meta.get("admin_auth_failures") or "0"
         return (int(text) if text.isdigit() else 0), parse_ts(meta.get("admin_locked_until"))
 
@@ -362,31 +378,26 @@ class Persistence:
 
         else:
             raise queries.QueryError(f"unknown history query '{op}'")
-        return await self._reader.run(fn)
+        return await self._read(fn)
 
     def _day_bounds(self, account_id: int, day: str) -> tuple[str, str]:
-        end_day = date.fromisoformat(day)
-        acct = self._account(account_id)
-        if acct is None:
-            start = datetime.combine(end_day - timedelta(days=1), datetime.min.time(), UTC)
-            return ts(start) or "", ts(start + timedelta(days=1)) or ""
-        s = acct.settings
-        start = local_instant(end_day - timedelta(days=1), s.reset_time, s.timezone)
-        end = local_instant(end_day, s.reset_time, s.timezone)
-        return ts(start) or "", ts(end) or ""
+        return day_bounds(self._account(account_id), day)
 
     # ----- maintenance and shutdown ----------------------------------------------------------------------
     async def _maintain(self, now: datetime, today: str) -> None:
         """Once a day: prune old rows (small batches) and take the daily online backup."""
         try:
             await retention.prune(self._writer, now)
-            target = await self._reader.run(
+            target = await self._read(
                 lambda conn: retention.daily_backup(conn, self.backups_dir, now.date(), self.path.name)
             )
             await self._writer.call(lambda conn: writes.set_meta(conn, {"maintenance_day": today}))
             log.info("daily database backup written to %s", target)
         except asyncio.CancelledError:
             raise
+        except StorageUnavailable as exc:
+            log.warning("daily database maintenance postponed until storage recovers: %s", exc)
+            self._maintenance_day = None
         except Exception:
             log.exception("daily database maintenance failed")
 
@@ -402,6 +413,8 @@ class Persistence:
             return
         self._closed = True
         self._batched.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._maintenance is not None and not self._maintenance.done():
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -428,8 +441,8 @@ class Persistence:
     def _critical(self, job: Callable[[sqlite3.Connection], Any], what: str) -> Coroutine[Any, Any, Any]:
         """Queue a critical write now and return the awaitable of its commit."""
         if self._closed:
-            return _refused(what)
-        return _settle(self._writer.submit(job), what)
+            return commits.refused(what)
+        return commits.settle(self._writer.submit(job), what, self._unsaved)
 
     # ----- helpers ------------------------------------------------------------------------------------------
     def _account(self, account_id: int) -> AccountState | None:
@@ -449,16 +462,3 @@ class Persistence:
 
 async def _nothing() -> None:
     return None
-
-
-async def _refused(what: str) -> None:
-    log.error("%s not saved: the database is closed", what)
-
-
-def _log_degraded(degraded: bool) -> None:
-    if degraded:
-        log.critical(
-            "storage degraded: database writes have failed for 10 s; enforcement continues from memory"
-        )
-    else:
-        log.warning("storage recovered: database writes succeed again")
