@@ -43,6 +43,7 @@ from risk_manager.exit_codes import (
     EXIT_RUNTIME,
 )
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
+from risk_manager.security.admin_token import create_admin_token
 
 log = logging.getLogger("risk_manager.daemon.app")
 
@@ -199,7 +200,13 @@ class Daemon:
         provider = DaemonProvider(self)
         api = config.daemon.api
         port = o.api_port if o.api_port is not None else api.port
-        self.api = LocalApi(api.host, port, provider, version=__version__, mode=o.mode)
+        try:
+            admin_token = create_admin_token(o.data_dir)
+        except OSError as exc:
+            raise StartupError(EXIT_RUNTIME, f"cannot write the admin token in {o.data_dir}: {exc}") from None
+        self.api = LocalApi(
+            api.host, port, provider, version=__version__, mode=o.mode, admin_token=admin_token
+        )
         try:
             await self.api.start()
         except PortInUseError as exc:

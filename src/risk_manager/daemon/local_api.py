@@ -57,6 +57,7 @@ from risk_manager.daemon.api_protocol import (
     format_ts,
     parse_request,
 )
+from risk_manager.security.admin_token import token_matches
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, and an `auth` frame carries the admin password: its logger
@@ -195,6 +196,7 @@ class LocalApi:
         stop_flush_timeout_s: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        admin_token: str | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(
@@ -217,6 +219,9 @@ class LocalApi:
         self._stop_flush_timeout_s = stop_flush_timeout_s
         self._clock = clock
         self._monotonic = monotonic
+        # The admin channel (docs/local-api.md): `auth` must carry the token the daemon wrote to its
+        # data directory. None (tests of the bare server) disables the check.
+        self._admin_token = admin_token
         self._clients: set[_Client] = set()
         self._server: Server | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -548,6 +553,16 @@ class LocalApi:
             log.exception("audit of %s (%s) could not be written", action, outcome)
 
     async def _auth(self, client: _Client, request: Request) -> dict[str, Any]:
+        if self._admin_token is not None and not token_matches(
+            self._admin_token, request.data.get("adminToken")
+        ):
+            # Refused before the password is looked at: no failure counted, no argon2 work.
+            await self._audit("admin_login_failed", "no_admin_token", client, request)
+            raise ApiError(
+                "unauthorized",
+                "admin login needs the daemon's admin token (field 'data.adminToken'), readable only by "
+                "OS administrators: run the console as an administrator",
+            )
         password = request.data.get("password")
         if not isinstance(password, str) or not password:
             await self._audit("admin_login_failed", "bad_request", client, request)
