@@ -59,7 +59,7 @@ def save(
         ctx.files.validate(texts)
     except SaveRefused as exc:
         raise refuse(ctx, exc.issues) from None
-    with ui.step("Saving") as step:
+    with ui.step("Saving", timed=False) as step:
         try:
             saved = ctx.files.save(texts, summary=summary)
         except SaveRefused as exc:  # re-read found a problem: reported, never called a success
@@ -86,7 +86,7 @@ def reload_daemon(ctx: AdminContext, result: Applied, *, interactive: bool) -> A
         result.live = "saved_only"
         return result
     admin = ctx.daemon_admin()
-    with ui.step("Reloading daemon") as step:
+    with ui.step("Reloading daemon", timed=False) as step:
         try:
             answer = admin.request("reload_config", timeout=RELOAD_TIMEOUT_S)
         except DaemonError as exc:

@@ -165,9 +165,13 @@ async def _hub(
     """Connect ``hub_type`` with its subscriptions; ``(hub, None)`` or ``(None, reason)``."""
     reasons: list[str] = []
 
+    failed = asyncio.Event()
+
     def on_state(state: HubState, detail: str) -> None:
+        # A diagnostic reports the first failed attempt (the daemon's own session keeps retrying).
         if state is HubState.RECONNECTING:
             reasons.append(detail)
+            failed.set()
 
     hub = hub_type(
         url,
@@ -180,12 +184,15 @@ async def _hub(
     )
     await setup(hub)
     hub.start()
-    try:
-        await hub.wait_connected(timeout)
-    except TimeoutError:
-        await hub.stop()
-        return None, _hub_reason(reasons[-1] if reasons else f"timed out after {timeout:.0f} s")
-    return hub, None
+    connected = asyncio.ensure_future(hub.wait_connected())
+    failing = asyncio.ensure_future(failed.wait())
+    done, pending = await asyncio.wait({connected, failing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if connected in done and connected.exception() is None:
+        return hub, None
+    await hub.stop()
+    return None, _hub_reason(reasons[0] if reasons else f"timed out after {timeout:.0f} s")
 
 
 def _hub_reason(detail: str) -> str:

@@ -115,7 +115,7 @@ class Ui:
             "width": width,
             "highlight": False,
             "emoji": False,
-            "soft_wrap": False,
+            "soft_wrap": True,  # messages are never broken by us (copy-paste); tables fit the width
             "color_system": "auto" if self.colour else None,
             "force_terminal": self.colour or None,
             "legacy_windows": False,
@@ -276,7 +276,7 @@ class Ui:
 
     # ----- timed steps ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def step(self, label: str) -> Iterator[Step]:
+    def step(self, label: str, *, timed: bool = True) -> Iterator[Step]:
         """``… Signing in`` then ``✓ Signed in (412 ms)`` / ``✗ Sign-in failed: reason`` (caller sets them).
 
         In colour mode a spinner runs while the block executes; in plain mode one line announces it.
@@ -295,13 +295,13 @@ class Ui:
             result.elapsed_ms = (time.perf_counter() - started) * 1000
             if status is not None:
                 status.stop()
-        took = format_ms(result.elapsed_ms)
+        took = f" ({format_ms(result.elapsed_ms)})" if timed else ""
         if result.failed is not None:
             self.error(result.failed)
         elif result.warned is not None:
-            self.warn(f"{result.warned} ({took})")
+            self.warn(f"{result.warned}{took}")
         else:
-            self.ok(f"{result.done or label} ({took})")
+            self.ok(f"{result.done or label}{took}")
 
 
 def format_ms(ms: float) -> str:

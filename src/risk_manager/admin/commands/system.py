@@ -362,12 +362,6 @@ def _password(app: typer.Typer) -> None:
         name="password", help="Set, change or reset the admin password.", no_args_is_help=True
     )
     app.add_typer(group)
-    NewStdin = Annotated[
-        bool,
-        typer.Option(
-            "--new-password-stdin", help="Read the new password from stdin (after the current one)."
-        ),
-    ]
 
     @group.command("setup")
     def setup(tctx: typer.Context, new_password_stdin: NewStdin = False) -> None:

@@ -11,7 +11,7 @@ from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import IdleTimeout
 from risk_manager.admin.password_flows import launch_check
 from risk_manager.admin.screens import accounts, lockouts, logs, password, rules, service, testing
-from risk_manager.admin.screens.base import TITLE, header
+from risk_manager.admin.screens.base import header
 from risk_manager.admin.status import notices
 
 ITEMS: tuple[tuple[str, Callable[[AdminContext], None]], ...] = (
@@ -31,8 +31,7 @@ def _menu(ctx: AdminContext) -> None:
     for kind, text in notices(ctx, st):
         (ui.error if kind == "error" else ui.warn)(text)
     lines = [f"  {n}. {name}" for n, (name, _) in enumerate(ITEMS, start=1)] + ["  0. Exit"]
-    title = TITLE if ui.unicode else TITLE.replace("—", "-")
-    ui.console.print(Panel(Text("\n".join(lines)), title=title, box=ui.double_box, expand=False, width=46))
+    ui.console.print(Panel(Text("\n".join(lines)), box=ui.double_box, expand=False, width=46))
 
 
 def session(ctx: AdminContext) -> None:
