@@ -117,11 +117,15 @@ class AdminEnv:
         users_file = root / "users.json"
         users_file.write_text(json.dumps(users()), encoding="utf-8")
         self.sim: Simulator | None = Simulator(users_file) if sim else None
-        urls = self.sim.urls if self.sim else {
-            "api_url": "http://127.0.0.1:9",
-            "user_hub_url": "http://127.0.0.1:9/hubs/user",
-            "market_hub_url": "http://127.0.0.1:9/hubs/market",
-        }
+        urls = (
+            self.sim.urls
+            if self.sim
+            else {
+                "api_url": "http://127.0.0.1:9",
+                "user_hub_url": "http://127.0.0.1:9/hubs/user",
+                "market_hub_url": "http://127.0.0.1:9/hubs/market",
+            }
+        )
         self.config = root / "config"
         self.config.mkdir()
         (self.config / "risk_config.yaml").write_text(RISK, encoding="utf-8")
@@ -155,10 +159,14 @@ class AdminEnv:
     # ----- running the console ------------------------------------------------------------------------
     def base_args(self, api_url: str | None = None) -> list[str]:
         return [
-            "--config-dir", str(self.config),
-            "--data-dir", str(self.data),
-            "--log-dir", str(self.logs),
-            "--api-url", api_url or self.api_url,
+            "--config-dir",
+            str(self.config),
+            "--data-dir",
+            str(self.data),
+            "--log-dir",
+            str(self.logs),
+            "--api-url",
+            api_url or self.api_url,
         ]
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -167,15 +175,29 @@ class AdminEnv:
         env.update(extra)
         return env
 
-    def run(self, *args: str, stdin: str = "", password: bool = True, api_url: str | None = None,
-            env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        stdin: str = "",
+        password: bool = True,
+        api_url: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         """A scripted subcommand; ``--password-stdin`` with the password as the first stdin line."""
         argv = [sys.executable, "-m", "risk_manager.cli.admin", *self.base_args(api_url), *args]
         if password:
             argv.append("--password-stdin")
             stdin = PASSWORD + "\n" + stdin
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                              env=env or self.env(), cwd=self.root)
+        return subprocess.run(
+            argv,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env or self.env(),
+            cwd=self.root,
+        )
 
     def spawn(self, *args: str, api_url: str | None = None, env: dict[str, str] | None = None) -> Any:
         import pexpect

@@ -83,7 +83,9 @@ def test_first_run_setup_asks_twice_with_the_rules_then_saves_an_argon2id_hash(f
 
 
 def test_first_run_is_refused_for_a_setup_subcommand_when_a_password_exists(secured: AdminEnv) -> None:
-    result = secured.run("password", "setup", "--new-password-stdin", stdin="another password 1\n", password=False)
+    result = secured.run(
+        "password", "setup", "--new-password-stdin", stdin="another password 1\n", password=False
+    )
     assert result.returncode == 4, result.stdout + result.stderr
     assert "already set" in result.stderr
 
@@ -107,7 +109,9 @@ def test_three_wrong_passwords_exit_3_and_count(secured: AdminEnv) -> None:
 def test_ten_failures_across_launches_lock_and_reset_clears_it(secured: AdminEnv) -> None:
     # 9 failed launches of a scripted command (one attempt each) ...
     for _ in range(9):
-        result = secured.run("status", stdin="", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD="nope nope"))
+        result = secured.run(
+            "status", stdin="", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD="nope nope")
+        )
         assert result.returncode == 3
         assert "Wrong password." in result.stderr
     # ... the 10th locks the console for 15 minutes
@@ -134,7 +138,9 @@ def test_ten_failures_across_launches_lock_and_reset_clears_it(secured: AdminEnv
     child.expect_exact("Admin password reset.")
     assert finish(child) == 0
     assert json.loads((secured.config / "admin_auth_state.json").read_text())["failures"] == 0
-    ok = secured.run("accounts", "list", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD=NEW_PASSWORD))
+    ok = secured.run(
+        "accounts", "list", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD=NEW_PASSWORD)
+    )
     assert ok.returncode == 0, ok.stderr
     assert "password_reset" in audit_actions(secured)
 
@@ -178,7 +184,12 @@ def test_change_password_from_the_menu(secured: AdminEnv) -> None:
     child.expect_exact("Select [0-7]: ")
     child.sendline("0")
     assert finish(child) == 0
-    assert secured.run("status", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD=PASSWORD)).returncode == 3
+    assert (
+        secured.run(
+            "status", password=False, env=secured.env(RISK_MANAGER_ADMIN_PASSWORD=PASSWORD)
+        ).returncode
+        == 3
+    )
     actions = audit_actions(secured)
     assert "password_changed" in actions and "login_failed" in actions
 

@@ -186,7 +186,9 @@ async def _hub(
     hub.start()
     connected = asyncio.ensure_future(hub.wait_connected())
     failing = asyncio.ensure_future(failed.wait())
-    done, pending = await asyncio.wait({connected, failing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(
+        {connected, failing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     for task in pending:
         task.cancel()
     if connected in done and connected.exception() is None:

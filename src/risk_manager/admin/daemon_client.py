@@ -67,6 +67,7 @@ class DaemonClient:
         self.url = url
         self._connect_timeout_s = connect_timeout_s
         self._ws: ClientConnection | None = None
+        self._stack = contextlib.ExitStack()
         self._ids = itertools.count(1)
         self.session: str | None = None
         self.snapshot: dict[str, Any] = {}
@@ -76,12 +77,14 @@ class DaemonClient:
     def open(self) -> DaemonClient:
         started = time.perf_counter()
         try:
-            self._ws = connect(
-                self.url,
-                open_timeout=self._connect_timeout_s,
-                max_size=None,
-                compression=None,
-                user_agent_header="risk-manager-admin",
+            self._ws = self._stack.enter_context(
+                connect(
+                    self.url,
+                    open_timeout=self._connect_timeout_s,
+                    max_size=None,
+                    compression=None,
+                    user_agent_header="risk-manager-admin",
+                )
             )
             first = self._recv(self._connect_timeout_s)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
@@ -103,11 +106,10 @@ class DaemonClient:
         return self._ws is not None
 
     def close(self) -> None:
-        ws, self._ws = self._ws, None
+        self._ws = None
         self.session = None
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close()
+        with contextlib.suppress(Exception):
+            self._stack.close()
 
     def __enter__(self) -> DaemonClient:
         return self

@@ -16,10 +16,10 @@ from risk_manager.admin.context import AdminContext
 from risk_manager.admin.daemon_client import DaemonError, DaemonUnavailable
 from risk_manager.admin.exits import AdminExit
 from risk_manager.admin.logs import stored_lockouts
-from risk_manager.config.models import RULE_IDS
+from risk_manager.admin.rule_fields import RULES
 
 MIN_REASON = 10
-RULE_TITLES = {rule_id: key.replace("_", " ") for key, rule_id in RULE_IDS.items()}
+RULE_TITLES = {rule.rule_id: f"{rule.number} {rule.title}" for rule in RULES}
 
 
 @dataclass

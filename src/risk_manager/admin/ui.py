@@ -192,8 +192,10 @@ class Ui:
             title=title,
             expand=False,
         )
-        for name in columns:
-            table.add_column(name, overflow="fold")
+        for index, name in enumerate(columns):
+            last = index == len(columns) - 1
+            # IDs and short values never wrap; the last column (detail, reason) folds.
+            table.add_column(name, overflow="fold", no_wrap=not last)
         for row in rows:
             table.add_row(
                 *(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row)

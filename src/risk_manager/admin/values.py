@@ -48,7 +48,7 @@ def parse_int(text: str, *, minimum: int | None = 1, maximum: int | None = None)
 def money_value(amount: Decimal) -> ScalarFloat:
     """A YAML float printed with exactly two decimals (``400.00``) that reads back as that decimal."""
     text = f"{amount:.2f}"
-    return ScalarFloat(float(text), width=len(text), prec=len(text) - 2)
+    return ScalarFloat(float(text), width=len(text), prec=text.index("."))
 
 
 def parse_money(text: str) -> ScalarFloat:

@@ -768,8 +768,9 @@ def _validate_unlock(data: dict[str, Any]) -> tuple[str, str]:
         )
     selector = selectors[0]
     value = data[selector]
-    if selector == "lockoutId" and not _is_int(value):
-        raise ApiError("bad_request", "field 'data.lockoutId' must be an integer")
+    # Snapshots carry the engine's lockout ids ("L7"); the database id (an integer) is accepted too.
+    if selector == "lockoutId" and not (_is_int(value) or (isinstance(value, str) and value.strip())):
+        raise ApiError("bad_request", "field 'data.lockoutId' must be a lockout id (e.g. \"L7\" or 88)")
     if selector == "ruleId" and (not isinstance(value, str) or not value.strip()):
         raise ApiError("bad_request", "field 'data.ruleId' must be a non-empty string such as \"RULE-003\"")
     if selector == "all" and value is not True:

@@ -25,7 +25,7 @@ def lockout_rows(rows: list[LockoutRow]) -> list[list[str]]:
         [
             str(n),
             str(r.account),
-            f"{int(r.rule[-3:]) if r.rule[-3:].isdigit() else r.rule} {RULE_TITLES.get(r.rule, '')[:18]}",
+            RULE_TITLES.get(r.rule, r.rule),
             r.scope,
             local_time(r.since),
             until_text(r),
