@@ -90,7 +90,11 @@ def test_config(ctx: AdminContext) -> tuple[TestResult, AppConfig | None]:
             return "fail", f"no API key for login {missing[0].user_name} in secrets.yaml"
         problem = permission_problem(ctx.config_dir / SECRETS_FILE)
         if problem:
-            return "fail", f"secrets.yaml {problem} — run install again to fix permissions"
+            head = problem.split(";", 1)[0]
+            return "fail", (
+                f"secrets.yaml {head} — run install again to fix permissions "
+                "(a console-mode config directory: chmod 600 secrets.yaml)"
+            )
         files = sum(
             1 for name in ("risk_config.yaml", "accounts.yaml", "secrets.yaml") if ctx.files.exists(name)
         )

@@ -29,6 +29,7 @@ from risk_manager.admin.exits import AdminExit, IdleTimeout
 from risk_manager.platform.console import enable_vt_mode, wait_for_input
 
 MAX_WIDTH = 100
+PIPE_WIDTH = 200
 IDLE_TIMEOUT_S = 15 * 60
 
 
@@ -109,8 +110,10 @@ class Ui:
         self.unicode = utf8_output(out)
         self.sym = Symbols.for_output(self.unicode)
         self.scripted = scripted
-        columns = shutil.get_terminal_size((MAX_WIDTH, 40)).columns
-        width = min(columns, MAX_WIDTH)
+        if _isatty(out):
+            width = min(shutil.get_terminal_size((MAX_WIDTH, 40)).columns, MAX_WIDTH)
+        else:
+            width = PIPE_WIDTH  # redirected (scripts, files): long table cells stay on one line
         common: dict[str, Any] = {
             "width": width,
             "highlight": False,
