@@ -13,7 +13,6 @@ from typing import Any
 from risk_manager.admin import exits
 from risk_manager.admin.accounts_edit import AccountsEditor
 from risk_manager.admin.apply import Applied, save_and_apply
-from risk_manager.admin.broker import BrokerCheck, BrokerFailure, sign_in_message
 from risk_manager.admin.config_files import SaveRefused
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
@@ -41,6 +40,12 @@ def api_url(ctx: AdminContext) -> str:
 
 def broker_accounts(ctx: AdminContext, user: str, key: str) -> list[dict[str, Any]]:
     """Sign in, then the login's active accounts; AdminExit(8) with the §7 message on failure."""
+    from risk_manager.admin.broker import (  # aiohttp: only when used
+        BrokerCheck,
+        BrokerFailure,
+        sign_in_message,
+    )
+
     ui = ctx.ui
     with BrokerCheck(api_url(ctx), user, key) as broker:
         with ui.step("Signing in") as step:
@@ -68,6 +73,8 @@ def check_key(
     ctx: AdminContext, user: str, key: str, label: str = "Signing in with the new key"
 ) -> str | None:
     """None when the key signs in, else the failure message."""
+    from risk_manager.admin.broker import BrokerCheck, BrokerFailure, sign_in_message
+
     with BrokerCheck(api_url(ctx), user, key) as broker, ctx.ui.step(label) as step:
         try:
             broker.sign_in()

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from risk_manager.admin.config_files import ConfigFiles, SaveRefused, dump, load_text
 from risk_manager.admin.rule_fields import STRONG_DISABLE, Field, RuleDef, effective_block, get_path, show
+from risk_manager.admin.values import money_value
 from risk_manager.config.loader import ACCOUNTS_FILE, RISK_FILE, AppConfig
 from risk_manager.config.models import FrequencyWindow, RulesConfig, SessionFrequency
 
@@ -190,7 +193,7 @@ class RuleEditor:
                         current = WINDOW_DEFAULTS[part]
                     if self.scope.account_id is None and isinstance(current, dict):
                         for k, v in current.items():
-                            seed[k] = v
+                            seed[k] = yaml_value(v)
                     seed.fa.set_flow_style()
                     node[part] = seed
                 node = node[part]
@@ -270,6 +273,23 @@ class RuleEditor:
                 before[field.key] = show(field, a)
                 after[field.key] = show(field, b)
         return before, after
+
+
+def yaml_value(value: Any) -> Any:
+    """A model value as the config file spells it (times "HH:MM", money with two decimals)."""
+    if isinstance(value, time):
+        return DoubleQuotedScalarString(value.strftime("%H:%M"))
+    if isinstance(value, Decimal):
+        return money_value(value)
+    if isinstance(value, list):
+        seq = CommentedSeq([yaml_value(v) for v in value])
+        seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, dict):
+        mapping = CommentedMap((k, yaml_value(v)) for k, v in value.items())
+        mapping.fa.set_flow_style()
+        return mapping
+    return value
 
 
 def _has(region: Any, dotted: str) -> bool:

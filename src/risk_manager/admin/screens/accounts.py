@@ -9,7 +9,6 @@ from risk_manager.admin import exits
 from risk_manager.admin.accounts_edit import AccountRow, AccountsEditor
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
-from risk_manager.admin.screens import testing
 from risk_manager.admin.screens.base import header, pick_account, run_action
 from risk_manager.config.secrets import mask
 
@@ -218,6 +217,8 @@ def toggle_observe(ctx: AdminContext, ids: list[int]) -> None:
 
 
 def test(ctx: AdminContext, ids: list[int]) -> None:
+    from risk_manager.admin.screens import testing  # the gateway client loads only when a test runs
+
     answer = ctx.ui.ask("Account # or ID (or all): ").strip().lower()
     logins = None
     if answer and answer != "all":
