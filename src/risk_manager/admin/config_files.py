@@ -199,8 +199,9 @@ class ConfigFiles:
             candidate = f"{stem}.{stamp}-{n}.yaml"
             n += 1
         target = self.backup_dir / candidate
-        keep = fileperms.capture(self.path(name))
-        fileperms.write_atomic(target, text.encode("utf-8"), private=name == SECRETS_FILE, keep=keep)
+        private = name == SECRETS_FILE  # a backup of the keys is owner-only, whatever the original had
+        keep = None if private else fileperms.capture(self.path(name))
+        fileperms.write_atomic(target, text.encode("utf-8"), private=private, keep=keep)
         entry = {"backup": candidate, "file": name, "time": now.isoformat(), "os_user": self.os_user}
         entry["summary"] = summary
         with (self.backup_dir / BACKUP_INDEX).open("a", encoding="utf-8") as fh:

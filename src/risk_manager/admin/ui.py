@@ -43,7 +43,7 @@ def colour_wanted(no_color_flag: bool, stream: TextIO) -> bool:
 
 
 def utf8_output(stream: TextIO) -> bool:
-    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
     return encoding in ("utf8", "utf8sig")
 
 
