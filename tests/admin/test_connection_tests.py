@@ -37,7 +37,12 @@ def test_local_tests_fail_with_their_reasons(offline: AdminEnv) -> None:
     (offline.config / "secrets.yaml").chmod(0o644)
     result = offline.run("test", "--only", "config,database,daemon")
     assert result.returncode == 8, result.stdout + result.stderr
-    row(result.stdout, "Config", FAIL, "accounts.yaml › logins[0].accounts[0].id (line 14): expected an integer")
+    row(
+        result.stdout,
+        "Config",
+        FAIL,
+        "accounts.yaml › logins[0].accounts[0].id (line 14): expected an integer",
+    )
     row(result.stdout, "Database", FAIL, "file not found")
     row(result.stdout, "Daemon", FAIL, "connection refused (daemon not running)")
     assert "3 failed, 0 warnings, 0 passed" in result.stdout
@@ -53,17 +58,23 @@ def test_secrets_readable_by_everybody_fails_the_config_test(offline: AdminEnv) 
 
 def test_rejected_sign_in_skips_the_hubs(offline: AdminEnv) -> None:
     assert offline.sim is not None
-    offline.sim.control("POST", "/faults", {"kind": "fail_rest", "path": "/api/Auth/loginKey", "mode": "http_401"})
+    offline.sim.control(
+        "POST", "/faults", {"kind": "fail_rest", "path": "/api/Auth/loginKey", "mode": "http_401"}
+    )
     result = offline.run("test", "--only", "rest,user-hub,market-hub")
     assert result.returncode == 8, result.stdout + result.stderr
-    row(result.stdout, f"REST sign-in {USER}", FAIL, "the broker rejected the user name or API key (HTTP 401)")
+    row(
+        result.stdout, f"REST sign-in {USER}", FAIL, "the broker rejected the user name or API key (HTTP 401)"
+    )
     row(result.stdout, f"User hub {USER}", "–", "skipped (sign-in failed)")
     row(result.stdout, f"Market hub {USER}", "–", "skipped (sign-in failed)")
 
 
 def test_rate_limited_sign_in(offline: AdminEnv) -> None:
     assert offline.sim is not None
-    offline.sim.control("POST", "/faults", {"kind": "rate_limit", "path": "/api/Auth/loginKey", "retry_after_s": 30})
+    offline.sim.control(
+        "POST", "/faults", {"kind": "rate_limit", "path": "/api/Auth/loginKey", "retry_after_s": 30}
+    )
     result = offline.run("test", "--only", "rest")
     assert result.returncode == 8
     row(result.stdout, f"REST sign-in {USER}", FAIL, "rate limited (HTTP 429)")
@@ -74,7 +85,12 @@ def test_account_the_broker_does_not_list(offline: AdminEnv) -> None:
     accounts.write_text(accounts.read_text().replace("- id: 1003", "- id: 9999"))
     result = offline.run("test", "--only", "rest")
     assert result.returncode == 8
-    row(result.stdout, f"REST sign-in {USER}", FAIL, "account 9999 not returned by the broker (inactive or other login)")
+    row(
+        result.stdout,
+        f"REST sign-in {USER}",
+        FAIL,
+        "account 9999 not returned by the broker (inactive or other login)",
+    )
 
 
 def test_user_hub_outage(offline: AdminEnv) -> None:

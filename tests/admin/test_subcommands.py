@@ -38,8 +38,14 @@ CASES = (
     Case("status", ("status",), 0, "Daemon ● connected"),
     Case("status json", ("status", "--json"), 0, '"mode": "console"'),
     Case("status daemon down", ("status",), 6, "Daemon not reachable", dead=True),
-    Case("status wrong password", ("status", "--password-stdin"), 3, "Wrong password.", password=False,
-         stdin="nope nope nope\n"),
+    Case(
+        "status wrong password",
+        ("status", "--password-stdin"),
+        3,
+        "Wrong password.",
+        password=False,
+        stdin="nope nope nope\n",
+    ),
     Case("status no password", ("status",), 3, "No admin password given", password=False),
     Case("unknown option", ("status", "--bogus"), 2, "No such option", password=False),
     Case("service status", ("service", "status"), 0, "console mode"),
@@ -53,25 +59,62 @@ CASES = (
     Case("service uninstall no layer", ("service", "uninstall", "--yes"), 9, "service layer not available"),
     Case("accounts list", ("accounts", "list"), 0, "••••cdef"),
     Case("accounts list json", ("accounts", "list", "--json"), 0, '"id": 1001'),
-    Case("accounts add unknown id", ("accounts", "add", "--user", USER, "--account", "99999"), 7,
-         "Account 99999 is not an active account of trader1."),
-    Case("accounts add configured", ("accounts", "add", "--user", USER, "--account", "1001"), 5,
-         "Account 1001 is already configured."),
+    Case(
+        "accounts add unknown id",
+        ("accounts", "add", "--user", USER, "--account", "99999"),
+        7,
+        "Account 99999 is not an active account of trader1.",
+    ),
+    Case(
+        "accounts add configured",
+        ("accounts", "add", "--user", USER, "--account", "1001"),
+        5,
+        "Account 1001 is already configured.",
+    ),
     Case("accounts add no account", ("accounts", "add", "--user", USER), 2, "--account ID"),
-    Case("accounts add no key", ("accounts", "add", "--user", "newbie", "--account", "2001"), 2, "--api-key-stdin"),
-    Case("accounts add bad key", ("accounts", "add", "--user", SECOND, "--api-key-stdin", "--account", "2001"), 8,
-         "Sign-in failed: the broker rejected the user name or API key", stdin="not-the-key\n"),
-    Case("accounts set-key bad key", ("accounts", "set-key", "--user", USER, "--api-key-stdin"), 8,
-         "The API key was not changed", stdin="not-the-key\n"),
-    Case("accounts set-key unknown login", ("accounts", "set-key", "--user", "nobody", "--api-key-stdin"), 7,
-         "Unknown login: nobody.", stdin="whatever-key\n"),
+    Case(
+        "accounts add no key",
+        ("accounts", "add", "--user", "newbie", "--account", "2001"),
+        2,
+        "--api-key-stdin",
+    ),
+    Case(
+        "accounts add bad key",
+        ("accounts", "add", "--user", SECOND, "--api-key-stdin", "--account", "2001"),
+        8,
+        "Sign-in failed: the broker rejected the user name or API key",
+        stdin="not-the-key\n",
+    ),
+    Case(
+        "accounts set-key bad key",
+        ("accounts", "set-key", "--user", USER, "--api-key-stdin"),
+        8,
+        "The API key was not changed",
+        stdin="not-the-key\n",
+    ),
+    Case(
+        "accounts set-key unknown login",
+        ("accounts", "set-key", "--user", "nobody", "--api-key-stdin"),
+        7,
+        "Unknown login: nobody.",
+        stdin="whatever-key\n",
+    ),
     Case("accounts enable already", ("accounts", "enable", "1001"), 0, "Account 1001 is already enabled."),
     Case("accounts disable needs yes", ("accounts", "disable", "1001"), 2, "add --yes"),
     Case("accounts observe needs yes", ("accounts", "observe", "1001", "on"), 2, "add --yes"),
-    Case("accounts observe bad state", ("accounts", "observe", "1001", "maybe"), 2, 'Expected on or off'),
-    Case("accounts remove mismatch", ("accounts", "remove", "1001", "--confirm", "1002"), 1,
-         "Cancelled: confirmation did not match."),
-    Case("accounts remove unknown", ("accounts", "remove", "4242", "--confirm", "4242"), 7, "Unknown account: 4242."),
+    Case("accounts observe bad state", ("accounts", "observe", "1001", "maybe"), 2, "Expected on or off"),
+    Case(
+        "accounts remove mismatch",
+        ("accounts", "remove", "1001", "--confirm", "1002"),
+        1,
+        "Cancelled: confirmation did not match.",
+    ),
+    Case(
+        "accounts remove unknown",
+        ("accounts", "remove", "4242", "--confirm", "4242"),
+        7,
+        "Unknown account: 4242.",
+    ),
     Case("accounts test", ("accounts", "test", "1001"), 0, "0 failed"),
     Case("accounts test unknown", ("accounts", "test", "4242"), 7, "Unknown account: 4242."),
     Case("rules list", ("rules", "list"), 0, "Daily realized loss"),
@@ -79,22 +122,45 @@ CASES = (
     Case("rules list json", ("rules", "list", "--json"), 0, '"max_contracts"'),
     Case("rules show", ("rules", "show", "RULE-003"), 0, "loss_limit"),
     Case("rules show unknown", ("rules", "show", "99"), 7, "Unknown rule"),
-    Case("rules show unknown account", ("rules", "show", "3", "--account", "4242"), 7, "Unknown account: 4242."),
-    Case("rules set negative", ("rules", "set", "--password-stdin", "3", "loss_limit", "--", "-5"), 5,
-         "must be a positive amount (enter 5, not -5)", password=False, stdin=PASSWORD + "\n"),
+    Case(
+        "rules show unknown account", ("rules", "show", "3", "--account", "4242"), 7, "Unknown account: 4242."
+    ),
+    Case(
+        "rules set negative",
+        ("rules", "set", "--password-stdin", "3", "loss_limit", "--", "-5"),
+        5,
+        "must be a positive amount (enter 5, not -5)",
+        password=False,
+        stdin=PASSWORD + "\n",
+    ),
     Case("rules set unknown key", ("rules", "set", "3", "bogus", "1"), 7, "Unknown key 'bogus'"),
     Case("rules disable weakens", ("rules", "disable", "1"), 1, "weakens protection"),
-    Case("rules unset no override", ("rules", "unset", "3", "loss_limit", "--account", "1001"), 7, "has no override"),
+    Case(
+        "rules unset no override",
+        ("rules", "unset", "3", "loss_limit", "--account", "1001"),
+        7,
+        "has no override",
+    ),
     Case("config validate", ("config", "validate"), 0, "Configuration valid: 2 accounts."),
     Case("config restore no target", ("config", "restore"), 2, "--previous"),
-    Case("config restore unknown", ("config", "restore", "risk_config.19990101T000000Z.yaml", "--yes"), 7,
-         "Unknown backup"),
+    Case(
+        "config restore unknown",
+        ("config", "restore", "risk_config.19990101T000000Z.yaml", "--yes"),
+        7,
+        "Unknown backup",
+    ),
     Case("config history", ("config", "history"), 0, "Backup"),
     Case("config reload", ("config", "reload"), 0, "Applied live at"),
     Case("config reload no daemon", ("config", "reload"), 6, "not answering", dead=True),
     Case("test unknown", ("test", "--only", "bogus"), 2, "Unknown test bogus"),
     Case("test local", ("test", "--only", "config,database,daemon"), 0, "0 failed, 0 warnings, 3 passed"),
-    Case("test no daemon", ("test", "--only", "daemon"), 8, "connection refused (daemon not running)", dead=True),
+    Case(
+        "test no daemon",
+        ("test", "--only", "daemon"),
+        8,
+        "connection refused (daemon not running)",
+        dead=True,
+    ),
     Case("test json", ("test", "--only", "config", "--json"), 0, '"result": "pass"'),
     Case("logs", ("logs", "--grep", "local API listening", "-n", "5"), 0, "local API listening"),
     Case("logs bad level", ("logs", "--level", "LOUD"), 2, "--level"),
@@ -105,14 +171,42 @@ CASES = (
     Case("lockouts history", ("lockouts", "list", "--history"), 0, ""),
     Case("lockouts list no daemon", ("lockouts", "list", "--json"), 0, '"source": "database"', dead=True),
     Case("unlock short reason", ("unlock", "1001", "--reason", "short"), 2, "at least 10 characters"),
-    Case("unlock nothing locked", ("unlock", "1001", "--reason", "nothing is locked here"), 7,
-         "The daemon refused the unlock: no matching active lockout"),
-    Case("unlock no daemon", ("unlock", "1001", "--reason", "daemon is not running"), 6, "not answering", dead=True),
-    Case("password setup exists", ("password", "setup", "--new-password-stdin"), 4, "already set", password=False,
-         stdin="another password 123\n"),
-    Case("password change wrong", ("password", "change", "--password-stdin", "--new-password-stdin"), 3,
-         "Wrong password.", password=False, stdin="not the current one\nanother password 123\n"),
-    Case("password reset no terminal", ("password", "reset", "--yes"), 2, "--new-password-stdin", password=False),
+    Case(
+        "unlock nothing locked",
+        ("unlock", "1001", "--reason", "nothing is locked here"),
+        7,
+        "The daemon refused the unlock: no matching active lockout",
+    ),
+    Case(
+        "unlock no daemon",
+        ("unlock", "1001", "--reason", "daemon is not running"),
+        6,
+        "not answering",
+        dead=True,
+    ),
+    Case(
+        "password setup exists",
+        ("password", "setup", "--new-password-stdin"),
+        4,
+        "already set",
+        password=False,
+        stdin="another password 123\n",
+    ),
+    Case(
+        "password change wrong",
+        ("password", "change", "--password-stdin", "--new-password-stdin"),
+        3,
+        "Wrong password.",
+        password=False,
+        stdin="not the current one\nanother password 123\n",
+    ),
+    Case(
+        "password reset no terminal",
+        ("password", "reset", "--yes"),
+        2,
+        "--new-password-stdin",
+        password=False,
+    ),
 )
 
 
@@ -186,7 +280,17 @@ def test_changes_and_their_exit_codes_in_order(live: AdminEnv) -> None:
     assert not load_config(live.config).account(1003)[1].enabled
     _ok(live, "accounts", "enable", "1003")
     # a second login with its key from stdin, then removed with its key
-    out = _ok(live, "accounts", "add", "--user", SECOND, "--api-key-stdin", "--account", "2001", stdin=SECOND_KEY + "\n")
+    out = _ok(
+        live,
+        "accounts",
+        "add",
+        "--user",
+        SECOND,
+        "--api-key-stdin",
+        "--account",
+        "2001",
+        stdin=SECOND_KEY + "\n",
+    )
     assert "Added 2001 (enforce)" in out
     secrets = live.config / "secrets.yaml"
     assert SECOND_KEY in secrets.read_text() and secrets.stat().st_mode & 0o777 == 0o600
@@ -195,8 +299,14 @@ def test_changes_and_their_exit_codes_in_order(live: AdminEnv) -> None:
     # the audit log has them all, with the reason and without any key
     history = _ok(live, "config", "history", "--json")
     assert "tighter for the test" in history and SECOND_KEY not in history
-    for action in ("rule_changed", "config_restored", "observe_only_on", "account_disabled", "account_added",
-                   "account_removed"):
+    for action in (
+        "rule_changed",
+        "config_restored",
+        "observe_only_on",
+        "account_disabled",
+        "account_added",
+        "account_removed",
+    ):
         assert f'"action": "{action}"' in history
 
 
@@ -218,6 +328,11 @@ def test_config_validate_lists_every_error_of_a_file(live: AdminEnv, tmp_path: P
     text = text.replace("limit: 5 ", "limit: 0 ").replace("loss_limit: 500.00", "loss_limit: lots")
     broken.write_text(text)
     out = _ok(live, "config", "validate", "--file", str(broken), code=5)
-    assert re.search(r"risk_config\.yaml › rules\.max_contracts\.limit \(line \d+\): expected an integer of at least 1", out)
-    assert re.search(r"risk_config\.yaml › rules\.daily_realized_loss\.loss_limit \(line \d+\): expected a number", out)
+    assert re.search(
+        r"risk_config\.yaml › rules\.max_contracts\.limit \(line \d+\): expected an integer of at least 1",
+        out,
+    )
+    assert re.search(
+        r"risk_config\.yaml › rules\.daily_realized_loss\.loss_limit \(line \d+\): expected a number", out
+    )
     assert "2 problems found." in out

@@ -31,7 +31,11 @@ from risk_manager.security.password import AuthResult, hash_password
 
 from .env import PASSWORD, RISK, accounts_yaml
 
-URLS = {"api_url": "http://127.0.0.1:9", "user_hub_url": "http://127.0.0.1:9/u", "market_hub_url": "http://127.0.0.1:9/m"}
+URLS = {
+    "api_url": "http://127.0.0.1:9",
+    "user_hub_url": "http://127.0.0.1:9/u",
+    "market_hub_url": "http://127.0.0.1:9/m",
+}
 
 
 @pytest.fixture
@@ -57,8 +61,12 @@ def test_money_input(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("-500", "must be a positive amount (enter 500, not -500)"), ("1.234", "more than 2 decimals"),
-     ("0", "must be a positive amount"), ("lots", "must be a positive amount")],
+    [
+        ("-500", "must be a positive amount (enter 500, not -500)"),
+        ("1.234", "more than 2 decimals"),
+        ("0", "must be a positive amount"),
+        ("lots", "must be a positive amount"),
+    ],
 )
 def test_money_input_errors(text: str, message: str) -> None:
     with pytest.raises(values.InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -89,8 +97,10 @@ def test_other_input_types() -> None:
     with pytest.raises(values.InputError, match="value for ES must be a whole number ≥ 1"):
         values.parse_symbol_map("ES=0", {})
     tiers = values.parse_tiers(["100 5m", "200 15m"])
-    assert [dict(t) for t in tiers] == [{"loss_amount": 100.0, "cooldown_seconds": 300},
-                                       {"loss_amount": 200.0, "cooldown_seconds": 900}]
+    assert [dict(t) for t in tiers] == [
+        {"loss_amount": 100.0, "cooldown_seconds": 300},
+        {"loss_amount": 200.0, "cooldown_seconds": 900},
+    ]
     with pytest.raises(values.InputError, match="amounts must increase"):
         values.parse_tiers(["200 5m", "100 15m"])
 
@@ -316,7 +326,11 @@ def test_start_when_not_installed_and_when_running(tmp_path: Path, config_dir: P
     running = FakeService(ServiceStatus(installed=True, state="running", pid=42))
     with pytest.raises(AdminExit) as already:
         start_service(_ctx(tmp_path, config_dir, running))
-    assert (already.value.code, already.value.kind, already.value.lines) == (exits.OK, "warn", ["Service is already running."])
+    assert (already.value.code, already.value.kind, already.value.lines) == (
+        exits.OK,
+        "warn",
+        ["Service is already running."],
+    )
     assert missing.calls == running.calls == []
 
 

@@ -29,7 +29,6 @@ from risk_manager.config.loader import (
     RISK_FILE,
     SECRETS_FILE,
     AppConfig,
-    load_config,
     validate_texts,
 )
 from risk_manager.config.secrets import permission_problem
@@ -128,13 +127,31 @@ class ConfigFiles:
             raise SaveRefused([ConfigIssue(name, "", None, f"YAML syntax error: {exc}")]) from None
 
     # ----- validation -----------------------------------------------------------------------------------
+    def secrets_hidden(self) -> bool:
+        """secrets.yaml exists but this user may not read it (read-only console, no rights)."""
+        try:
+            with self.path(SECRETS_FILE).open("rb"):
+                return False
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            return True
+
     def validate(self, texts: Mapping[str, str]) -> AppConfig:
-        """Validate as the daemon would after the save; SaveRefused lists every problem."""
+        """Validate as the daemon would after the save; SaveRefused lists every problem.
+
+        When the secrets file is not readable (a user without rights, read-only screens), it is left
+        out: such a user can look but not save, and keys are never shown anyway.
+        """
+        texts = dict(texts)
+        hidden = SECRETS_FILE not in texts and self.secrets_hidden()
+        if hidden:
+            texts[SECRETS_FILE] = "version: 1\n"
         try:
             config = validate_texts(self.dir, texts, env=os.environ)
         except ConfigError as exc:
             raise SaveRefused(exc.issues) from None
-        missing = config.missing_api_keys()
+        missing = [] if hidden else config.missing_api_keys()
         if missing:
             raise SaveRefused(
                 [
@@ -151,10 +168,8 @@ class ConfigFiles:
         return config
 
     def current(self) -> AppConfig:
-        try:
-            return load_config(self.dir, env=os.environ)
-        except ConfigError as exc:
-            raise SaveRefused(exc.issues) from None
+        """What is on disk now, validated (the re-read after a save uses this too)."""
+        return self.validate({})
 
     # ----- saving ---------------------------------------------------------------------------------------
     def save(self, texts: Mapping[str, str], *, summary: str) -> SaveResult:

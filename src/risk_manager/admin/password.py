@@ -45,6 +45,7 @@ class PasswordStore:
         self.hash_path = config_dir / HASH_FILE
         self.state_path = config_dir / STATE_FILE
         self._clock = clock
+        self.state_error: str | None = None
 
     def now(self) -> datetime:
         return self._clock.now(UTC)
@@ -64,8 +65,13 @@ class PasswordStore:
         return (failures if isinstance(failures, int) else 0), until
 
     def save_state(self, failures: int, locked_until: datetime | None) -> None:
+        """Persist the counter. Without write access (a read-only user who may read the hash) the
+        counter cannot be kept; ``state_error`` says why and the caller may warn."""
         payload = {"failures": failures, "locked_until": locked_until.isoformat() if locked_until else None}
-        self._write(self.state_path, json.dumps(payload) + "\n")
+        try:
+            self._write(self.state_path, json.dumps(payload) + "\n")
+        except OSError as exc:
+            self.state_error = f"{self.state_path}: {exc.strerror or exc}"
 
     def locked_for(self) -> float:
         """Seconds left of a running lockout (0 when not locked)."""
