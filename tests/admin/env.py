@@ -199,6 +199,28 @@ class AdminEnv:
             cwd=self.root,
         )
 
+    def invoke(self, *args: str, stdin: str = "", password: bool = True, api_url: str | None = None,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """The same as ``run`` but in this process (typer's runner): no interpreter start-up per case."""
+        import traceback
+
+        from typer.testing import CliRunner
+
+        from risk_manager.admin.commands import build_app
+
+        argv = [*self.base_args(api_url), *args]
+        if password:
+            argv.append("--password-stdin")
+            stdin = PASSWORD + "\n" + stdin
+        variables = {k: None for k in os.environ if k.startswith("RISK_MANAGER_")}
+        variables.update({"NO_COLOR": "1", "COLUMNS": "100"})
+        variables.update(env or {})
+        result = CliRunner().invoke(build_app(), argv, input=stdin, env=variables)
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(result.exception))
+        return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, stderr)
+
     def spawn(self, *args: str, api_url: str | None = None, env: dict[str, str] | None = None) -> Any:
         import pexpect
 

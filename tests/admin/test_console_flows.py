@@ -263,7 +263,7 @@ def test_unlock_with_a_reason_clears_the_lockout_and_is_logged(live: AdminEnv) -
     child.sendline("6")
     child.expect_exact("Lockouts")
     child.expect(r"1\s+1001\s+11 Symbol blocks\s+symbol RTY")
-    child.expect(r"2\s+1003\s+3 Daily realized loss")
+    child.expect(r"2\s+1003\s+3 Daily realized")
     child.expect_exact("Select [0-3]: ")
     child.sendline("1")
     child.expect_exact("Lockout # (or a for all of one account): ")
@@ -280,7 +280,7 @@ def test_unlock_with_a_reason_clears_the_lockout_and_is_logged(live: AdminEnv) -
     child.expect_exact(': "RTY allowed for the test".')
     child.expect_exact("Press Enter to continue")
     child.sendline("")
-    child.expect(r"1\s+1003\s+3 Daily realized loss")
+    child.expect(r"1\s+1003\s+3 Daily realized")
     child.expect_exact("Select [0-3]: ")
     child.sendline("1")
     child.expect_exact("Lockout # (or a for all of one account): ")
@@ -303,3 +303,138 @@ def test_unlock_with_a_reason_clears_the_lockout_and_is_logged(live: AdminEnv) -
     assert '"action": "unlock"' in result.stdout and "mentor approved the reset" in result.stdout
     rows = audit_rows(live, "lockout_unlocked")
     assert {r["reason"] for r in rows} >= {"RTY allowed for the test", "mentor approved the reset"}
+
+
+def test_connection_testing_logs_and_service_screens(live: AdminEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    child = login(live)
+    # 4 Connection Testing: run all, then do not run again
+    child.sendline("4")
+    child.expect_exact("Select [0-3]: ")
+    child.sendline("1")
+    child.expect(r"Market hub trader1\s+✓")
+    child.expect_exact("0 failed, 0 warnings, 6 passed")
+    child.expect_exact("Run again? [Y/n]: ")
+    child.sendline("n")
+    child.expect_exact("Select [0-3]: ")
+    child.sendline("0")
+    # 5 View Logs: daemon log, live follow of a new record, Ctrl+C back to the menu
+    child.expect_exact("Select [0-7]: ")
+    child.sendline("5")
+    child.expect_exact("Select [0-4]: ")
+    child.sendline("1")
+    for prompt in ("Level [INFO]: ", "Account [all]: ", "Rule [all]: "):
+        child.expect_exact(prompt)
+        child.sendline("")
+    child.expect_exact("Text contains []: ")
+    child.sendline("local API listening")
+    child.expect(r"INFO\s+-\s+-\s+local API listening on ws://127\.0\.0\.1:\d+")
+    child.expect_exact("f = follow, m = more, Enter = back: ")
+    child.sendline("f")
+    child.expect_exact("Following new lines; press Ctrl+C to stop.")
+    child.sendline("")  # (ignored while following)
+    live.sim.quote("RTY", 2450.0, 2450.1)
+    live.sim.order(1001, "RTY", "buy", 1)  # RULE-011: a WARNING line about the lockout ...
+    wait_for(lambda: (account(live, 1001) or {}).get("lockouts"), 10, "RTY lockout on 1001")
+    child.sendintr()
+    child.expect_exact("Select [0-4]: ")  # ... but it does not match the text filter: nothing shown
+    child.sendline("1")
+    for answer in ("WARNING", "1001", "RULE-011", ""):
+        child.expect(r"\]: ")
+        child.sendline(answer)
+    child.expect(r"WARNING\s+1001\s+RULE-011\s+lockout permanent")
+    child.expect_exact("f = follow, m = more, Enter = back: ")
+    child.sendline("")
+    # enforcement log of 1001, then its export
+    child.expect_exact("Select [0-4]: ")
+    child.sendline("2")
+    child.expect_exact("Account [all]: ")
+    child.sendline("1001")
+    for prompt in ("Rule [all]: ", "From date [", "To date [today]: ", "Action [all]: "):
+        child.expect_exact(prompt)
+        child.sendline("")
+    child.expect(r"1001\s+RULE-011\s+close_position\s+done\s+")
+    child.expect_exact("n = next, p = previous, Enter = back: ")
+    child.sendline("")
+    child.expect_exact("Select [0-4]: ")
+    child.sendline("4")
+    child.expect_exact("Format csv or json [csv]: ")
+    child.sendline("")
+    child.expect_exact("File [")
+    out = tmp_path / "enforcement.csv"
+    child.sendline(str(out))
+    child.expect(r"Exported (\d+) rows to ")
+    count = int(child.match.group(1))
+    child.expect_exact("Press Enter to continue")
+    child.sendline("")
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("time,account,rule,action,result,reason") and len(lines) == count + 1 >= 2
+    # audit log filtered by action
+    child.expect_exact("Select [0-4]: ")
+    child.sendline("3")
+    child.expect_exact("Action [all]: ")
+    child.sendline("connection_test")
+    child.expect_exact("From date []: ")
+    child.sendline("")
+    child.expect(r"connection_test\s+config,daemon")
+    child.expect_exact("n = next, p = previous, Enter = back: ")
+    child.sendline("")
+    child.expect_exact("Select [0-4]: ")
+    child.sendline("0")
+    # 1 Service Control: console mode, start/stop disabled, recent logs
+    child.expect_exact("Select [0-7]: ")
+    child.sendline("1")
+    child.expect_exact("RUNNING (console mode, PID ")
+    child.expect_exact("Start, Stop and Restart are disabled")
+    child.expect_exact("Select [0-6]: ")
+    child.sendline("2")
+    child.expect_exact("The daemon runs in a console window; stop it there (Ctrl+C).")
+    child.expect_exact("Press Enter to continue")
+    child.sendline("")
+    child.expect_exact("Select [0-6]: ")
+    child.sendline("4")
+    child.expect_exact("f = follow, Enter = back: ")
+    child.sendline("")
+    assert leave(child, "Select [0-6]: ") == 0
+    assert live.run("unlock", "1001", "--reason", "clean up after the test").returncode == 0
+
+
+def test_disabling_a_core_rule_needs_the_typed_weaken(live: AdminEnv) -> None:
+    risk = live.config / "risk_config.yaml"
+    before = risk.read_bytes()
+    child = login(live)
+    child.sendline("3")
+    for word, saved in (("weaken", False), ("WEAKEN", True)):
+        child.expect_exact("Select [0-6]: ")
+        child.sendline("2")
+        child.expect_exact("Rule # [1-12]: ")
+        child.sendline("1")
+        child.expect_exact("- enabled: true")
+        child.expect_exact("+ enabled: false")
+        child.expect_exact("Weaker protection: Max contracts is turned OFF.")
+        child.expect_exact("Reason for this change (optional, kept in the audit log): ")
+        child.sendline("")
+        child.expect_exact("Save 1 change? [y/N]: ")
+        child.sendline("y")
+        child.expect_exact("This weakens protection. Type WEAKEN to confirm: ")
+        child.sendline(word)
+        if not saved:
+            child.expect_exact("Cancelled: confirmation did not match.")
+            assert risk.read_bytes() == before
+        else:
+            child.expect_exact("Applied live at")
+        child.expect_exact("Press Enter to continue")
+        child.sendline("")
+    assert load_config(live.config).risk.rules.max_contracts.enabled is False
+    child.expect_exact("Select [0-6]: ")
+    child.sendline("2")  # enabling again is not a weakening: no WEAKEN asked
+    child.expect_exact("Rule # [1-12]: ")
+    child.sendline("1")
+    child.expect_exact("Reason for this change (optional, kept in the audit log): ")
+    child.sendline("back on")
+    child.expect_exact("Save 1 change? [y/N]: ")
+    child.sendline("y")
+    child.expect_exact("Applied live at")
+    child.expect_exact("Press Enter to continue")
+    child.sendline("")
+    assert leave(child, "Select [0-6]: ") == 0
+    assert load_config(live.config).risk.rules.max_contracts.enabled is True

@@ -1,14 +1,15 @@
 """Every scripted subcommand's exit code (admin-cli.md §13, §14) against the real simulator and daemon.
 
-The read-only cases are independent processes, so they run four at a time once per module; each case
-is then its own test. The cases that change files run in order in one test and put every value back.
+The table of cases runs the real command line in this process (typer's runner: the same parsing,
+context, daemon connection and broker calls, without an interpreter start-up per case); the ordered
+changes and the forced invalid value run as real subprocesses, as scripts use them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,30 +211,25 @@ CASES = (
 )
 
 
-def _run(env: AdminEnv, case: Case) -> subprocess.CompletedProcess[str]:
-    extra = dict(case.env)
-    return env.run(
-        *case.args,
-        stdin=case.stdin,
-        password=case.password,
-        api_url=DEAD if case.dead else None,
-        env=env.env(**extra),
-    )
-
-
-@pytest.fixture(scope="module")
-def results(live: AdminEnv) -> dict[str, subprocess.CompletedProcess[str]]:
-    # the wrong-password case runs alone first: a concurrent success would reset its counter anyway
-    out = {"status wrong password": _run(live, CASES[4])}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {c.name: pool.submit(_run, live, c) for c in CASES if c.name not in out}
-        out.update({name: f.result() for name, f in futures.items()})
-    return out
+@pytest.fixture
+def quiet_logging() -> Iterator[None]:
+    """The console silences library loggers; put the test process's logging back afterwards."""
+    names = ("risk_manager", "websockets", "aiohttp", "httpx")
+    saved = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate, logging.getLogger(n).level)
+             for n in names}
+    yield
+    for name, (handlers, propagate, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate, logger.level = propagate, level
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_exit_code(case: Case, results: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    result = results[case.name]
+def test_exit_code(case: Case, live: AdminEnv, quiet_logging: None) -> None:
+    result = live.invoke(
+        *case.args, stdin=case.stdin, password=case.password, api_url=DEAD if case.dead else None,
+        env=dict(case.env),
+    )
     output = result.stdout + result.stderr
     assert result.returncode == case.code, f"{case.args} -> {result.returncode}\n{output}"
     assert case.text in output, f"{case.text!r} not in:\n{output}"

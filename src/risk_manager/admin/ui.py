@@ -30,6 +30,7 @@ from risk_manager.platform.console import enable_vt_mode, wait_for_input
 
 MAX_WIDTH = 100
 PIPE_WIDTH = 200
+SHORT_CELL = 14
 IDLE_TIMEOUT_S = 15 * 60
 
 
@@ -195,14 +196,16 @@ class Ui:
             title=title,
             expand=False,
         )
+        cells = [
+            [cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row]
+            for row in rows
+        ]
         for index, name in enumerate(columns):
-            last = index == len(columns) - 1
-            # IDs and short values never wrap; the last column (detail, reason) folds.
-            table.add_column(name, overflow="fold", no_wrap=not last)
-        for row in rows:
-            table.add_row(
-                *(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row)
-            )
+            longest = max((len(row[index].plain) for row in cells if index < len(row)), default=0)
+            # IDs, numbers and marks (short values) never wrap; longer text folds within its column.
+            table.add_column(name, overflow="fold", no_wrap=longest <= SHORT_CELL)
+        for row in cells:
+            table.add_row(*row)
         self.console.print(table)
 
     def panel(self, lines: Sequence[str], *, title: str, danger: bool = False) -> None:
