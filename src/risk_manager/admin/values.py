@@ -48,7 +48,8 @@ def parse_int(text: str, *, minimum: int | None = 1, maximum: int | None = None)
 def money_value(amount: Decimal) -> ScalarFloat:
     """A YAML float printed with exactly two decimals (``400.00``) that reads back as that decimal."""
     text = f"{amount:.2f}"
-    return ScalarFloat(float(text), width=len(text), prec=text.index("."))
+    value: ScalarFloat = ScalarFloat(float(text), width=len(text), prec=text.index("."))
+    return value
 
 
 def parse_money(text: str) -> ScalarFloat:
@@ -91,7 +92,10 @@ def format_duration(seconds: int) -> str:
 def parse_time(text: str) -> DoubleQuotedScalarString:
     match = _HHMM.match(text.strip())
     if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
-        return DoubleQuotedScalarString(f"{int(match.group(1)):02d}:{match.group(2)}")
+        quoted: DoubleQuotedScalarString = DoubleQuotedScalarString(
+            f"{int(match.group(1)):02d}:{match.group(2)}"
+        )
+        return quoted
     raise InputError("must be HH:MM (00:00–23:59)")
 
 

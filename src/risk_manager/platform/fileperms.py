@@ -109,7 +109,7 @@ def _fsync_dir(directory: Path) -> None:
 
 # ----- Windows (pywin32 is a dependency on win32 only) -------------------------------------------------
 def _win_get_dacl(path: Path) -> Any:
-    import win32security
+    import win32security  # type: ignore[import-untyped,unused-ignore]
 
     sd = win32security.GetNamedSecurityInfo(
         str(path), win32security.SE_FILE_OBJECT, win32security.DACL_SECURITY_INFORMATION
@@ -118,7 +118,7 @@ def _win_get_dacl(path: Path) -> Any:
 
 
 def _win_set_dacl(path: Path, dacl: Any) -> None:
-    import win32security
+    import win32security  # type: ignore[import-untyped,unused-ignore]
 
     win32security.SetNamedSecurityInfo(
         str(path),
@@ -132,9 +132,9 @@ def _win_set_dacl(path: Path, dacl: Any) -> None:
 
 
 def _win_private(path: Path) -> None:
-    import ntsecuritycon
-    import win32api
-    import win32security
+    import ntsecuritycon  # type: ignore[import-untyped,unused-ignore]
+    import win32api  # type: ignore[import-untyped,unused-ignore]
+    import win32security  # type: ignore[import-untyped,unused-ignore]
 
     token = win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY)
     me = win32security.GetTokenInformation(token, win32security.TokenUser)[0]

@@ -205,7 +205,9 @@ def toggle_observe(ctx: AdminContext, ids: list[int]) -> None:
         question = f"Turn observe-only on for {account_id}?"
     else:
         snap = ctx.daemon_snapshot() or {}
-        live = next((a for a in snap.get("accounts") or [] if a.get("accountId") == account_id), {})
+        live: dict[str, Any] = next(
+            (a for a in snap.get("accounts") or [] if a.get("accountId") == account_id), {}
+        )
         breaches = [r for r in live.get("rules") or [] if r.get("state") in ("breached", "locked")]
         for rule in breaches:
             ui.warn(f"{rule.get('ruleId')} is {rule.get('state')}: the daemon will act on it immediately.")

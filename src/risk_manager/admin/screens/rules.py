@@ -143,7 +143,7 @@ def edit_field(ctx: AdminContext, editor: RuleEditor, rule: RuleDef, number: int
         ui.info(f"{field.key}: {show(field, current)} → {show(field, not current)}")
         return True
     while True:
-        lines = None
+        lines: list[str] | None = None
         if field.kind in ("tiers", "windows"):
             what = (
                 "loss duration, e.g. 100 15m"
