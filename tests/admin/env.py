@@ -199,8 +199,14 @@ class AdminEnv:
             cwd=self.root,
         )
 
-    def invoke(self, *args: str, stdin: str = "", password: bool = True, api_url: str | None = None,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def invoke(
+        self,
+        *args: str,
+        stdin: str = "",
+        password: bool = True,
+        api_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """The same as ``run`` but in this process (typer's runner): no interpreter start-up per case."""
         import traceback
 

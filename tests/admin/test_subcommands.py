@@ -215,8 +215,10 @@ CASES = (
 def quiet_logging() -> Iterator[None]:
     """The console silences library loggers; put the test process's logging back afterwards."""
     names = ("risk_manager", "websockets", "aiohttp", "httpx")
-    saved = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate, logging.getLogger(n).level)
-             for n in names}
+    saved = {
+        n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate, logging.getLogger(n).level)
+        for n in names
+    }
     yield
     for name, (handlers, propagate, level) in saved.items():
         logger = logging.getLogger(name)
@@ -227,7 +229,10 @@ def quiet_logging() -> Iterator[None]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_exit_code(case: Case, live: AdminEnv, quiet_logging: None) -> None:
     result = live.invoke(
-        *case.args, stdin=case.stdin, password=case.password, api_url=DEAD if case.dead else None,
+        *case.args,
+        stdin=case.stdin,
+        password=case.password,
+        api_url=DEAD if case.dead else None,
         env=dict(case.env),
     )
     output = result.stdout + result.stderr

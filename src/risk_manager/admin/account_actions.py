@@ -223,47 +223,33 @@ def _account_or_exit(editor: AccountsEditor, account_id: int) -> None:
         raise AdminExit(exits.NOT_FOUND, f"Unknown account: {account_id}.")
 
 
-def set_enabled(ctx: AdminContext, account_id: int, enabled: bool, *, interactive: bool) -> None:
+FLAGS = {
+    # flag: (action when true, action when false, word when true, word when false)
+    "enabled": ("account_enabled", "account_disabled", "enabled", "disabled"),
+    "observe_only": ("observe_only_on", "observe_only_off", "in observe-only mode", "in enforce mode"),
+}
+
+
+def set_flag(ctx: AdminContext, account_id: int, flag: str, value: bool, *, interactive: bool) -> None:
+    """``enabled`` or ``observe_only`` of one account, saved and applied (§7 items 4 and 5)."""
     ctx.require_rights()
     editor = AccountsEditor(ctx.files)
     _account_or_exit(editor, account_id)
-    if not editor.set_flag(account_id, "enabled", enabled):
-        raise AdminExit(
-            exits.OK, f"Account {account_id} is already {'enabled' if enabled else 'disabled'}.", kind="warn"
-        )
-    word = "enabled" if enabled else "disabled"
+    on_action, off_action, on_word, off_word = FLAGS[flag]
+    word = on_word if value else off_word
+    if not editor.set_flag(account_id, flag, value):
+        raise AdminExit(exits.OK, f"Account {account_id} is already {word}.", kind="warn")
     _apply(
         ctx,
         editor,
         interactive,
-        action=f"account_{word}",
+        action=on_action if value else off_action,
         target=f"account {account_id}",
-        before={"enabled": not enabled},
-        after={"enabled": enabled},
-        summary=f"{word} {account_id}",
+        before={flag: not value},
+        after={flag: value},
+        summary=f"{flag} {value} for {account_id}",
     )
-    ctx.ui.ok(f"Account {account_id} {word}.")
-
-
-def set_observe(ctx: AdminContext, account_id: int, on: bool, *, interactive: bool) -> None:
-    ctx.require_rights()
-    editor = AccountsEditor(ctx.files)
-    _account_or_exit(editor, account_id)
-    if not editor.set_flag(account_id, "observe_only", on):
-        raise AdminExit(
-            exits.OK, f"{account_id} is already in {'observe-only' if on else 'enforce'} mode.", kind="warn"
-        )
-    _apply(
-        ctx,
-        editor,
-        interactive,
-        action=f"observe_only_{'on' if on else 'off'}",
-        target=f"account {account_id}",
-        before={"observe_only": not on},
-        after={"observe_only": on},
-        summary=f"observe-only {'on' if on else 'off'} for {account_id}",
-    )
-    ctx.ui.ok(f"{account_id} now in {'observe-only' if on else 'enforce'} mode.")
+    ctx.ui.ok(f"Account {account_id} {'now ' if flag == 'observe_only' else ''}{word}.")
 
 
 def remove(ctx: AdminContext, account_id: int, *, delete_key: bool, interactive: bool) -> None:

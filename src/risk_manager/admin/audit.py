@@ -22,6 +22,20 @@ from risk_manager.store.codec import ts
 DB_NAME = "risk.db"
 FALLBACK_FILE = "audit.log"
 BUSY_TIMEOUT_MS = 5000
+CONFIG_ACTIONS = (
+    "rule_changed",
+    "config_restored",
+    "config_reloaded",
+    "reload_rejected",
+    "account_added",
+    "account_edited",
+    "account_removed",
+    "account_enabled",
+    "account_disabled",
+    "observe_only_on",
+    "observe_only_off",
+)
+"""The audit actions that are configuration changes (change history, ``config history``)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from risk_manager.store.queries import lockout_item
+
 LINE = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (?P<level>[A-Z]+)\s+acct=(?P<acct>\S+) "
     r"rule=(?P<rule>\S+) (?P<component>\S+)\s+(?P<message>.*)$"
@@ -150,6 +152,16 @@ class EnforcementFilter:
     action: str | None = None
 
 
+def parse_day(text: str | None, what: str) -> date | None:
+    """``YYYY-MM-DD`` or nothing; ValueError names the option or prompt."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what}: not a date {text!r} (use YYYY-MM-DD).") from None
+
+
 def enforcement_rows(data_dir: Path, log_dir: Path, flt: EnforcementFilter) -> list[dict[str, Any]]:
     """Newest first: database rows plus enforcement.jsonl records the database lacks (admin unlocks)."""
     rows: list[dict[str, Any]] = []
@@ -236,25 +248,7 @@ def stored_lockouts(data_dir: Path, *, active: bool, day: str | None = None) -> 
             ).fetchall()
     finally:
         conn.close()
-    return [
-        {
-            "lockoutId": r["engine_id"],
-            "accountId": r["account_id"],
-            "ruleId": r["rule_id"],
-            "scope": r["scope"],
-            "symbol": r["symbol"],
-            "kind": r["kind"],
-            "createdAt": r["created_at"],
-            "until": r["until"],
-            "clearsOn": r["clears_on"],
-            "reason": r["reason"],
-            "active": bool(r["active"]),
-            "clearedAt": r["cleared_at"],
-            "clearedBy": r["cleared_by"],
-            "clearReason": r["clear_reason"],
-        }
-        for r in rows
-    ]
+    return [lockout_item(r) for r in rows]
 
 
 # ----- export --------------------------------------------------------------------------------------------------

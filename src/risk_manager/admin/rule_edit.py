@@ -19,7 +19,15 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from risk_manager.admin.config_files import ConfigFiles, SaveRefused, dump, load_text
-from risk_manager.admin.rule_fields import STRONG_DISABLE, Field, RuleDef, effective_block, get_path, show
+from risk_manager.admin.rule_fields import (
+    STRONG_DISABLE,
+    Field,
+    RuleDef,
+    effective_block,
+    get_path,
+    has_path,
+    show,
+)
 from risk_manager.admin.values import money_value
 from risk_manager.config.loader import ACCOUNTS_FILE, RISK_FILE, AppConfig
 from risk_manager.config.models import FrequencyWindow, RulesConfig, SessionFrequency
@@ -164,7 +172,7 @@ class RuleEditor:
         if self.scope.account_id is None:
             return False
         region = self.region(rule)
-        return region is not None and _has(region, field.key)
+        return region is not None and has_path(region, field.key)
 
     # ----- changes --------------------------------------------------------------------------------------
     def _apply(self, mutate: Any) -> AppConfig:
@@ -290,15 +298,6 @@ def yaml_value(value: Any) -> Any:
         mapping.fa.set_flow_style()
         return mapping
     return value
-
-
-def _has(region: Any, dotted: str) -> bool:
-    node = region
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def _region_of(doc: Any, scope: Scope, rule: RuleDef) -> Any:

@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
                     raise AdminExit(
                         exits.USAGE, f"Account {account_id} would NOT be protected: add --yes to confirm."
                     )
-                act.set_enabled(ctx, account_id, value, interactive=False)
+                act.set_flag(ctx, account_id, "enabled", value, interactive=False)
 
             run_scripted(tctx, action, password_stdin=password_stdin)
 
@@ -159,7 +159,7 @@ def register(app: typer.Typer) -> None:
                 raise AdminExit(
                     exits.USAGE, f"Rules would NOT be enforced on {account_id}: add --yes to confirm."
                 )
-            act.set_observe(ctx, account_id, state == "on", interactive=False)
+            act.set_flag(ctx, account_id, "observe_only", state == "on", interactive=False)
 
         run_scripted(tctx, action, password_stdin=password_stdin)
 

@@ -245,20 +245,9 @@ def _config(app: typer.Typer) -> None:
             backups = [b for name in EDITABLE for b in ctx.files.backups_of(name)]
             backups.sort(key=lambda b: b.name, reverse=True)
             backups.sort(key=lambda b: b.at, reverse=True)
-            entries = ctx.audit_log.read(
-                actions=(
-                    "rule_changed",
-                    "config_restored",
-                    "account_added",
-                    "account_edited",
-                    "account_removed",
-                    "account_enabled",
-                    "account_disabled",
-                    "observe_only_on",
-                    "observe_only_off",
-                    "reload_rejected",
-                )
-            )
+            from risk_manager.admin.audit import CONFIG_ACTIONS
+
+            entries = ctx.audit_log.read(actions=CONFIG_ACTIONS)
             if as_json:
                 typer.echo(
                     json.dumps(

@@ -28,12 +28,12 @@ def _echo_json(data: Any) -> None:
 
 
 def _date(text: str | None, option: str) -> date | None:
-    if not text:
-        return None
+    from risk_manager.admin.logs import parse_day
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise AdminExit(exits.USAGE, f"{option}: not a date {text!r} (use YYYY-MM-DD).") from None
+        return parse_day(text, option)
+    except ValueError as exc:
+        raise AdminExit(exits.USAGE, str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:

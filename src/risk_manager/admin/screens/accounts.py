@@ -178,28 +178,34 @@ def edit_login(ctx: AdminContext, ids: list[int]) -> None:
             act.rename_user(ctx, user, new_user, interactive=True)
 
 
-def toggle_enabled(ctx: AdminContext, ids: list[int]) -> None:
-    ui = ctx.ui
+def _pick_row(ctx: AdminContext, ids: list[int]) -> AccountRow | None:
     ctx.require_rights()
     account_id = pick_account(ctx, ids)
     if account_id is None:
+        return None
+    return next(r for r in AccountsEditor(ctx.files).rows() if r.id == account_id)
+
+
+def toggle_enabled(ctx: AdminContext, ids: list[int]) -> None:
+    ui = ctx.ui
+    row = _pick_row(ctx, ids)
+    if row is None:
         return
-    row = next(r for r in AccountsEditor(ctx.files).rows() if r.id == account_id)
+    account_id = row.id
     if row.enabled:
         ui.warn(f"Account {account_id} will NOT be protected and disappears from the trader dashboard.")
         if not ui.confirm(f"Disable {account_id}?"):
             ui.info("Not changed.")
             return
-    act.set_enabled(ctx, account_id, not row.enabled, interactive=True)
+    act.set_flag(ctx, account_id, "enabled", not row.enabled, interactive=True)
 
 
 def toggle_observe(ctx: AdminContext, ids: list[int]) -> None:
     ui = ctx.ui
-    ctx.require_rights()
-    account_id = pick_account(ctx, ids)
-    if account_id is None:
+    row = _pick_row(ctx, ids)
+    if row is None:
         return
-    row = next(r for r in AccountsEditor(ctx.files).rows() if r.id == account_id)
+    account_id = row.id
     if not row.observe_only:
         ui.warn(f"Rules will be evaluated and logged but NOT enforced on {account_id}.")
         question = f"Turn observe-only on for {account_id}?"
@@ -215,7 +221,7 @@ def toggle_observe(ctx: AdminContext, ids: list[int]) -> None:
     if not ui.confirm(question):
         ui.info("Not changed.")
         return
-    act.set_observe(ctx, account_id, not row.observe_only, interactive=True)
+    act.set_flag(ctx, account_id, "observe_only", not row.observe_only, interactive=True)
 
 
 def test(ctx: AdminContext, ids: list[int]) -> None:

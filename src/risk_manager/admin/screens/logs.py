@@ -9,7 +9,7 @@ from typing import Any
 from risk_manager.admin import exits
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
-from risk_manager.admin.logs import EnforcementFilter, LogFilter, enforcement_rows, export
+from risk_manager.admin.logs import EnforcementFilter, LogFilter, enforcement_rows, export, parse_day
 from risk_manager.admin.screens.base import header, run_action
 from risk_manager.admin.screens.service import follow, print_records, read_or_explain
 
@@ -63,12 +63,10 @@ def daemon_log(ctx: AdminContext) -> None:
 
 
 def _date(text: str) -> date | None:
-    if not text:
-        return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise AdminExit(exits.USAGE, f"Not a date: {text!r} (use YYYY-MM-DD).") from None
+        return parse_day(text, "Date")
+    except ValueError as exc:
+        raise AdminExit(exits.USAGE, str(exc)) from None
 
 
 def _page(ctx: AdminContext, columns: list[str], rows: list[list[Any]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from risk_manager.admin import exits
 from risk_manager.admin.apply import Applied, reload_daemon, restore_backups
+from risk_manager.admin.audit import CONFIG_ACTIONS
 from risk_manager.admin.config_files import SaveRefused, issue_line
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
@@ -292,20 +293,7 @@ def reload_now(ctx: AdminContext) -> None:
 
 def change_history(ctx: AdminContext) -> None:
     ui = ctx.ui
-    actions = (
-        "rule_changed",
-        "config_restored",
-        "config_reloaded",
-        "reload_rejected",
-        "account_added",
-        "account_edited",
-        "account_removed",
-        "account_enabled",
-        "account_disabled",
-        "observe_only_on",
-        "observe_only_off",
-    )
-    entries = ctx.audit_log.read(actions=actions)
+    entries = ctx.audit_log.read(actions=CONFIG_ACTIONS)
     start = 0
     while True:
         page = entries[start : start + 20]
