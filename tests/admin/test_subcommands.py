@@ -35,6 +35,7 @@ class Case:
 
 
 CASES = (
+    Case("menus need a terminal", (), 2, "The admin menus need a terminal.", password=False),
     Case("version", ("--version",), 0, "(config schema version 1, local API protocol 1)", password=False),
     Case("status", ("status",), 0, "Daemon ● connected"),
     Case("status json", ("status", "--json"), 0, '"mode": "console"'),
@@ -52,12 +53,23 @@ CASES = (
     Case("service status", ("service", "status"), 0, "console mode"),
     Case("service status no daemon", ("service", "status"), 9, "service layer not available", dead=True),
     Case("service start console mode", ("service", "start"), 0, "already runs in a console window"),
-    Case("service start no layer", ("service", "start"), 9, "service layer not available", dead=True),
+    Case(
+        "service start no layer",
+        ("service", "start"),
+        9,
+        "The service layer is not available in this installation",
+        dead=True,
+    ),
     Case("service stop needs yes", ("service", "stop"), 2, "add --yes"),
     Case("service stop console mode", ("service", "stop", "--yes"), 1, "The daemon runs in a console window"),
     Case("service restart console mode", ("service", "restart"), 1, "The daemon runs in a console window"),
-    Case("service install no layer", ("service", "install"), 9, "service layer not available"),
-    Case("service uninstall no layer", ("service", "uninstall", "--yes"), 9, "service layer not available"),
+    Case("service install no layer", ("service", "install"), 9, "The service layer is not available"),
+    Case(
+        "service uninstall no layer",
+        ("service", "uninstall", "--yes"),
+        9,
+        "The service layer is not available",
+    ),
     Case("accounts list", ("accounts", "list"), 0, "••••cdef"),
     Case("accounts list json", ("accounts", "list", "--json"), 0, '"id": 1001'),
     Case(

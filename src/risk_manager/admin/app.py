@@ -115,6 +115,11 @@ def interactive(options: dict[str, Any]) -> int:
     from risk_manager.admin.screens.main_menu import session
 
     ctx = make_context(options, scripted=False)
+    if not sys.stdin.isatty():
+        ctx.ui.error(
+            "The admin menus need a terminal. For scripts use the subcommands (risk-manager admin --help)."
+        )
+        return exits.USAGE
     try:
         session(ctx)
     except AdminExit as exc:

@@ -88,7 +88,7 @@ def reload_daemon(ctx: AdminContext, result: Applied, *, interactive: bool) -> A
     admin = ctx.daemon_admin()
     with ui.step("Reloading daemon", timed=False) as step:
         try:
-            answer = admin.request("reload_config", timeout=RELOAD_TIMEOUT_S)
+            answer = admin.request("reload_config", {"osUser": ctx.os_user}, timeout=RELOAD_TIMEOUT_S)
         except DaemonError as exc:
             if exc.code != "config_invalid":
                 step.failed = f"The daemon did not reload: {exc.message}"

@@ -180,7 +180,7 @@ class AdminContext:
             raise AdminExit(exits.AUTH, "No admin password for the daemon session.")
         token = self.admin_token()
         try:
-            client.auth(self.password, token)
+            client.auth(self.password, token, self.os_user)
         except DaemonError as exc:
             code = exits.RIGHTS if exc.code == "unauthorized" else exits.AUTH
             raise AdminExit(code, f"The daemon refused the admin session: {exc.message}") from None

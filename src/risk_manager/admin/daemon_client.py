@@ -168,9 +168,12 @@ class DaemonClient:
         self.snapshot = self.request("snapshot")
         return self.snapshot
 
-    def auth(self, password: str, admin_token: str) -> None:
+    def auth(self, password: str, admin_token: str, os_user: str | None = None) -> None:
         """Open an admin session (DaemonError ``auth_failed`` / ``auth_locked`` / ``unauthorized``)."""
-        answer = self.request("auth", {"password": password, "adminToken": admin_token})
+        data = {"password": password, "adminToken": admin_token}
+        if os_user:
+            data["osUser"] = os_user  # the daemon's audit row names who logged in
+        answer = self.request("auth", data)
         session = answer.get("session")
         if not isinstance(session, str) or not session:
             raise DaemonError({"code": "internal", "message": "no session in the auth answer"})

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from risk_manager.store.codec import parse_ts, ts
 from risk_manager.store.queries import lockout_item
 
 LINE = re.compile(
@@ -186,25 +187,44 @@ def enforcement_rows(data_dir: Path, log_dir: Path, flt: EnforcementFilter) -> l
                 rows.append(row)
         finally:
             conn.close()
-    for record in _jsonl_records(log_dir):
+    records = list(_jsonl_records(log_dir))
+    # an unlock names the lockout it cleared; its rule is the one that set that lockout
+    lockout_rules = {
+        (r.get("account"), (r.get("lockout") or {}).get("id")): r.get("rule")
+        for r in records
+        if r.get("action") == "lockout"
+    }
+    for record in records:
         key = record.get("key")
         if key and key in keys:
             continue
         if record.get("action") not in ("unlock", "lockout") and key:
             continue  # broker actions are in the database; the file only adds what it lacks
+        rule = record.get("rule") or ""
+        if record.get("action") == "unlock":
+            rule = lockout_rules.get((record.get("account"), (record.get("lockout") or {}).get("id"))) or rule
+        at = _same_format(str(record.get("at", "")))
         rows.append(
             {
-                "time": record.get("at", ""),
+                "time": at,
                 "account": record.get("account"),
-                "rule": (record.get("lockout") or {}).get("rule") or record.get("rule") or "",
+                "rule": rule,
                 "action": record.get("action", ""),
                 "result": "observed — not enforced" if record.get("observed") else record.get("state", ""),
                 "reason": record.get("reason") or "",
-                "day": str(record.get("at", ""))[:10],
+                "day": at[:10],
             }
         )
     rows.sort(key=lambda r: str(r["time"]), reverse=True)
     return [r for r in rows if _match(r, flt)]
+
+
+def _same_format(text: str) -> str:
+    """The database's timestamp format (milliseconds, Z), so rows from both sources sort and read alike."""
+    try:
+        return ts(parse_ts(text)) or text
+    except ValueError:
+        return text
 
 
 def _match(row: dict[str, Any], flt: EnforcementFilter) -> bool:

@@ -122,7 +122,7 @@ def _verify_through_daemon(ctx: AdminContext, password: str) -> bool:
             exits.RIGHTS, "Cannot verify the admin password: run as administrator or start the service."
         ) from None
     try:
-        client.auth(password, ctx.admin_token())
+        client.auth(password, ctx.admin_token(), ctx.os_user)
     except DaemonError as exc:
         if exc.code == "auth_failed":
             ctx.audit("login_failed", target="admin console (via daemon)", outcome="wrong password")

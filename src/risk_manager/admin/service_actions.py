@@ -14,7 +14,7 @@ from typing import Any
 from risk_manager.admin import exits
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
-from risk_manager.admin.service_control import UNAVAILABLE, state_word
+from risk_manager.admin.service_control import UNAVAILABLE_SENTENCE, state_word
 
 POLL_S = 0.5
 WAIT_S = 30.0
@@ -50,9 +50,7 @@ def _prepare(ctx: AdminContext, what: str) -> Any:
     _console_mode_guard(ctx, what)
     status = ctx.services.status()
     if not ctx.services.available:
-        raise AdminExit(
-            exits.NOT_INSTALLED, f"The {UNAVAILABLE} in this installation; the service cannot be controlled."
-        )
+        raise AdminExit(exits.NOT_INSTALLED, f"{UNAVAILABLE_SENTENCE}; the service cannot be controlled.")
     if not status.installed:
         hint = (
             "Use 5. Install."
@@ -175,9 +173,7 @@ def install_service(ctx: AdminContext, *, start: bool | None) -> None:
     ui = ctx.ui
     ctx.require_rights("install the service")
     if not ctx.services.available:
-        raise AdminExit(
-            exits.NOT_INSTALLED, f"The {UNAVAILABLE} in this installation; the service cannot be installed."
-        )
+        raise AdminExit(exits.NOT_INSTALLED, f"{UNAVAILABLE_SENTENCE}; the service cannot be installed.")
     if ctx.services.status().installed:
         raise AdminExit(exits.OK, "Service is already installed.", kind="warn")
     failed = preinstall_checks(ctx)
@@ -222,7 +218,7 @@ def uninstall_service(ctx: AdminContext, *, confirmed: bool) -> None:
     ui = ctx.ui
     ctx.require_rights("uninstall the service")
     if not ctx.services.available:
-        raise AdminExit(exits.NOT_INSTALLED, f"The {UNAVAILABLE} in this installation.")
+        raise AdminExit(exits.NOT_INSTALLED, f"{UNAVAILABLE_SENTENCE}.")
     if not ctx.services.status().installed:
         raise AdminExit(exits.OK, "Service is not installed.", kind="warn")
     if not confirmed:

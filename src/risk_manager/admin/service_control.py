@@ -25,6 +25,9 @@ STATE_WORDS = {
     "unknown": "UNKNOWN",
 }
 UNAVAILABLE = "service layer not available"
+UNAVAILABLE_SENTENCE = (
+    "The service layer is not available in this installation (risk_manager.service.api is missing)"
+)
 
 
 class ServiceStatusLike(Protocol):
@@ -93,8 +96,7 @@ class _Unavailable:
     def _refuse(self) -> Outcome:
         return Outcome(
             exits.NOT_INSTALLED,
-            f"✗ The {UNAVAILABLE} in this installation (risk_manager.service.api is missing); "
-            "the service cannot be installed or controlled from here.",
+            f"✗ {UNAVAILABLE_SENTENCE}; the service cannot be installed or controlled from here.",
         )
 
     def start(self) -> Outcome:

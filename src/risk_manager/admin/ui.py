@@ -211,7 +211,9 @@ class Ui:
     def panel(self, lines: Sequence[str], *, title: str, danger: bool = False) -> None:
         body = Text("\n".join(lines))
         style = "bold red" if danger and self.colour else ""
-        self.console.print(Panel(body, title=title, box=self.box, border_style=style, expand=False))
+        self.console.print(
+            Panel(body, title=title, box=self.box, border_style=style, expand=False), soft_wrap=False
+        )
 
     def rule(self, title: str = "", style: str | None = None) -> None:
         self.console.print(
@@ -224,7 +226,7 @@ class Ui:
 
     def title_box(self, lines: Sequence[str]) -> None:
         body = Text("\n".join(lines), justify="center")
-        self.console.print(Panel(body, box=self.double_box, expand=True))
+        self.console.print(Panel(body, box=self.double_box, expand=True), soft_wrap=False)
 
     # ----- input ----------------------------------------------------------------------------------------
     def _readline(self, prompt: str, *, idle: bool) -> str:

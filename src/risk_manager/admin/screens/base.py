@@ -27,6 +27,9 @@ def shorten(text: str, width: int, ellipsis: str) -> str:
     return text[:head] + ellipsis + text[len(text) - (keep - head) :]
 
 
+SECTION_STYLES = {"Service": "cyan", "Account": "cyan", "Rule": "yellow", "Connection": "magenta"}
+
+
 def header(ctx: AdminContext, section: str) -> SystemStatus:
     ui = ctx.ui
     ui.clear()
@@ -35,7 +38,8 @@ def header(ctx: AdminContext, section: str) -> SystemStatus:
     ui.title_box([title, f"v{__version__} {ui.sym.sep} config: {where}"])
     st = gather(ctx)
     ui.info(status_line(ctx, st))
-    ui.rule(section, style="cyan")
+    style = next((v for k, v in SECTION_STYLES.items() if section.startswith(k)), None)
+    ui.rule(section, style=style)
     return st
 
 

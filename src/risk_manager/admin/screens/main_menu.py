@@ -31,7 +31,9 @@ def _menu(ctx: AdminContext) -> None:
     for kind, text in notices(ctx, st):
         (ui.error if kind == "error" else ui.warn)(text)
     lines = [f"  {n}. {name}" for n, (name, _) in enumerate(ITEMS, start=1)] + ["  0. Exit"]
-    ui.console.print(Panel(Text("\n".join(lines)), box=ui.double_box, expand=False, width=46))
+    ui.console.print(
+        Panel(Text("\n".join(lines)), box=ui.double_box, expand=False, width=46), soft_wrap=False
+    )
 
 
 def session(ctx: AdminContext) -> None:
