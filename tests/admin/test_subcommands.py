@@ -36,6 +36,13 @@ class Case:
 
 CASES = (
     Case("menus need a terminal", (), 2, "The admin menus need a terminal.", password=False),
+    Case(
+        "no config directory",
+        ("--config-dir", "/nonexistent/rm", "status"),
+        7,
+        "Configuration directory not found: /nonexistent/rm",
+        password=False,
+    ),
     Case("version", ("--version",), 0, "(config schema version 1, local API protocol 1)", password=False),
     Case("status", ("status",), 0, "Daemon ● connected"),
     Case("status json", ("status", "--json"), 0, '"mode": "console"'),

@@ -16,7 +16,11 @@ async def test_auth_without_the_admin_token_is_refused_and_not_counted(
 ) -> None:
     api = await start_api(admin_token=TOKEN)
     client = await open_client(api)
-    for data in ({"password": PASSWORD}, {"password": PASSWORD, "adminToken": "guess"}, {"password": "wrong"}):
+    for data in (
+        {"password": PASSWORD},
+        {"password": PASSWORD, "adminToken": "guess"},
+        {"password": "wrong"},
+    ):
         reply = await client.request("auth", data)
         assert reply["ok"] is False and reply["error"]["code"] == "unauthorized"
         assert "admin token" in reply["error"]["message"]
@@ -36,11 +40,15 @@ async def test_a_wrong_password_with_the_token_counts(
     assert provider.failures == 1
 
 
-async def test_unlock_accepts_the_snapshots_lockout_ids(provider: CannedProvider, open_client: OpenClient) -> None:
+async def test_unlock_accepts_the_snapshots_lockout_ids(
+    provider: CannedProvider, open_client: OpenClient
+) -> None:
     client = await open_client()
     session = await client.login()
     reply = await client.request(
-        "unlock", {"accountId": 12345, "lockoutId": "L7", "reason": "reviewed with the trader"}, session=session
+        "unlock",
+        {"accountId": 12345, "lockoutId": "L7", "reason": "reviewed with the trader"},
+        session=session,
     )
     assert reply["ok"], reply
     assert provider.unlocks[-1][0]["lockoutId"] == "L7"

@@ -158,8 +158,16 @@ def run_scripted(
 
                 ctx.audit("login_locked", target="admin console", outcome="refused while locked")
                 raise locked_exit(left)
-            if not ctx.passwords.is_set() and not ctx.passwords.hash_path.parent.exists():
-                raise AdminExit(exits.AUTH, f"No configuration directory at {ctx.config_dir}.")
+            if not ctx.config_dir.is_dir():
+                raise AdminExit(
+                    exits.NOT_FOUND,
+                    f"Configuration directory not found: {ctx.config_dir}. Create it with: "
+                    f'risk-manager init --config-dir "{ctx.config_dir}"',
+                )
+            if not ctx.passwords.is_set():
+                raise AdminExit(
+                    exits.AUTH, "No admin password is set. Run: risk-manager admin password setup"
+                )
             secret = PasswordSource(ctx, from_stdin=password_stdin).current()
             if not verify_once(ctx, secret):
                 raise AdminExit(exits.AUTH, "Wrong password.")

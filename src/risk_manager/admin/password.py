@@ -100,6 +100,7 @@ class PasswordStore:
 
     def _write(self, path: Path, text: str) -> None:
         keep = fileperms.capture(path) or fileperms.capture(self.dir / "accounts.yaml")
+        self.dir.mkdir(parents=True, exist_ok=True)
         fileperms.write_atomic(path, text.encode("utf-8"), private=keep is None, keep=keep)
 
     def attempt(self, password: str) -> Attempt:
