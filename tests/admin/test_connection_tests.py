@@ -4,6 +4,9 @@ fails with its reason under the simulator's faults (or a broken file, a missing 
 from __future__ import annotations
 
 import re
+import sys
+
+import pytest
 
 from .env import USER, AdminEnv
 
@@ -31,6 +34,12 @@ def test_every_test_passes_against_the_simulator_and_daemon(live: AdminEnv) -> N
     assert "key-1" not in out  # never a key
 
 
+POSIX_MODES = pytest.mark.skipif(
+    sys.platform == "win32", reason="file modes; Windows uses ACLs set by the installer"
+)
+
+
+@POSIX_MODES
 def test_local_tests_fail_with_their_reasons(offline: AdminEnv) -> None:
     accounts = offline.config / "accounts.yaml"
     accounts.write_text(accounts.read_text().replace("- id: 1001", "- id: abc"))
@@ -48,6 +57,7 @@ def test_local_tests_fail_with_their_reasons(offline: AdminEnv) -> None:
     assert "3 failed, 0 warnings, 0 passed" in result.stdout
 
 
+@POSIX_MODES
 def test_secrets_readable_by_everybody_fails_the_config_test(offline: AdminEnv) -> None:
     (offline.config / "secrets.yaml").chmod(0o644)
     result = offline.run("test", "--only", "config")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,7 @@ def test_invalid_content_is_refused_before_any_write(config_dir: Path) -> None:
     assert not (config_dir / "backups").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="file modes; Windows gets a DACL")
 def test_secrets_stay_owner_only_and_backups_are_pruned(config_dir: Path) -> None:
     files = ConfigFiles(config_dir)
     secrets = config_dir / "secrets.yaml"
@@ -267,6 +269,7 @@ def test_corrupt_hash_is_never_treated_as_not_set(tmp_path: Path) -> None:
 
 
 # ----- admin token ---------------------------------------------------------------------------------------------
+@pytest.mark.skipif(sys.platform == "win32", reason="file modes; Windows gets a DACL")
 def test_admin_token_is_owner_only_and_fresh(tmp_path: Path) -> None:
     first = create_admin_token(tmp_path)
     path = tmp_path / "admin.token"
