@@ -71,8 +71,8 @@ def _flow(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
-    if isinstance(value, float):
-        return repr(value) if not hasattr(value, "_width") else format(Decimal(str(value)), "f")
+    if isinstance(value, float):  # the only decimals in a rule block are money amounts
+        return _money_text(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):

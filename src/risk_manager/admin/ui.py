@@ -30,7 +30,6 @@ from risk_manager.platform.console import enable_vt_mode, wait_for_input
 
 MAX_WIDTH = 100
 PIPE_WIDTH = 200
-SHORT_CELL = 14
 IDLE_TIMEOUT_S = 15 * 60
 
 
@@ -200,10 +199,21 @@ class Ui:
             [cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row]
             for row in rows
         ]
+        longest = [
+            max([len(name)] + [len(row[i].plain) for row in cells if i < len(row)])
+            for i, name in enumerate(columns)
+        ]
+        # The narrowest columns (IDs, numbers, marks, times) never wrap, as long as they leave a quarter
+        # of the width to the others; the rest fold within their column (nothing is ever cut off).
+        keep: set[int] = set()
+        used = 0
+        for index in sorted(range(len(columns)), key=lambda i: longest[i]):
+            if used + longest[index] + 2 > self.width * 3 // 4:
+                break
+            keep.add(index)
+            used += longest[index] + 2
         for index, name in enumerate(columns):
-            longest = max((len(row[index].plain) for row in cells if index < len(row)), default=0)
-            # IDs, numbers and marks (short values) never wrap; longer text folds within its column.
-            table.add_column(name, overflow="fold", no_wrap=longest <= SHORT_CELL)
+            table.add_column(name, overflow="fold", no_wrap=index in keep)
         for row in cells:
             table.add_row(*row)
         self.console.print(table)

@@ -117,14 +117,19 @@ def rule_panel(ctx: AdminContext, editor: RuleEditor, rule: RuleDef) -> None:
     ui = ctx.ui
     block = effective_block(editor.rules(), rule)
     defaults = effective_block(editor.default_rules(), rule) if editor.scope.account_id is not None else None
-    lines = []
+    rows = []
     for n, field in enumerate(rule.fields, start=1):
         value = show(field, get_path(block, field.key))
-        line = f"{n:<2} {field.key:<28} {field.type_text:<12} {value:<22} {field.allowed_text()}"
+        extra = field.allowed_text()
         if defaults is not None:
-            marker = "*" if editor.overridden(rule, field) else " "
-            line = f"{marker}{line}  (default: {show(field, get_path(defaults, field.key))})"
-        lines.append(line.rstrip())
+            extra = f"(default: {show(field, get_path(defaults, field.key))})"
+        marker = "*" if defaults is not None and editor.overridden(rule, field) else ""
+        rows.append((f"{marker}{n}", field.key, field.type_text, value, extra))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    ]
     ui.panel(lines, title=f"Rule {rule.number} — {rule.title} (scope: {editor.scope.label})")
 
 
