@@ -10,6 +10,7 @@ the service) in a build without it.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,7 +145,10 @@ class _ModuleAdapter:
         return self._call("restart")
 
     def install(self) -> OutcomeLike:
-        return self._call("install")
+        # The console asks "Start it now?" and starts it with its own wait and daemon check.
+        fn = getattr(self._m, "install", None)
+        takes_no_start = fn is not None and "no_start" in inspect.signature(fn).parameters
+        return self._call("install", **({"no_start": True} if takes_no_start else {}))
 
     def uninstall(self) -> OutcomeLike:
         return self._call("uninstall")
