@@ -138,6 +138,16 @@ def interactive(options: dict[str, Any]) -> int:
     return exits.OK
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # there, but this user may not look inside: the password check will say more
+    return path.is_dir()
+
+
 def run_scripted(
     tctx: typer.Context,
     action: Callable[[Any], int | None],
@@ -158,7 +168,7 @@ def run_scripted(
 
                 ctx.audit("login_locked", target="admin console", outcome="refused while locked")
                 raise locked_exit(left)
-            if not ctx.config_dir.is_dir():
+            if not _is_dir(ctx.config_dir):
                 raise AdminExit(
                     exits.NOT_FOUND,
                     f"Configuration directory not found: {ctx.config_dir}. Create it with: "

@@ -90,7 +90,15 @@ class PasswordStore:
 
     # ----- hash file ------------------------------------------------------------------------------------
     def is_set(self) -> bool:
-        return self.hash_path.exists()
+        """False only when the hash file is really missing; a file this user may not even see counts
+        as set (its check then goes through the daemon)."""
+        try:
+            self.hash_path.stat()
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
 
     def read_hash(self) -> str:
         return read_admin_hash(self.hash_path)
