@@ -530,9 +530,7 @@ def reconcile_account(
     return _finish(state, acct, ctx, out)
 
 
-def _evaluate_all(
-    ctx: RuleContext, counted: list[E.TradeUpdate], trades: list[E.TradeUpdate]
-) -> list[Action]:
+def _evaluate_all(ctx: RuleContext, counted: list[E.TradeUpdate], trades: list[E.TradeUpdate]) -> list[Action]:
     """Every rule over the account's current state, as if each position and order had just arrived."""
     acct = ctx.account
     out: list[Action] = []
