@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from risk_manager.admin.app import app
-from risk_manager.admin.commands import accounts, rules, system
+from risk_manager.admin.commands import accounts, password, rules, system
 
 _registered = False
 
@@ -17,6 +17,7 @@ def build_app() -> typer.Typer:
         system.register(app)
         accounts.register(app)
         rules.register(app)
+        password.register(app)
         _registered = True
     return app
 
