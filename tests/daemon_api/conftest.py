@@ -13,9 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 
-from risk_manager.daemon.api.admin_token import read_token
 from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError
 from risk_manager.daemon.api.server import LocalApi
+from risk_manager.security.admin_token import read_token
 
 PASSWORD = "correct horse battery"
 TIMEOUT = 10.0

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from risk_manager.daemon.api.admin_token import read_token, write_token
 from risk_manager.daemon.api.password import lock_duration
 from risk_manager.daemon.api.server import LocalApi
+from risk_manager.security.admin_token import read_token, write_token
 
 from .conftest import PASSWORD, CannedProvider, Monotonic, OpenClient, StartApi
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from risk_manager.security.admin_token import read_admin_token
+
 from .conftest import Stack
 from .harness import ApiClient, Daemon, protection_is, wait_until
 
@@ -150,7 +152,7 @@ async def test_invalid_reload_keeps_old_config_and_daemon_running(make_stack: Ma
     risk = stack.config_dir / "risk_config.yaml"
     good = risk.read_text(encoding="utf-8")
     async with ApiClient(daemon.api_url) as api:
-        token = (stack.root / "data" / "admin.token").read_text(encoding="ascii").strip()
+        token = read_admin_token(stack.root / "data")  # the admin channel: only administrators read it
         auth = await api.request("auth", {"password": "correct horse", "adminToken": token, "osUser": "e2e"})
         assert auth["ok"], auth
         session = auth["data"]["session"]

@@ -42,7 +42,7 @@ ALL_FILES = (*REQUIRED_FILES, *OPTIONAL_FILES)
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["AppConfig", "ConfigError", "ConfigIssue", "load_config"]
+__all__ = ["AppConfig", "ConfigError", "ConfigIssue", "load_config", "validate_texts"]
 
 
 class AppConfig:
@@ -288,3 +288,26 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None) -> AppCo
         if problem:
             warnings.append(ConfigIssue(SECRETS_FILE, "", None, problem))
     return _build(docs, config_dir, os.environ if env is None else env, issues, warnings)
+
+
+def validate_texts(
+    config_dir: Path, texts: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> AppConfig:
+    """Validate ``config_dir`` as if the files named in ``texts`` had that content (unsaved edits).
+
+    The admin console checks a change with exactly the daemon's rules before writing anything; files
+    not in ``texts`` are read from the directory. ``env`` defaults to none (only files are judged).
+    """
+    issues: list[ConfigIssue] = []
+    warnings: list[ConfigIssue] = []
+    docs: dict[str, YamlDocument | None] = {}
+    for name in ALL_FILES:
+        if name in texts:
+            try:
+                docs[name] = parse_yaml(texts[name], name)
+            except YamlSyntaxError as exc:
+                issues.append(exc.issue)
+                docs[name] = None
+        else:
+            docs[name] = _read(Path(config_dir) / name, issues)
+    return _build(docs, Path(config_dir), {} if env is None else env, issues, warnings)

@@ -24,7 +24,6 @@ from typing import Any
 from risk_manager import __version__
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
-from risk_manager.daemon.api.admin_token import token_path
 from risk_manager.daemon.api.connection import PortInUseError
 from risk_manager.daemon.api.protocol import LocalApiError
 from risk_manager.daemon.api.provider import DaemonProvider
@@ -67,10 +66,11 @@ from risk_manager.exit_codes import (
     EXIT_RIGHTS,
     EXIT_RUNTIME,
 )
-from risk_manager.platform.console import on_console_close
+from risk_manager.platform.console_close import on_console_close
 from risk_manager.platform.file_modes import apply_modes, set_umask, umask_for
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
 from risk_manager.platform.permissions import secret_file_problem
+from risk_manager.security.admin_token import token_path
 
 log = logging.getLogger("risk_manager.daemon.app")
 

@@ -34,6 +34,7 @@ AUTH_FAILURES_PER_CONNECTION = 3
 #: after the n-th counted failure on a connection the next attempt waits AUTH_BACKOFF_S * 2**(n-1)
 AUTH_BACKOFF_S = 1.0
 MIN_UNLOCK_REASON = 10
+MAX_LOCKOUT_ID = 64
 SESSION_IDLE_S = 15 * 60
 
 
@@ -329,8 +330,12 @@ def _validate_unlock(data: dict[str, Any]) -> tuple[str, str]:
         )
     selector = selectors[0]
     value = data[selector]
-    if selector == "lockoutId" and not is_int(value):
-        raise LocalApiError("bad_request", "field 'data.lockoutId' must be an integer")
+    if selector == "lockoutId" and not (
+        is_int(value) or (isinstance(value, str) and 0 < len(value) <= MAX_LOCKOUT_ID)
+    ):
+        raise LocalApiError(
+            "bad_request", "field 'data.lockoutId' must be a lockout id such as \"L7\" (as in the snapshot)"
+        )
     if selector == "ruleId" and (not isinstance(value, str) or not value.strip()):
         raise LocalApiError("bad_request", "field 'data.ruleId' must be a non-empty string such as \"RULE-003\"")
     if selector == "all" and value is not True:

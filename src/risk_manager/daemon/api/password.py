@@ -13,26 +13,37 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from pathlib import Path
 
-from argon2 import PasswordHasher, extract_parameters
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from risk_manager.security.password import (  # shared with the admin console (re-exported here)
+    FIRST_LOCK,
+    LOCK_AFTER_FAILURES,
+    MAX_LOCK,
+    MAX_PASSWORD_CHARS,
+    AuthResult,
+    HashFileProblem,
+    corrupt_message,
+    describe_duration,
+    lock_duration,
+    read_admin_hash,
+    verify_password,
+)
 
-LOCK_AFTER_FAILURES = 10
-FIRST_LOCK = timedelta(minutes=15)
-MAX_LOCK = timedelta(hours=24)
-MAX_PASSWORD_CHARS = 1024
-
-
-class AuthResult(Enum):
-    OK = "ok"
-    WRONG_PASSWORD = "wrong_password"
-    LOCKED = "locked"  # refused without checking: a lockout is running
-    NEWLY_LOCKED = "newly_locked"  # wrong password, and this failure started a lockout
-    NO_PASSWORD = "no_password"
-    CORRUPT = "hash_file_corrupt"
-    UNREADABLE = "hash_file_unreadable"
+__all__ = [
+    "FIRST_LOCK",
+    "LOCK_AFTER_FAILURES",
+    "MAX_LOCK",
+    "MAX_PASSWORD_CHARS",
+    "AdminPasswordChecker",
+    "AuthOutcome",
+    "AuthResult",
+    "HashFileProblem",
+    "describe_duration",
+    "lock_duration",
+    "read_admin_hash",
+    "retry_after_s",
+    "verify_password",
+]
 
 
 @dataclass(frozen=True)
@@ -45,73 +56,8 @@ class AuthOutcome:
     detail: str = ""
 
 
-def lock_duration(consecutive_failures: int) -> timedelta | None:
-    """15 min at the 10th consecutive failure, doubled for each further one, at most 24 h."""
-    if consecutive_failures < LOCK_AFTER_FAILURES:
-        return None
-    doublings = consecutive_failures - LOCK_AFTER_FAILURES
-    if doublings >= 8:  # 15 min * 2**7 = 32 h already exceeds the cap
-        return MAX_LOCK
-    return min(FIRST_LOCK * (1 << doublings), MAX_LOCK)
-
-
 def retry_after_s(locked_until: datetime, now: datetime) -> int:
     return max(1, math.ceil((locked_until - now).total_seconds()))
-
-
-def describe_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h" if rest == 0 else f"{hours} h {rest} min"
-
-
-class HashFileProblem(Exception):
-    def __init__(self, result: AuthResult, message: str) -> None:
-        super().__init__(message)
-        self.result = result
-        self.message = message
-
-
-def read_admin_hash(path: Path) -> str:
-    """The PHC string, or HashFileProblem: missing means "not set", unparsable is never "not set"."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HashFileProblem(
-            AuthResult.NO_PASSWORD,
-            "No admin password is set. An OS administrator can set one with "
-            '"risk-manager admin password setup".',
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise HashFileProblem(
-            AuthResult.UNREADABLE, f"Cannot read the admin password file {path}: {reason}."
-        ) from None
-    encoded = text.strip()
-    corrupt = HashFileProblem(
-        AuthResult.CORRUPT,
-        f"Admin password file is corrupt: {path}. An administrator can reset it with "
-        '"risk-manager admin password reset".',
-    )
-    if not encoded.startswith("$argon2id$") or "\n" in encoded:
-        raise corrupt
-    try:
-        extract_parameters(encoded)
-    except (InvalidHashError, ValueError):
-        raise corrupt from None
-    return encoded
-
-
-def verify_password(encoded_hash: str, password: str) -> bool:
-    """Blocking argon2 check; False for a wrong password, HashFileProblem for an unusable hash."""
-    try:
-        return PasswordHasher().verify(encoded_hash, password)
-    except VerifyMismatchError:
-        return False
-    except (InvalidHashError, VerificationError):
-        raise HashFileProblem(AuthResult.CORRUPT, "Admin password file is corrupt.") from None
 
 
 LoadFailures = Callable[[], Awaitable[tuple[int, datetime | None]]]
@@ -159,10 +105,7 @@ class AdminPasswordChecker:
         except HashFileProblem as problem:
             detail = problem.message
             if problem.result is AuthResult.CORRUPT and str(path) not in detail:
-                detail = (
-                    f"Admin password file is corrupt: {path}. An administrator can reset it with "
-                    '"risk-manager admin password reset".'
-                )
+                detail = corrupt_message(path)
             return AuthOutcome(problem.result, failures=failures, detail=detail)
         if ok:
             if failures or locked_until is not None:

@@ -35,7 +35,6 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from risk_manager.daemon.api.admin import SESSION_IDLE_S, AdminDesk
-from risk_manager.daemon.api.admin_token import issue_token, remove_token
 from risk_manager.daemon.api.connection import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
@@ -65,6 +64,7 @@ from risk_manager.daemon.api.protocol import (
 )
 from risk_manager.daemon.api.requests import RequestDesk
 from risk_manager.daemon.api.snapshots import DEFAULT_MAX_AGE_S, SnapshotCache
+from risk_manager.security.admin_token import issue_token, remove_token
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, and an `auth` frame carries the admin password: its logger is

@@ -12,13 +12,14 @@ crash leaves it behind, and the next start replaces it.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import os
 import secrets
 import sys
 from pathlib import Path
 
-log = logging.getLogger("risk_manager.daemon.api.server")
+log = logging.getLogger("risk_manager.daemon.api.server")  # the daemon writes it; its log says so
 
 TOKEN_FILE = "admin.token"
 TOKEN_BYTES = 32
@@ -93,6 +94,52 @@ def read_token(path: Path) -> str:
     if not text:
         raise AdminTokenError(f"The daemon's admin token {path} is empty")
     return text
+
+
+class AdminTokenUnreadable(AdminTokenError):
+    """A client cannot read the token (missing, or not an administrator): ``path`` and ``why``."""
+
+    def __init__(self, path: Path, why: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.why = why
+
+
+def read_admin_token(data_dir: Path) -> str:
+    """The token of the daemon using ``data_dir`` (the admin console); ``AdminTokenUnreadable``
+    with what to do when it cannot be read."""
+    path = token_path(data_dir)
+    try:
+        return read_token(path)
+    except AdminTokenError as exc:
+        cause = exc.__context__
+        why = (
+            "file not found"
+            if isinstance(cause, FileNotFoundError)
+            else "permission denied"
+            if isinstance(cause, PermissionError)
+            else "file is empty"
+            if cause is None
+            else type(cause).__name__
+        )
+        raise AdminTokenUnreadable(
+            path,
+            why,
+            "the daemon's admin token is not readable: run the console as an administrator "
+            f"(or the daemon is not running) [{path}: {why}]",
+        ) from None
+
+
+def create_admin_token(data_dir: Path) -> str:
+    """Write a fresh token for ``data_dir`` and return it (raises ``OSError`` when it cannot)."""
+    token = new_token()
+    write_token(token_path(data_dir), token)
+    return token
+
+
+def token_matches(expected: str, given: object) -> bool:
+    """Constant-time comparison; anything but a non-empty string is a mismatch."""
+    return isinstance(given, str) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def remove_token(path: Path) -> None:
