@@ -24,6 +24,7 @@ from risk_manager.daemon import protection as P
 from risk_manager.daemon.broker_login import BrokerLogin
 from risk_manager.daemon.dispatch import Dispatcher
 from risk_manager.daemon.executor import Executor
+from risk_manager.daemon.feed import DashboardFeed
 from risk_manager.daemon.local_api import LocalApi, PortInUseError
 from risk_manager.daemon.logs import LogSystem, setup_logging
 from risk_manager.daemon.options import DaemonOptions
@@ -77,6 +78,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.executor: Executor | None = None
         self.dispatch: Dispatcher | None = None
+        self.feed: DashboardFeed | None = None
         self.logins: dict[str, BrokerLogin] = {}
         self.protection: dict[int, P.Protection] = {}
         self.account_login: dict[int, str] = {}
@@ -190,8 +192,9 @@ class Daemon:
         urgency = Urgency()
         self.executor = Executor(self._ops_for, on_update=self._on_work_update, urgency=urgency)
         self.dispatch = Dispatcher(self)
+        self.feed = DashboardFeed(self)
         self.pipeline = Pipeline(
-            self.engine, self.dispatch.on_actions, self.dispatch.on_applied, urgency=urgency
+            self.engine, self.dispatch.on_actions, self.feed.wrap(self.dispatch.on_applied), urgency=urgency
         )
         self._tasks.append(asyncio.create_task(self.pipeline.run(), name="pipeline"))
         # Missed resets and expired lockouts first (step 7).

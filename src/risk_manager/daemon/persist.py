@@ -349,6 +349,13 @@ class Persistence:
             self._maintenance_day = today
             self._maintenance = asyncio.get_running_loop().create_task(self._maintain(now, today))
 
+    def note_meta(self, items: Mapping[str, str | None]) -> None:
+        """Batched ``meta`` rows (the dashboard's offline view reads the last rule status from here)."""
+        if self._closed:
+            return
+        values = dict(items)
+        self._writer.post(lambda conn: _set_meta(conn, values))
+
     def _note_day(self, acct: AccountState, now: datetime) -> None:
         """Persist the account's day state when its reset instants changed (a daily reset ran)."""
         current = (acct.last_reset, acct.next_reset)

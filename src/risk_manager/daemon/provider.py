@@ -44,6 +44,7 @@ class DaemonProvider:
             protection=prot.state,
             connection=prot.connection(),
             enforcement=list(reversed(recent)),
+            rules=d.feed.rules(account_id) if d.feed is not None else None,
         )
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:

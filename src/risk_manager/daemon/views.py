@@ -137,6 +137,8 @@ def account_view(
         "balance": money(acct.balance),
         "tradingDay": trading_date(now, s.reset_time, s.timezone).isoformat(),
         "nextResetAt": iso(acct.next_reset),
+        "timezone": s.timezone.key,
+        "resetTime": s.reset_time.strftime("%H:%M"),
         "pnl": pnl_view(engine, acct, now),
         "positions": [position_view(engine, acct, p, now) for p in acct.positions.values()],
         "orders": [order_view(o) for o in acct.orders.values()],
