@@ -8,3 +8,5 @@ EXIT_RIGHTS = 4
 EXIT_PORT_IN_USE = 5
 EXIT_NOT_INSTALLED = 9
 EXIT_INTERRUPTED = 130
+EXIT_UNKNOWN_ACCOUNT = 7  # trader dashboard: --account names no monitored account
+EXIT_NOT_INTERACTIVE = 10  # trader dashboard: stdin/stdout is not a terminal

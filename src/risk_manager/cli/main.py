@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "risk_manager.cli.sim_cmd",
     "risk_manager.cli.run_cmd",
     "risk_manager.cli.demo_cmd",
+    "risk_manager.cli.trader_cmd",
 )
 
 

@@ -110,6 +110,7 @@ class TraderApp(App[int]):
         narration: Sequence[str] | None = None,
         log_file: Path | None = None,
         link_options: dict[str, Any] | None = None,
+        stop_after: float | None = None,
     ) -> None:
         super().__init__()
         if mono and not self.no_color:
@@ -127,6 +128,7 @@ class TraderApp(App[int]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.narration = narration
         self.log_file = log_file
+        self.stop_after = stop_after
         self.link = Link(url, db_path, self, **(link_options or {}))
         self.protocol_error: str | None = None
         self.notice: str | None = None
@@ -170,6 +172,8 @@ class TraderApp(App[int]):
             _file_log(self.log_file)
         self._link_task = asyncio.get_running_loop().create_task(self.link.run(), name="trader-link")
         self.set_interval(1.0, self._tick)
+        if self.stop_after is not None:
+            self.set_timer(self.stop_after, lambda: self.exit(0))
         self._check_size()
         self._redraw(None)
         probe = getattr(self.notifier, "probe", None)
