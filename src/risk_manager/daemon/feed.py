@@ -89,7 +89,33 @@ class DashboardFeed:
             account_id = _account_of(event)
             if account_id is not None:
                 self._dirty.add(account_id)
+                cid = _contract_of(event)
+                acct = engine.state.accounts.get(account_id)
+                if (
+                    event.name == E.POSITION
+                    and cid is not None
+                    and acct is not None
+                    and cid in acct.positions
+                ):
+                    self._later(lambda: self._first_quote(account_id, cid))
         self._schedule()
+
+    def _later(self, work: Callable[[], None]) -> None:
+        pipeline = self.d.pipeline
+        if pipeline is not None:
+            pipeline.later(work)  # after the dispatcher's position push, which was queued first
+        else:
+            work()
+
+    def _first_quote(self, account_id: int, cid: str) -> None:
+        """A new holding gets its last price at once (quotes only flow for held contracts)."""
+        key = (account_id, cid)
+        if key in self._quote_sent and time.monotonic() - self._quote_sent[key] < QUOTE_INTERVAL_S:
+            self._dirty_quotes[key] = None
+            self._schedule()
+            return
+        self._quote_sent[key] = time.monotonic()
+        self._push_quote(account_id, cid, self._clock())
 
     def _schedule(self) -> None:
         if self._scheduled:
@@ -246,3 +272,12 @@ def _account_of(event: InternalEvent) -> int | None:
     inner = data.get("data") if isinstance(data.get("data"), dict) else data
     value = inner.get("id") if event.name == E.ACCOUNT else inner.get("accountId")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _contract_of(event: InternalEvent) -> str | None:
+    data = event.data
+    if not isinstance(data, dict):
+        return None
+    inner = data.get("data") if isinstance(data.get("data"), dict) else data
+    value = inner.get("contractId")
+    return value if isinstance(value, str) else None

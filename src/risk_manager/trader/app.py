@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -185,12 +186,13 @@ class TraderApp(App[int]):
             self._link_task.cancel()
             await asyncio.gather(self._link_task, return_exceptions=True)
 
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
         self._safe(lambda: self._redraw(None))
 
-    def _check_size(self) -> None:
-        width, height = self.size
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        if width is None or height is None:
+            width, height = self.size
         small = width < MIN_W or height < MIN_H
         self.screen.set_class(small, "-small")
         if small:

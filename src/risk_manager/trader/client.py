@@ -77,6 +77,8 @@ class DaemonClient:
         self.sent_ops: list[str] = record if record is not None else []
         self.malformed = 0
         self._on_malformed = on_malformed
+        self.last_seq = 0
+        self.gap = False  # a ``seq`` was skipped since the last check: something was missed
         self._ws: ClientConnection | None = None
         self._ids = 0
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -122,6 +124,10 @@ class DaemonClient:
                 if self._on_malformed is not None:
                     self._on_malformed(str(exc))
                 continue
+            seq = int(msg["seq"])
+            if self.last_seq and seq != self.last_seq + 1:
+                self.gap = True
+            self.last_seq = seq
             if msg["type"] == "response":
                 fut = self._waiting.pop(str(msg.get("id")), None)
                 if fut is not None and not fut.done():

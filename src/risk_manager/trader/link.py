@@ -76,7 +76,6 @@ class Link:
         self._offline_data: dict[str, Any] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._ever_live = False
-        self._last_seq = 0
 
     def _malformed(self, why: str) -> None:
         self.malformed_total += 1
@@ -143,17 +142,14 @@ class Link:
             self.retry_at = None
             self.reason = ""
             self.backoff.reset()
-            self._last_seq = int(first.get("seq") or 1)
             await self._stop_poller()
             self.sink.link_snapshot(data, recovered=recovered)
             self.sink.link_state("live")
             while True:
                 msg = await client.receive()
-                seq = int(msg.get("seq") or 0)
-                gap = seq != self._last_seq + 1
-                self._last_seq = seq
                 self.sink.link_message(msg)
-                if gap:
+                if client.gap:
+                    client.gap = False
                     asyncio.get_running_loop().create_task(self._resync())
         except (OSError, ConnectionLost, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.reason = _describe(exc)

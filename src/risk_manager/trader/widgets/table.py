@@ -198,6 +198,11 @@ class KeyedTable(DataTable[Any]):
         shown = self._shown.get(key, {}).get(col)
         return "" if shown is None else shown.plain
 
+    def cell_style(self, key: str, col: str) -> str:
+        """The style of a cell as drawn when not flashing (its colour or monochrome emphasis)."""
+        base = self._base.get(key, {}).get(col)
+        return "" if base is None else str(base.style)
+
     def row_keys(self) -> list[str]:
         return list(self._order)
 
