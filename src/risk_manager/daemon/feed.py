@@ -49,7 +49,9 @@ class _Daemon(Protocol):
 class DashboardFeed:
     def __init__(self, daemon: _Daemon, clock: Callable[[], datetime] | None = None) -> None:
         self.d = daemon
-        self._clock = clock or (lambda: datetime.now(UTC))
+        # The daemon's injected clock when it has one (issue 7: ``clock.now()``), else the wall clock.
+        injected = getattr(getattr(daemon, "clock", None), "now", None)
+        self._clock = clock or injected or (lambda: datetime.now(UTC))
         self._rules: dict[int, dict[str, dict[str, Any]]] = {}
         self._dirty: set[int] = set()
         self._dirty_quotes: dict[tuple[int, str], None] = {}
