@@ -39,7 +39,9 @@ async def test_one_account_opens_directly_with_the_daemons_figures(stack: Stack)
     async with ApiClient(stack.url) as api:
         snap = await api.wait_for(lambda m: m.get("type") == "snapshot", 10, "snapshot")
         truth = snap["data"]["accounts"][0]
-        await api.wait_for(lambda m: m.get("type") == "account" and m["data"].get("tradeCount") == 2, 10, "2 trades")
+        await api.wait_for(
+            lambda m: m.get("type") == "account" and m["data"].get("tradeCount") == 2, 10, "2 trades"
+        )
     notifier = RecordingNotifier()
     app = TraderApp(stack.url, db_path=stack.db, notifier=notifier)  # no --account
     async with app.run_test(size=(100, 30)) as pilot:
@@ -63,14 +65,24 @@ async def test_kill_offline_from_sqlite_read_only_then_restart_live_again(stack:
         stack.sim.quote("MNQ", 20000.0, 20000.25, 20000.0)
         stack.sim.order(ACCOUNT, "MNQ", "buy", 1)
         await until(pilot, lambda: app.view.positions, 10, "a position")
-        await until(pilot, lambda: app.view.positions and next(iter(app.view.positions.values())).get("last"), 10, "its quote")
+        await until(
+            pilot,
+            lambda: app.view.positions and next(iter(app.view.positions.values())).get("last"),
+            10,
+            "its quote",
+        )
         # Positions reach the database in the batched writer (at most ~1 s late); the offline view reads it.
         await pilot.press("3")
         assert stack.daemon is not None
         stack.daemon.kill()  # SIGKILL: no goodbye
         db_bytes, db_mtime = stack.db.read_bytes(), stack.db.stat().st_mtime_ns
         # 11: offline within 10 s, countdown visible, figures from SQLite with their age.
-        await until(pilot, lambda: "DAEMON OFFLINE — accounts NOT protected" in text_of(app, "#banners"), 10, "offline banner")
+        await until(
+            pilot,
+            lambda: "DAEMON OFFLINE — accounts NOT protected" in text_of(app, "#banners"),
+            10,
+            "offline banner",
+        )
         await until(pilot, lambda: "reconnecting in" in text_of(app, "#header"), 5, "countdown")
         assert "(attempt " in text_of(app, "#header")
         await until(pilot, lambda: app.model.source == "offline", 10, "the SQLite view")
@@ -82,7 +94,10 @@ async def test_kill_offline_from_sqlite_read_only_then_restart_live_again(stack:
         positions = app.query_one("#pos-table", KeyedTable)
         await until(pilot, lambda: positions.row_keys(), 5, "positions as last saved")
         key = positions.row_keys()[0]
-        assert positions.cell_text(key, "unrealized") == "n/a (offline)" and positions.cell_text(key, "last") == "n/a (offline)"
+        assert (
+            positions.cell_text(key, "unrealized") == "n/a (offline)"
+            and positions.cell_text(key, "last") == "n/a (offline)"
+        )
         assert notifier.count("desktop", "offline") == 1  # the offline alert rang once
         polls = app.link.last_poll_at
         await until(pilot, lambda: app.link.last_poll_at != polls, 5, "another poll of the database")
@@ -92,7 +107,9 @@ async def test_kill_offline_from_sqlite_read_only_then_restart_live_again(stack:
         # 12: restart; back within one backoff step, banner gone, a fresh snapshot replaces the model.
         stack.start_daemon()
         step = app.link.current_delay + 1.0
-        await until(pilot, lambda: app.link.state == "live" and app.model.source == "live", step + 10, "live again")
+        await until(
+            pilot, lambda: app.link.state == "live" and app.model.source == "live", step + 10, "live again"
+        )
         assert "DAEMON OFFLINE" not in text_of(app, "#banners")
         assert app.view is not old_view and app.view.positions
         assert any("Daemon back online — data is live." in n.message for n in app._notifications)
@@ -106,7 +123,12 @@ async def test_hub_outage_shows_not_protected_until_recovery(stack: Stack) -> No
         stack.sim.control("POST", "/faults", {"kind": "hub_outage", "hub": "all", "duration_s": 2})
         await until(pilot, lambda: "NOT PROTECTED — " in text_of(app, "#banners"), 10, "NOT PROTECTED banner")
         assert "The risk manager cannot act." in text_of(app, "#banners")
-        await until(pilot, lambda: "NOT PROTECTED" not in text_of(app, "#banners"), 30, "banner cleared after recovery")
+        await until(
+            pilot,
+            lambda: "NOT PROTECTED" not in text_of(app, "#banners"),
+            30,
+            "banner cleared after recovery",
+        )
         assert app.view.protection in ("protected", "degraded")
 
 
@@ -137,7 +159,11 @@ async def test_daily_reset_zeroes_figures_and_moves_history(stack: Stack, tmp_pa
     clock = FakeClock(datetime.combine(today, time(16, 59, 55), chicago).astimezone(UTC))
     port = free_port()
     options = DaemonOptions(
-        config_dir=stack.config_dir, data_dir=tmp_path / "data", log_dir=tmp_path / "logs", console_log=False, api_port=port
+        config_dir=stack.config_dir,
+        data_dir=tmp_path / "data",
+        log_dir=tmp_path / "logs",
+        console_log=False,
+        api_port=port,
     )
     daemon = DaemonCore(options, clock=clock)  # type: ignore[call-arg]
     task = asyncio.create_task(daemon.run())
@@ -147,10 +173,14 @@ async def test_daily_reset_zeroes_figures_and_moves_history(stack: Stack, tmp_pa
         stack.sim.order(ACCOUNT, "MNQ", "buy", 1)
         stack.sim.quote("MNQ", 19990.0, 19990.25, 19990.0)
         stack.sim.order(ACCOUNT, "MNQ", "sell", 1)
-        app = TraderApp(f"ws://127.0.0.1:{port}", account=ACCOUNT, notifier=RecordingNotifier(), clock=clock.now)
+        app = TraderApp(
+            f"ws://127.0.0.1:{port}", account=ACCOUNT, notifier=RecordingNotifier(), clock=clock.now
+        )
         async with app.run_test(size=(100, 30)) as pilot:
             await live(pilot, app)
-            await until(pilot, lambda: "Trades today 2" in text_of(app, "#ov-positions"), 10, "today's trades")
+            await until(
+                pilot, lambda: "Trades today 2" in text_of(app, "#ov-positions"), 10, "today's trades"
+            )
             day = app.view.info["tradingDay"]
             assert "reset 17:00 CT in 5s" in text_of(app, "#statusbar")
             clock.advance(timedelta(seconds=10))
@@ -158,7 +188,9 @@ async def test_daily_reset_zeroes_figures_and_moves_history(stack: Stack, tmp_pa
             await until(pilot, lambda: "Trades today 0" in text_of(app, "#ov-positions"), 5, "figures zeroed")
             assert "$0.00" in text_of(app, "#ov-realized")
             assert "reset 17:00 CT in 23h 59m" in text_of(app, "#statusbar")  # countdown restarted
-            assert app.view.previous_day is not None and app.view.previous_day["tradeCount"] == 2  # history moved
+            assert (
+                app.view.previous_day is not None and app.view.previous_day["tradeCount"] == 2
+            )  # history moved
     finally:
         daemon.request_stop("test done")
         await asyncio.wait_for(task, 20)

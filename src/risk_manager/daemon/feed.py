@@ -83,8 +83,9 @@ class DashboardFeed:
             return
         if event.name == E.QUOTE:
             cid = event.data.get("contractId") if isinstance(event.data, dict) else None
-            for account_id in engine.state.holders.get(cid, ()) if isinstance(cid, str) else ():
-                self._dirty_quotes[(account_id, cid)] = None
+            if isinstance(cid, str):
+                for holder in engine.state.holders.get(cid, ()):
+                    self._dirty_quotes[(holder, cid)] = None
         elif event.name == E.TICK:
             self._dirty.update(engine.account_ids())
         else:
@@ -271,7 +272,8 @@ def _account_of(event: InternalEvent) -> int | None:
     data = event.data
     if not isinstance(data, dict):
         return None
-    inner = data.get("data") if isinstance(data.get("data"), dict) else data
+    nested = data.get("data")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     value = inner.get("id") if event.name == E.ACCOUNT else inner.get("accountId")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -280,6 +282,7 @@ def _contract_of(event: InternalEvent) -> str | None:
     data = event.data
     if not isinstance(data, dict):
         return None
-    inner = data.get("data") if isinstance(data.get("data"), dict) else data
+    nested = data.get("data")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     value = inner.get("contractId")
     return value if isinstance(value, str) else None

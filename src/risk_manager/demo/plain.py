@@ -42,7 +42,7 @@ class PlainLines:
             return None
         if kind == "enforcement":
             state = str(data.get("state"))
-            key = ("enf", account, data.get("id"), state)
+            key: tuple[Any, ...] = ("enf", account, data.get("id"), state)
             if state not in FINAL or key in self._seen:
                 return None
             self._seen.add(key)

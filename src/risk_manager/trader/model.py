@@ -215,7 +215,8 @@ class DashboardModel:
         self.messages += 1
         self.last_message_at = now
         kind = msg.get("type")
-        data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+        raw = msg.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         account_id = msg.get("accountId")
         delta = Delta(account_id=account_id if isinstance(account_id, int) else None)
         if kind == "heartbeat":
@@ -229,13 +230,13 @@ class DashboardModel:
             self.daemon.update({k: v for k, v in data.items() if k in ("state", "version", "configLoadedAt")})
             delta.topics.add("connection")
             return delta
-        view = self.accounts.get(account_id) if isinstance(account_id, int) else None
+        found = self.accounts.get(account_id) if isinstance(account_id, int) else None
         handler = _HANDLERS.get(str(kind))
-        if view is None or handler is None:
+        if found is None or handler is None:
             self.ignored += 1
             return delta
-        view.confirmed_at = now
-        handler(view, data, msg, now, delta)
+        found.confirmed_at = now
+        handler(found, data, msg, now, delta)
         return delta
 
     def apply_history(self, account_id: int, op: str, items: list[dict[str, Any]]) -> Delta:

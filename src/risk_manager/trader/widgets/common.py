@@ -27,7 +27,7 @@ def contract_name(cid: str, symbol: Any = None) -> str:
     """``CON.F.US.MNQ.Z26`` -> ``MNQ Z6`` (symbol and contract month)."""
     parts = cid.split(".")
     if len(parts) >= 5 and parts[-1][:1] in MONTHS:
-        return f"{parts[-2]} {parts[-1][0]}{parts[-1][-1]}"
+        return f"{symbol or parts[-2]} {parts[-1][0]}{parts[-1][-1]}"
     return str(symbol or cid)
 
 

@@ -73,7 +73,7 @@ class OrdersTab(Vertical):
         done = []
         for oid, order in reversed(list(view.finished.items())):
             cells = self._cells(ctx, order)
-            status = ORDER_STATUS.get(order.get("status"), str(order.get("status")))
+            status = ORDER_STATUS.get(int(order.get("status") or 0), str(order.get("status")))
             rule = cancelled_by.get(str(oid))
             if rule and order.get("status") == 3:
                 status = f"cancelled by rule {int(str(rule)[-3:])}"
@@ -87,9 +87,9 @@ class OrdersTab(Vertical):
         return {
             "time": clock(when, ctx.tz),
             "contract": contract_name(str(order.get("contractId") or "")),
-            "type": ORDER_TYPES.get(order.get("type"), str(order.get("type"))),
+            "type": ORDER_TYPES.get(int(order.get("type") or 0), str(order.get("type"))),
             "side": "Buy" if order.get("side") == 0 else "Sell",
             "size": str(order.get("size")),
             "price": price(px) if px is not None else "—",
-            "status": ORDER_STATUS.get(order.get("status"), str(order.get("status"))),
+            "status": ORDER_STATUS.get(int(order.get("status") or 0), str(order.get("status"))),
         }

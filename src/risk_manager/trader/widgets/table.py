@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -65,7 +65,7 @@ class KeyedTable(DataTable[Any]):
         self._base.clear()
         self._order = []
 
-    def sync(self, rows: Sequence[tuple[str, dict[str, Text | str]]]) -> set[str]:
+    def sync(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> set[str]:
         """Show ``rows`` (key, {column: cell}); returns the keys that are new since the last sync."""
         now = time.monotonic()
         keys = [k for k, _ in rows]
@@ -84,10 +84,10 @@ class KeyedTable(DataTable[Any]):
                 before, after = old.get(col), wanted[key].get(col)
                 if before is not None and after is not None and before.plain != after.plain:
                     changed[(key, col)] = self._direction(col, before.plain, after.plain)
-        for cell, direction in changed.items():
-            if now - self._last_flash.get(cell, 0.0) >= MIN_FLASH_GAP_S:
-                self._last_flash[cell] = now
-                self._flash[cell] = (now + FLASH_S, self.palette.flash(direction))
+        for spot, direction in changed.items():
+            if now - self._last_flash.get(spot, 0.0) >= MIN_FLASH_GAP_S:
+                self._last_flash[spot] = now
+                self._flash[spot] = (now + FLASH_S, self.palette.flash(direction))
         self._base = wanted
         if keys != self._order:
             self._relayout(keys, wanted, now)
@@ -109,7 +109,7 @@ class KeyedTable(DataTable[Any]):
         self._loaded = True
         return new
 
-    def patch(self, key: str, cells: dict[str, Text | str]) -> None:
+    def patch(self, key: str, cells: Mapping[str, Any]) -> None:
         """Change some cells of one row (a quote: Last and Unrealized only); nothing else is touched."""
         base = self._base.get(key)
         if base is None or key not in self._order:
@@ -146,8 +146,8 @@ class KeyedTable(DataTable[Any]):
         rows_done = [key for key, until in self._new.items() if until <= now]
         if not done and not rows_done:
             return
-        for cell in done:
-            del self._flash[cell]
+        for spot in done:
+            del self._flash[spot]
         for key in rows_done:
             del self._new[key]
         touched = {key for key, _ in done} | set(rows_done)
