@@ -118,7 +118,7 @@ class _Status:
                 ends_at = lock.until
             what = "cooldown" if lock.kind == "cooldown" else "locked"
             scope = f" ({lock.symbol})" if lock.symbol else ""
-            text = f"{what}{scope}" + ("" if lock.until else " until an administrator unlocks")
+            text = f"{what}{scope}" + ("" if lock.until else " until unlocked")
         out: dict[str, Any] = {
             "ruleId": self.rule_id,
             "name": RULE_NAMES[self.rule_id],

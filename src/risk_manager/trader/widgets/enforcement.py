@@ -14,7 +14,7 @@ from risk_manager.trader.alerts import ACTION_WORDS
 from risk_manager.trader.fmt import clock, parse_time
 from risk_manager.trader.style import Palette
 from risk_manager.trader.widgets.base import ViewContext
-from risk_manager.trader.widgets.table import KeyedTable
+from risk_manager.trader.widgets.table import KeyedTable, fit
 
 COLUMNS = [
     ("time", "Time"),
@@ -23,6 +23,7 @@ COLUMNS = [
     ("result", "Result"),
     ("reason", "Reason"),
 ]
+WIDTHS = {"time": 8, "rule": 8, "action": 14, "result": 14}
 RESULTS = {"observed": "observed — not enforced", "interrupted": "interrupted (daemon stopped)"}
 
 
@@ -64,6 +65,8 @@ class EnforcementTab(Vertical):
         view = ctx.view
         if view is None:
             return
+        table = self.query_one("#enf-table", KeyedTable)
+        table.set_columns(COLUMNS, fit(ctx.width - 4, WIDTHS, "reason", COLUMNS))
         entries = list(view.enforcement.items())
         today = [e for _, e in entries if e.get("action") not in ("unlock",)]
         closed = sum(
@@ -97,4 +100,4 @@ class EnforcementTab(Vertical):
                     },
                 )
             )
-        self.query_one("#enf-table", KeyedTable).sync(rows)
+        table.sync(rows)

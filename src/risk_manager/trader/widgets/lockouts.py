@@ -14,7 +14,7 @@ from risk_manager.trader.fmt import clock, duration, parse_time
 from risk_manager.trader.style import Palette
 from risk_manager.trader.widgets.base import ViewContext
 from risk_manager.trader.widgets.common import left, until_text
-from risk_manager.trader.widgets.table import KeyedTable
+from risk_manager.trader.widgets.table import KeyedTable, fit
 
 ACTIVE = [
     ("rule", "Rule"),
@@ -32,6 +32,8 @@ HISTORY = [
     ("reason", "Reason"),
     ("ended", "Ended"),
 ]
+ACTIVE_W = {"rule": 20, "scope": 8, "since": 8, "until": 9, "left": 11}
+HISTORY_W = {"set": 8, "rule": 19, "scope": 8, "duration": 9, "ended": 18}
 ENDED = {
     "expiry": "expired",
     "daily_reset": "daily reset",
@@ -78,6 +80,10 @@ class LockoutsTab(Vertical):
         if view is None:
             return
         p = ctx.palette
+        active = self.query_one("#lock-active", KeyedTable)
+        active.set_columns(ACTIVE, fit(ctx.width - 4, ACTIVE_W, "reason", ACTIVE))
+        history = self.query_one("#lock-history", KeyedTable)
+        history.set_columns(HISTORY, fit(ctx.width - 4, HISTORY_W, "reason", HISTORY))
         rows = []
         for key, lock in view.lockouts.items():
             rule = view.rules.get(str(lock.get("ruleId")), {})
@@ -103,7 +109,7 @@ class LockoutsTab(Vertical):
         if view.observe_only and rows:
             title += " (observed — not enforced)"
         self.query_one("#lock-title", Static).update(title)
-        self.query_one("#lock-active", KeyedTable).sync(rows)
+        active.sync(rows)
         hist = []
         for key, item in reversed(list(view.history.items())):
             created, cleared = parse_time(item.get("createdAt")), parse_time(item.get("clearedAt"))
@@ -125,4 +131,4 @@ class LockoutsTab(Vertical):
                     },
                 )
             )
-        self.query_one("#lock-history", KeyedTable).sync(hist)
+        history.sync(hist)

@@ -17,23 +17,25 @@ from textual.widgets import Static
 from risk_manager.trader.fmt import duration, money, parse_time
 from risk_manager.trader.style import Palette
 from risk_manager.trader.widgets.base import ViewContext
-from risk_manager.trader.widgets.table import KeyedTable
+from risk_manager.trader.widgets.table import KeyedTable, fit
 
 RULE_IDS = [f"RULE-{n:03d}" for n in range(1, 13)]
+# Short names for the table (the daemon's full names are in the detail view).
 FALLBACK_NAMES = [
     "Max contracts",
-    "Max contracts per instrument",
+    "Contracts per symbol",
     "Daily realized loss",
     "Daily unrealized loss",
-    "Max unrealized profit",
+    "Unrealized profit",
     "Trade frequency",
     "Cooldown after loss",
-    "No stop-loss grace",
+    "No-stop grace",
     "Session hours",
     "Broker permission",
     "Symbol blocks",
     "Trade management",
 ]
+WIDTHS = {"n": 2, "rule": 21, "on": 2, "current": 13, "limit": 16, "used": 9}
 COLUMNS = [
     ("n", "#"),
     ("rule", "Rule"),
@@ -98,6 +100,8 @@ class RulesTab(Vertical):
         if view is None:
             return
         p = ctx.palette
+        table = self.query_one("#rules-table", KeyedTable)
+        table.set_columns(COLUMNS, fit(ctx.width - 4, WIDTHS, "state", COLUMNS))
         rows = []
         for n, rid in enumerate(RULE_IDS, start=1):
             rule = view.rules.get(rid) or {"ruleId": rid, "name": FALLBACK_NAMES[n - 1], "enabled": None}
@@ -118,7 +122,7 @@ class RulesTab(Vertical):
                     rid,
                     {
                         "n": str(n),
-                        "rule": str(rule.get("name") or FALLBACK_NAMES[n - 1]),
+                        "rule": FALLBACK_NAMES[n - 1],
                         "on": Text(
                             "?" if enabled is None else ("✓" if enabled else "✗"),
                             style=p.ok if enabled else p.muted,
@@ -134,7 +138,7 @@ class RulesTab(Vertical):
                     },
                 )
             )
-        self.query_one("#rules-table", KeyedTable).sync(rows)
+        table.sync(rows)
         footer = "Rules are set by the administrator."
         if view.observe_only:
             footer += "  Not enforced (observe-only)."

@@ -25,6 +25,16 @@ MIN_FLASH_GAP_S = 0.5
 _NUMBER = re.compile(r"[−\-+]?[\d,]*\.?\d+")
 
 
+def fit(total: int, fixed: Mapping[str, int], flex: str, columns: Sequence[tuple[str, str]], minimum: int = 12) -> dict[str, int]:
+    """Widths for ``columns`` inside ``total`` cells: the fixed ones, the rest to ``flex``."""
+    shown = [c for c, _ in columns]
+    used = sum(w for c, w in fixed.items() if c in shown) + 2 * len(shown) + 2  # cell padding, scrollbar
+    out = {c: w for c, w in fixed.items() if c in shown}
+    if flex in shown:
+        out[flex] = max(minimum, total - used)
+    return out
+
+
 def _number(text: str) -> float | None:
     match = _NUMBER.search(text)
     if match is None:
@@ -52,15 +62,21 @@ class KeyedTable(DataTable[Any]):
         self._last_flash: dict[tuple[str, str], float] = {}
         self._new: dict[str, float] = {}
         self._loaded = False
+        self._widths: dict[str, int] = {}
+        self._base_prev: dict[str, dict[str, Text]] = {}
 
-    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
-        """(key, label) pairs; re-lays the table only when they differ (a resize)."""
-        if list(columns) == self.columns_wanted:
+    def set_columns(self, columns: Sequence[tuple[str, str]], widths: Mapping[str, int] | None = None) -> None:
+        """(key, label) pairs and fixed column widths; re-lays the table only when they change.
+
+        Columns with a width wrap their text inside it (rows grow), so nothing scrolls sideways.
+        """
+        layout = (list(columns), dict(widths or {}))
+        if layout == (self.columns_wanted, self._widths):
             return
-        self.columns_wanted = list(columns)
+        self.columns_wanted, self._widths = layout
         self.clear(columns=True)
         for key, label in columns:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=self._widths.get(key))
         self._shown.clear()
         self._base.clear()
         self._order = []
@@ -89,7 +105,14 @@ class KeyedTable(DataTable[Any]):
                 self._last_flash[spot] = now
                 self._flash[spot] = (now + FLASH_S, self.palette.flash(direction))
         self._base = wanted
-        if keys != self._order:
+        grown = any(
+            len(cell.plain) > self._widths[col] and (self._base_prev.get(key, {}).get(col) or Text("")).plain != cell.plain
+            for key, cells in wanted.items()
+            for col, cell in cells.items()
+            if col in self._widths
+        )
+        self._base_prev = wanted
+        if keys != self._order or grown:
             self._relayout(keys, wanted, now)
         else:
             for key in keys:
@@ -168,7 +191,7 @@ class KeyedTable(DataTable[Any]):
             cells = [
                 self._styled(key, col, wanted[key].get(col, Text("")), now) for col, _ in self.columns_wanted
             ]
-            self.add_row(*cells, key=key)
+            self.add_row(*cells, key=key, height=None if self._widths else 1)
             self._shown[key] = dict(zip([c for c, _ in self.columns_wanted], cells, strict=True))
         self._order = keys
         if cursor_key in keys:
