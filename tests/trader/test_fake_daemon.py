@@ -117,3 +117,39 @@ async def test_repeated_pushes_make_one_row_one_toast_one_bell() -> None:
             trades = app.query_one("#pnl-trades", KeyedTable)
             await until(pilot, lambda: "20000099" in trades.row_keys(), 5, "the trade")
             assert trades.row_keys().count("20000099") == 1 and len(app.view.trades) == 8
+
+
+async def test_no_bell_and_no_notify_keep_the_toast_and_mute_silences_the_rest() -> None:
+    async with FakeDaemon() as fake:
+        fake.snapshot_data = snapshot()
+        notifier = RecordingNotifier()
+        app = app_for(fake, notifier=notifier, no_bell=True)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await until(pilot, lambda: app.link.state == "live" and app.view is not None, 10, "live")
+            lock = {
+                "lockoutId": "L7",
+                "ruleId": "RULE-006",
+                "scope": "account",
+                "symbol": None,
+                "kind": "cooldown",
+                "createdAt": iso(NOW),
+                "until": "2025-11-24T20:27:05Z",
+                "clearsOn": "time",
+                "reason": "11 trades in the last minute > limit 10",
+                "observed": False,
+            }
+            fake.push("lockout_set", lock, 12345)
+            await until(pilot, lambda: "COOLDOWN" in text_of(app, "#banners"), 10, "cooldown banner")
+            assert "COOLDOWN 5m 0s" in text_of(app, "#header")  # the countdown from the frozen clock
+            assert any("11 trades in the last minute" in n.message for n in app._notifications)  # toast kept
+            assert notifier.count("bell") == 0 and notifier.count("desktop") == 1  # --no-bell only
+            await pilot.press("m")
+            await until(pilot, lambda: app.muted and "[muted]" in text_of(app, "#statusbar"), 5, "muted")
+            fake.push(
+                "lockout_set", dict(lock, lockoutId="L8", ruleId="RULE-007", reason="trade loss"), 12345
+            )
+            await until(pilot, lambda: "L8" in app.view.lockouts, 5, "second lockout applied")
+            await until(
+                pilot, lambda: any("trade loss" in n.message for n in app._notifications), 5, "its toast"
+            )
+            assert notifier.count("desktop") == 1  # muted: no new desktop notification

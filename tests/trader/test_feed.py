@@ -26,10 +26,14 @@ class Recorder:
 
 
 def test_rule_status_changes_are_pushed_once_and_the_daily_reset_is_announced() -> None:
-    engine = engine_with_contracts(config({"daily_realized_loss": {"loss_limit": 500, "lockout_until": "daily_reset"}}))
+    engine = engine_with_contracts(
+        config({"daily_realized_loss": {"loss_limit": 500, "lockout_until": "daily_reset"}})
+    )
     now = [T0]
     api = Recorder()
-    feed = DashboardFeed(SimpleNamespace(engine=engine, pipeline=None, api=api, persist=None), clock=lambda: now[0])
+    feed = DashboardFeed(
+        SimpleNamespace(engine=engine, pipeline=None, api=api, persist=None), clock=lambda: now[0]
+    )
     engine.tick(T0)
     baseline = {r["ruleId"]: r for r in feed.rules(123)}  # what a snapshot carries
     feed.on_event(InternalEvent(E.TICK))
@@ -43,7 +47,9 @@ def test_rule_status_changes_are_pushed_once_and_the_daily_reset_is_announced() 
     feed.on_event(InternalEvent(E.TRADE, payload))
     status = api.of("rule_status")
     assert [s["ruleId"] for s in status] == ["RULE-003"]  # only the rule that changed
-    assert status[0]["state"] == "locked" and status[0]["pctUsed"] == 120.0 and status[0]["value"] == "-600.00"
+    assert (
+        status[0]["state"] == "locked" and status[0]["pctUsed"] == 120.0 and status[0]["value"] == "-600.00"
+    )
     feed.on_event(InternalEvent(E.TICK))  # nothing changed: nothing pushed again
     assert len(api.of("rule_status")) == 1
 

@@ -300,7 +300,30 @@ class TraderApp(App[int]):
             self._sticky = False
             self.notify("Daemon back online — data is live.", severity="information", timeout=5)
         self._pick_account()
+        self._load_history()
         self._redraw(None)
+
+    def _load_history(self) -> None:
+        """Today's lockout history of the shown account (the snapshot carries only active lockouts)."""
+        view = self.view
+        if view is None or self.link.state != LIVE:
+            return
+        day = str(view.info.get("tradingDay"))
+        key = (view.account_id, day)
+        if key in self._history_requested:
+            return
+        self._history_requested.add(key)
+
+        async def load() -> None:
+            data = {"accountId": view.account_id, "tradingDay": day, "limit": 200}
+            reply = await self.link.request("history.lockouts", data)
+            if reply is None or not isinstance(reply.get("data"), dict):
+                return
+            items = [i for i in reply["data"].get("items") or [] if isinstance(i, dict)]
+            delta = self.model.apply_history(view.account_id, "history.lockouts", items)
+            self._safe(lambda: self._redraw(delta.topics))
+
+        self.run_worker(load(), exclusive=False)
 
     def link_message(self, msg: dict[str, Any]) -> None:
         self._safe(lambda: self._message(msg))
@@ -433,6 +456,7 @@ class TraderApp(App[int]):
             if account_id is not None:
                 self.account_id = account_id
                 self.notice = None
+            self._load_history()
             self._safe(lambda: self._redraw(None))
 
         self.push_screen(AccountScreen(rows, self.account_id), chosen)

@@ -248,8 +248,9 @@ class DashboardModel:
         if op == "history.lockouts":
             for item in items:
                 key = _lockout_key(item)
-                if key not in view.history:
-                    view.history[key] = dict(item)
+                merged = dict(item)
+                merged.update({k: v for k, v in view.history.get(key, {}).items() if v is not None})
+                view.history[key] = merged
             view.history = OrderedDict(
                 sorted(view.history.items(), key=lambda kv: kv[1].get("createdAt") or "")
             )

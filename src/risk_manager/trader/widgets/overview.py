@@ -7,31 +7,45 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual_plotext import PlotextPlot
 
 from risk_manager.trader.fmt import dec, duration, money, price
 from risk_manager.trader.widgets.base import Figure, ViewContext, line
 from risk_manager.trader.widgets.common import account_status, contract_name, lockout_banner
+from risk_manager.trader.widgets.pnl import draw_chart, loss_limit
+
+WIDE = 120  # at 120 columns and more the P&L chart stands beside the figures (trader-cli.md §9)
 
 
 class OverviewTab(VerticalScroll):
     DEFAULT_CSS = """
     OverviewTab Figure { height: auto; }
     OverviewTab Horizontal { height: auto; }
-    OverviewTab #ov-realized, OverviewTab #ov-unrealized { width: 32; }
+    OverviewTab #ov-realized, OverviewTab #ov-unrealized { width: auto; margin-right: 4; }
+    OverviewTab #ov-wide { height: auto; }
+    OverviewTab #ov-figures { width: 1fr; height: auto; }
+    OverviewTab #ov-chart { width: 50; height: 14; display: none; }
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._drawn: object = None
+
     def compose(self) -> ComposeResult:
-        yield Figure(id="ov-status")
-        with Horizontal():
-            yield Figure(id="ov-realized", favour=1)
-            yield Figure(id="ov-unrealized", favour=1)
-            yield Figure(id="ov-net", favour=1)
-        yield Figure(id="ov-limit")
-        yield Figure(id="ov-positions")
-        yield Figure(id="ov-lockout")
-        yield Figure(id="ov-connection")
-        yield Figure(id="ov-closest")
+        with Horizontal(id="ov-wide"):
+            with Vertical(id="ov-figures"):
+                yield Figure(id="ov-status")
+                with Horizontal():
+                    yield Figure(id="ov-realized", favour=1)
+                    yield Figure(id="ov-unrealized", favour=1)
+                    yield Figure(id="ov-net", favour=1)
+                yield Figure(id="ov-limit")
+                yield Figure(id="ov-positions")
+                yield Figure(id="ov-lockout")
+                yield Figure(id="ov-connection")
+                yield Figure(id="ov-closest")
+            yield PlotextPlot(id="ov-chart")
 
     def refresh_view(self, ctx: ViewContext) -> None:
         p = ctx.palette
@@ -66,6 +80,10 @@ class OverviewTab(VerticalScroll):
         fig("#ov-lockout", Figure).show(line("Lockout     ", lock_text), palette=p)
         fig("#ov-connection", Figure).show(self._connection(ctx), palette=p)
         fig("#ov-closest", Figure).show(self._closest(ctx), palette=p)
+        chart = fig("#ov-chart", PlotextPlot)
+        chart.display = ctx.width >= WIDE
+        if chart.display:
+            self._drawn = draw_chart(chart, ctx, loss_limit(ctx), self._drawn)
 
     def _limit(self, ctx: ViewContext) -> Text:
         p = ctx.palette

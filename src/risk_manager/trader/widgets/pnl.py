@@ -81,8 +81,7 @@ class PnlTab(Vertical):
             pnl.get("realized"),
             p,
         )
-        rule = view.rules.get("RULE-003") or {}
-        limit = dec(rule.get("limit")) if rule.get("enabled") else None
+        limit = loss_limit(ctx)
         realized = dec(pnl.get("realized")) or Decimal(0)
         parts = []
         if view.best is not None:
@@ -102,47 +101,7 @@ class PnlTab(Vertical):
             self._trades(ctx)
 
     def _chart(self, ctx: ViewContext, limit: Decimal | None) -> None:
-        view = ctx.view
-        assert view is not None
-        points = [pt for pt in view.series if pt[1] is not None]
-        key = (len(points), points[-1] if points else None, limit, ctx.offline, ctx.palette.mono)
-        if key == self._chart_key:
-            return
-        self._chart_key = key
-        widget = self.query_one("#pnl-chart", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.clear_figure()
-        mono = ctx.palette.mono
-        if points:
-            start = points[0][0]
-            xs = [(pt[0] - start).total_seconds() / 60 for pt in points]
-            realized = [float(pt[1] or 0) for pt in points]
-            nets = [float(pt[2]) if pt[2] is not None else float(pt[1] or 0) for pt in points]
-            if len(xs) == 1:
-                xs, realized, nets = [xs[0], xs[0] + 1], realized * 2, nets * 2
-            if not ctx.offline:
-                plt.plot(xs, nets, marker="braille", color=None if mono else "green", label="net")
-            plt.plot(
-                xs,
-                realized,
-                marker="dot" if mono else "braille",
-                color=None if mono else "cyan",
-                label="realized",
-            )
-            plt.xticks(*_ticks(xs, start, ctx))
-        plt.horizontal_line(0, color=None if mono else "white")
-        if limit is not None:
-            plt.horizontal_line(-float(limit), color=None if mono else "red")
-            low = -float(limit) * 1.1
-            ys = [float(pt[2] if pt[2] is not None else pt[1] or 0) for pt in points] + [0.0]
-            plt.ylim(min(low, min(ys)), max(max(ys), float(limit) * 0.25))
-        plt.title(
-            "Net P&L today"
-            + (" (realized only, offline)" if ctx.offline else "")
-            + ("   — loss limit" if limit is not None else "")
-        )
-        widget.refresh()
+        self._chart_key = draw_chart(self.query_one("#pnl-chart", PlotextPlot), ctx, limit, self._chart_key)
 
     def _trades(self, ctx: ViewContext) -> None:
         view = ctx.view
@@ -189,3 +148,57 @@ def _ticks(xs: list[float], start: datetime, ctx: ViewContext) -> tuple[list[flo
     ticks = [min(xs) + span * i / (count - 1 if count > 1 else 1) for i in range(count)]
     labels = [(start + timedelta(minutes=t)).astimezone(ctx.tz).strftime("%H:%M") for t in ticks]
     return ticks, labels
+
+
+def loss_limit(ctx: ViewContext) -> Decimal | None:
+    rule = (ctx.view.rules.get("RULE-003") if ctx.view else None) or {}
+    return dec(rule.get("limit")) if rule.get("enabled") else None
+
+
+def draw_chart(widget: PlotextPlot, ctx: ViewContext, limit: Decimal | None, drawn: object = None) -> object:
+    """Net (and realized) P&L since the start of the day with the loss limit; redrawn only when the
+    points or the limit changed. Returns what was drawn, to pass back next time."""
+    view = ctx.view
+    assert view is not None
+    points = [pt for pt in view.series if pt[1] is not None]
+    key = (len(points), points[-1] if points else None, limit, ctx.offline, ctx.palette.mono, view.account_id)
+    if key == drawn:
+        return drawn
+    plt = widget.plt
+    plt.clear_data()
+    plt.clear_figure()
+    mono = ctx.palette.mono
+    ys = [0.0]
+    if points:
+        start = points[0][0]
+        xs = [(pt[0] - start).total_seconds() / 60 for pt in points]
+        realized = [float(pt[1] or 0) for pt in points]
+        nets = [float(pt[2]) if pt[2] is not None else float(pt[1] or 0) for pt in points]
+        if len(xs) == 1:
+            xs, realized, nets = [xs[0], xs[0] + 1], realized * 2, nets * 2
+        if not ctx.offline:
+            plt.plot(xs, nets, marker="braille", color=None if mono else "green", label="net")
+            ys += nets
+        plt.plot(
+            xs,
+            realized,
+            marker="dot" if mono else "braille",
+            color=None if mono else "cyan",
+            label="realized",
+        )
+        ys += realized
+        plt.xticks(*_ticks(xs, start, ctx))
+    plt.horizontal_line(0, color=None if mono else "white")
+    low, high = min(ys), max(ys)
+    if limit is not None:
+        plt.horizontal_line(-float(limit), color=None if mono else "red")
+        low, high = min(-float(limit) * 1.1, low), max(high, float(limit) * 0.25)
+    if high - low < 1:
+        low, high = low - 50, high + 50
+    plt.ylim(low, high)
+    ticks = [low + (high - low) * i / 4 for i in range(5)]
+    plt.yticks(ticks, [money(round(t)).replace(".00", "") for t in ticks])
+    title = "Net P&L today" + (" (realized only, offline)" if ctx.offline else "")
+    plt.title(title + ("   — loss limit" if limit is not None else ""))
+    widget.refresh()
+    return key

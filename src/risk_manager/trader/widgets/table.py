@@ -25,7 +25,9 @@ MIN_FLASH_GAP_S = 0.5
 _NUMBER = re.compile(r"[−\-+]?[\d,]*\.?\d+")
 
 
-def fit(total: int, fixed: Mapping[str, int], flex: str, columns: Sequence[tuple[str, str]], minimum: int = 12) -> dict[str, int]:
+def fit(
+    total: int, fixed: Mapping[str, int], flex: str, columns: Sequence[tuple[str, str]], minimum: int = 12
+) -> dict[str, int]:
     """Widths for ``columns`` inside ``total`` cells: the fixed ones, the rest to ``flex``."""
     shown = [c for c, _ in columns]
     used = sum(w for c, w in fixed.items() if c in shown) + 2 * len(shown) + 2  # cell padding, scrollbar
@@ -65,7 +67,9 @@ class KeyedTable(DataTable[Any]):
         self._widths: dict[str, int] = {}
         self._base_prev: dict[str, dict[str, Text]] = {}
 
-    def set_columns(self, columns: Sequence[tuple[str, str]], widths: Mapping[str, int] | None = None) -> None:
+    def set_columns(
+        self, columns: Sequence[tuple[str, str]], widths: Mapping[str, int] | None = None
+    ) -> None:
         """(key, label) pairs and fixed column widths; re-lays the table only when they change.
 
         Columns with a width wrap their text inside it (rows grow), so nothing scrolls sideways.
@@ -106,7 +110,8 @@ class KeyedTable(DataTable[Any]):
                 self._flash[spot] = (now + FLASH_S, self.palette.flash(direction))
         self._base = wanted
         grown = any(
-            len(cell.plain) > self._widths[col] and (self._base_prev.get(key, {}).get(col) or Text("")).plain != cell.plain
+            len(cell.plain) > self._widths[col]
+            and (self._base_prev.get(key, {}).get(col) or Text("")).plain != cell.plain
             for key, cells in wanted.items()
             for col, cell in cells.items()
             if col in self._widths
