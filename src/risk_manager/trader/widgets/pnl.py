@@ -90,7 +90,7 @@ class PnlTab(Vertical):
             parts.append(f"Worst {money(view.worst[0])} at {clock(view.worst[1], ctx.tz)}")
         if limit is not None:
             parts.append(
-                f"Loss limit {money(limit, signed=False)} · buffer {money(limit + min(realized, Decimal(0)), signed=False)}"
+                f"Loss limit {money(limit, signed=False)} · buffer {money(max(limit + min(realized, Decimal(0)), Decimal(0)), signed=False)}"
             )
         self.query_one("#pnl-range", Figure).show(
             Text("   ".join(parts) or "No trades yet today."), palette=p
