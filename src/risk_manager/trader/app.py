@@ -140,6 +140,9 @@ class TraderApp(App[int]):
         self._pnl_requested: set[tuple[int, str]] = set()
         self._history_requested: set[tuple[int, str]] = set()
         self._known: set[int] = set()
+        self._pending: set[str] = set()
+        self._flush_scheduled = False
+        self._chrome_cache: dict[str, Any] = {}
 
     # ----- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -214,7 +217,13 @@ class TraderApp(App[int]):
 
     @property
     def active_tab(self) -> str:
-        return str(self.query_one("#tabs", TabbedContent).active)
+        tabs = self.query("#tabs")
+        return str(tabs.first(TabbedContent).active) if tabs else "overview"
+
+    @property
+    def drawn(self) -> bool:
+        """The main screen is composed (messages may arrive before it is, and after it is gone)."""
+        return bool(self.query("#tabs"))
 
     def _safe(self, work: Callable[[], Any]) -> Any:
         """Run a handler; a failure is logged and shown, never fatal (§11)."""
@@ -231,14 +240,24 @@ class TraderApp(App[int]):
     # ----- drawing ---------------------------------------------------------------------------------
     def _redraw(self, topics: set[str] | None) -> None:
         """Chrome always; the active tab when ``topics`` touch it (None: everything it shows)."""
+        if not self.drawn:
+            return
         ctx = self.context()
         self._chrome(ctx)
         tab = self.active_tab
         if topics is None or topics & TOPIC_TABS[tab]:
             self._refresh_tab(tab, ctx, topics)
 
+    def _set(self, selector: str, content: Any) -> None:
+        """Update a line of the frame only when its text or style changed (no needless repaint)."""
+        key = (content.plain, tuple(content.spans), str(content.style)) if isinstance(content, Text) else content
+        if self._chrome_cache.get(selector) == key:
+            return
+        self._chrome_cache[selector] = key
+        self.query_one(selector, Static).update(content)
+
     def _chrome(self, ctx: ViewContext) -> None:
-        self.query_one("#header", Static).update(header(ctx, self.link))
+        self._set("#header", header(ctx, self.link))
         lines = banners(
             ctx, protocol=self.protocol_error, offline_error=self.offline_error, notice=self.notice
         )
@@ -277,6 +296,8 @@ class TraderApp(App[int]):
 
     def _tick(self) -> None:
         def work() -> None:
+            if not self.drawn:
+                return
             self._redraw(None)
             for table in self.query(KeyedTable):
                 table.expire()
@@ -344,7 +365,7 @@ class TraderApp(App[int]):
             for alert in self.policy.consume(delta, view):
                 self._alert(alert)
         quotes = {t for t in delta.topics if t.startswith("quote:")}
-        if quotes:
+        if quotes and self.drawn:
             ctx = self.context()
             if self.active_tab == "positions":
                 positions = self.query_one("#positions-view", PositionsTab)
@@ -352,7 +373,16 @@ class TraderApp(App[int]):
                     positions.quote_cells(ctx, topic.split(":", 1)[1])
         topics = delta.topics - quotes
         if topics:
-            self._redraw(topics)
+            self._pending |= topics
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self.call_later(self._flush_pending)  # after the messages already queued: one redraw per burst
+
+    def _flush_pending(self) -> None:
+        self._flush_scheduled = False
+        topics, self._pending = self._pending, set()
+        if topics:
+            self._safe(lambda: self._redraw(topics))
 
     def link_state(self, reason: str) -> None:
         def work() -> None:

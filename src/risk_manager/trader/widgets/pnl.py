@@ -8,6 +8,7 @@ point is added (a trade, a P&L change, once a minute), never per quote.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from risk_manager.trader.widgets.common import contract_name
 from risk_manager.trader.widgets.table import KeyedTable
 
 RECENT = 20
+CHART_EVERY_S = 0.5
 
 
 class PnlTab(Vertical):
@@ -35,6 +37,8 @@ class PnlTab(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._palette = palette
         self._chart_key: object = None
+        self._chart_at = 0.0
+        self._chart_timer = False
 
     def compose(self) -> ComposeResult:
         yield Figure(id="pnl-summary", favour=1)
@@ -101,7 +105,20 @@ class PnlTab(Vertical):
             self._trades(ctx)
 
     def _chart(self, ctx: ViewContext, limit: Decimal | None) -> None:
+        """Redraw the chart at most every 0.5 s: a plotext render costs tens of milliseconds, and at
+        10 fills a second it must not delay the figures (they are drawn at once)."""
+        now = time.monotonic()
+        if now - self._chart_at < CHART_EVERY_S:
+            if not self._chart_timer:
+                self._chart_timer = True
+                self.set_timer(CHART_EVERY_S - (now - self._chart_at), lambda: self._chart_later(ctx, limit))
+            return
+        self._chart_at = now
         self._chart_key = draw_chart(self.query_one("#pnl-chart", PlotextPlot), ctx, limit, self._chart_key)
+
+    def _chart_later(self, ctx: ViewContext, limit: Decimal | None) -> None:
+        self._chart_timer = False
+        self._chart(ctx, limit)
 
     def _trades(self, ctx: ViewContext) -> None:
         view = ctx.view
