@@ -146,7 +146,7 @@ async def run(args: argparse.Namespace) -> int:
                 while app.link.state != "live" or app.view is None:
                     if time.monotonic() > deadline:
                         raise SystemExit("dashboard did not connect")
-                    await pilot.pause(0.1)
+                    await asyncio.sleep(0.1)  # polling the link state, bounded by the deadline above
                 await pilot.press("2")  # the P&L tab: figures, chart and recent trades move with every fill
                 driver.start()
                 await asyncio.sleep(2.0)  # warm-up, not synchronisation

@@ -143,6 +143,7 @@ class TraderApp(App[int]):
         self._pending: set[str] = set()
         self._flush_scheduled = False
         self._chrome_cache: dict[str, Any] = {}
+        self._screen_ready = False
 
     # ----- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -174,7 +175,7 @@ class TraderApp(App[int]):
     def on_mount(self) -> None:
         if self.log_file is not None:
             _file_log(self.log_file)
-        self._link_task = asyncio.get_running_loop().create_task(self.link.run(), name="trader-link")
+        self.call_after_refresh(self._start_link)  # messages only once the screen exists
         self.set_interval(1.0, self._tick)
         if self.stop_after is not None:
             self.set_timer(self.stop_after, lambda: self.exit(0))
@@ -184,7 +185,13 @@ class TraderApp(App[int]):
         if probe is not None and not self.no_notify:
             self.run_worker(probe(), exclusive=False)
 
+    def _start_link(self) -> None:
+        self._screen_ready = True
+        self._link_task = asyncio.get_running_loop().create_task(self.link.run(), name="trader-link")
+        self._safe(lambda: self._redraw(None))
+
     async def on_unmount(self) -> None:
+        self._screen_ready = False
         if self._link_task is not None:
             self._link_task.cancel()
             await asyncio.gather(self._link_task, return_exceptions=True)
@@ -217,13 +224,12 @@ class TraderApp(App[int]):
 
     @property
     def active_tab(self) -> str:
-        tabs = self.query("#tabs")
-        return str(tabs.first(TabbedContent).active) if tabs else "overview"
+        return str(self.query_one("#tabs", TabbedContent).active) if self.drawn else "overview"
 
     @property
     def drawn(self) -> bool:
-        """The main screen is composed (messages may arrive before it is, and after it is gone)."""
-        return bool(self.query("#tabs"))
+        """The main screen is composed and not yet torn down."""
+        return self._screen_ready and self.is_running
 
     def _safe(self, work: Callable[[], Any]) -> Any:
         """Run a handler; a failure is logged and shown, never fatal (§11)."""
@@ -250,7 +256,11 @@ class TraderApp(App[int]):
 
     def _set(self, selector: str, content: Any) -> None:
         """Update a line of the frame only when its text or style changed (no needless repaint)."""
-        key = (content.plain, tuple(content.spans), str(content.style)) if isinstance(content, Text) else content
+        key = (
+            (content.plain, tuple(content.spans), str(content.style))
+            if isinstance(content, Text)
+            else content
+        )
         if self._chrome_cache.get(selector) == key:
             return
         self._chrome_cache[selector] = key
@@ -376,7 +386,9 @@ class TraderApp(App[int]):
             self._pending |= topics
             if not self._flush_scheduled:
                 self._flush_scheduled = True
-                self.call_later(self._flush_pending)  # after the messages already queued: one redraw per burst
+                self.call_later(
+                    self._flush_pending
+                )  # after the messages already queued: one redraw per burst
 
     def _flush_pending(self) -> None:
         self._flush_scheduled = False

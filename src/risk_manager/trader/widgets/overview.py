@@ -93,7 +93,9 @@ class OverviewTab(VerticalScroll):
         limit = dec(rule.get("limit"))
         used = rule.get("pctUsed")
         realized = dec(ctx.view.pnl.get("realized")) if ctx.view else None
-        buffer = None if limit is None or realized is None else max(limit + min(realized, Decimal(0)), Decimal(0))
+        buffer = (
+            None if limit is None or realized is None else max(limit + min(realized, Decimal(0)), Decimal(0))
+        )
         return line(
             f"Loss limit  {money(limit, signed=False)}  used ",
             p.pct(used),
