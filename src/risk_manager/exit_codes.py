@@ -13,3 +13,5 @@ EXIT_NOT_INSTALLED = 9
 #: means "not installed"; the second meaning gets its own code)
 EXIT_ALREADY_INSTALLED = 10
 EXIT_INTERRUPTED = 130
+EXIT_UNKNOWN_ACCOUNT = 7  # trader dashboard: --account names no monitored account
+EXIT_NOT_INTERACTIVE = 10  # trader dashboard: stdin/stdout is not a terminal

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-LINE = re.compile(r"^(\S+) account=(\d+) (\w+) (\{.*\})$")
+# 08:42:45 CT  1001   RULE-002  reduce position MNQ Z6   done     MNQ net contracts 6 > limit 4
+LINE = re.compile(r"^(\d\d:\d\d:\d\d) \S+\s+(\d+)\s+(RULE-\d{3}|-)\s+(.+)$")
 
 
-def test_demo_shows_rules_firing_within_a_minute() -> None:
+def test_demo_prints_one_readable_line_per_event_within_a_minute() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "risk_manager", "demo", "--no-dashboard", "--duration", "40"],
         capture_output=True,
@@ -22,21 +22,20 @@ def test_demo_shows_rules_firing_within_a_minute() -> None:
     events = []
     for line in proc.stdout.splitlines():
         match = LINE.match(line)
-        if match:
-            events.append((int(match.group(2)), match.group(3), json.loads(match.group(4))))
-    done = {
-        (acct, e["ruleId"], e["action"])
-        for acct, kind, e in events
-        if kind == "enforcement" and e["state"] == "done"
-    }
-    assert (1001, "RULE-002", "reduce_position") in done, proc.stdout[-3000:]  # 6 MNQ > 4 at ~20 s
-    assert (1001, "RULE-011", "close_position") in done  # blocked CL at ~35 s
-    locks = [e for acct, kind, e in events if kind == "lockout_set"]
-    assert any(e["ruleId"] == "RULE-011" for e in locks)
+        assert match is not None, f"not a readable event line: {line!r}"
+        assert not line.lstrip().startswith("{") and '{"' not in line  # no raw JSON
+        events.append((int(match.group(2)), match.group(3), match.group(4)))
+    rest = [r for acct, rule, r in events if acct == 1001 and rule == "RULE-002"]
+    assert any("reduce position MNQ" in r and " done " in r and "6 > limit 4" in r for r in rest), (
+        proc.stdout[-3000:]
+    )
+    blocked = [r for acct, rule, r in events if acct == 1001 and rule == "RULE-011"]
+    assert any(r.startswith("close position CL") and " done " in r for r in blocked), proc.stdout
+    assert any(r.startswith("lock CL") and "set until an administrator unlocks" in r for r in blocked)
+    # One line per event: the same record is never printed twice.
+    assert len(proc.stdout.splitlines()) == len(set(proc.stdout.splitlines()))
     # No scary noise in a healthy demo.
-    assert not [
-        e for _, kind, e in events if kind == "warning" and "no contract details" in e.get("message", "")
-    ]
+    assert "no contract details" not in proc.stdout
     # The throwaway working directory is removed when --keep is not given.
     workdir = re.search(r"working directory (\S+)", proc.stderr)
     assert workdir is not None and not Path(workdir.group(1)).exists()

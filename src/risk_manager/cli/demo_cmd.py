@@ -1,9 +1,8 @@
-"""``risk-manager demo``: the simulator's scripted trader, the real daemon, and a live view."""
+"""``risk-manager demo``: the simulator's scripted trader, the real daemon, and the trader dashboard on it."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Annotated
 
@@ -14,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         no_dashboard: Annotated[
-            bool, typer.Option("--no-dashboard", help="Plain text lines instead of the live view.")
+            bool, typer.Option("--no-dashboard", help="One plain line per event instead of the dashboard.")
         ] = False,
         seed: Annotated[int, typer.Option("--seed", help="Simulator seed (same seed, same prices).")] = 0,
         keep: Annotated[
@@ -32,7 +31,7 @@ def register(app: typer.Typer) -> None:
         try:
             stack.start()
             typer.echo(f"Daemon local API at {stack.api_url}; working directory {stack.workdir}", err=True)
-            # The live view needs a terminal; piped or redirected output gets plain lines.
+            # The dashboard needs a terminal; piped or redirected output gets plain lines.
             plain = no_dashboard or not sys.stdout.isatty()
             asyncio.run(_watch(stack.api_url, stack, plain, duration))
         except DemoError as exc:
@@ -47,31 +46,43 @@ def register(app: typer.Typer) -> None:
 
 
 async def _watch(url: str, stack: object, plain: bool, duration: float | None) -> None:
-    from risk_manager.demo.live_view import run_view
-
-    narration = getattr(stack, "narration", None)
-    task = asyncio.create_task(_plain(url) if plain else run_view(url, narration))
+    task = asyncio.create_task(_plain(url) if plain else _dashboard(url, stack, duration))
     try:
         if duration is None:
             await task
         else:
-            await asyncio.wait({task}, timeout=duration)
+            await asyncio.wait({task}, timeout=duration + (5 if not plain else 0))
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def _plain(url: str) -> None:
-    from websockets.asyncio.client import connect
+async def _dashboard(url: str, stack: object, duration: float | None) -> None:
+    """The real trader dashboard on the demo's daemon; the selection screen lists both accounts."""
+    from risk_manager.trader.app import TraderApp
 
-    async with connect(url, max_size=None) as ws:
-        async for raw in ws:
-            msg = json.loads(raw)
-            if msg.get("type") in ("enforcement", "lockout_set", "lockout_cleared", "warning", "connection"):
-                data = msg.get("data") or {}
-                if msg["type"] == "enforcement" and data.get("state") not in ("done", "failed", "observed"):
-                    continue
-                print(
-                    f"{msg.get('ts')} account={msg.get('accountId')} {msg['type']} {json.dumps(data)}",
-                    flush=True,
-                )
+    workdir = getattr(stack, "workdir", None)
+    app = TraderApp(
+        url,
+        db_path=None if workdir is None else workdir / "data" / "risk.db",
+        narration=getattr(stack, "narration", None),
+        log_file=None if workdir is None else workdir / "logs" / "trader.log",
+        stop_after=duration,
+    )
+    await app.run_async()
+
+
+async def _plain(url: str) -> None:
+    from risk_manager.demo.plain import PlainLines
+    from risk_manager.trader.client import DaemonClient
+
+    lines = PlainLines()
+    client = DaemonClient(url, silence_s=30.0)
+    await client.open()
+    try:
+        while True:
+            text = lines.line(await client.receive())
+            if text:
+                print(text, flush=True)
+    finally:
+        await client.close()

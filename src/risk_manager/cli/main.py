@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "risk_manager.cli.service_cmd",
     "risk_manager.cli.doctor_cmd",
     "risk_manager.cli.admin_cmd",
+    "risk_manager.cli.trader_cmd",
 )
 
 

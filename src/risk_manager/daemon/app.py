@@ -38,6 +38,7 @@ from risk_manager.daemon.dispatch import Dispatcher
 from risk_manager.daemon.enforcement.executor import Executor
 from risk_manager.daemon.enforcement.recovery import Recovery
 from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.feed import DashboardFeed
 from risk_manager.daemon.lifecycle import Lifecycle, RunState
 from risk_manager.daemon.logs.files import LogSystem, setup_logging
 from risk_manager.daemon.logs.sinks import EnforcementJournal, LogSink
@@ -129,6 +130,7 @@ class Daemon:
         self.catalog: ContractCatalog | None = None
         self.logins: Logins | None = None
         self.recovery: Recovery | None = None
+        self.feed: DashboardFeed | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._provider: DaemonProvider | None = None
         self._signal_reload: asyncio.Task[None] | None = None
@@ -331,6 +333,7 @@ class Daemon:
             on_contract_seen=self._contract_seen,
         )
         self.executor.set_update_hook(self.dispatch.on_work_update)
+        self.feed = DashboardFeed(engine, notifier, clock, defer=pipeline.later, store=self.persist)
         self.catalog = ContractCatalog(engine, pipeline, self.persist, clock)
         self.reloader = ConfigReloader(
             self.options.config_dir,
@@ -359,6 +362,7 @@ class Daemon:
             clock=self.clock,
             logins=lambda: list(self.logins or ()),
             config_dir=self.options.config_dir,
+            rules=self.feed.rules if self.feed is not None else None,
         )
         self._provider = provider
         self.notifier.subscribe(provider)  # a fresh ``status`` push when storage health changes
@@ -488,8 +492,12 @@ class Daemon:
         await self.dispatch.on_actions(actions, event)
 
     def _on_applied(self, event: Any) -> None:
-        assert self.dispatch is not None
+        assert self.dispatch is not None and self.feed is not None
         self.dispatch.on_applied(event)
+        try:
+            self.feed.on_event(event)
+        except Exception:
+            log.exception("dashboard feed failed on %s", event.name)
 
     def _ops_for(self, account_id: int) -> BrokerOps | None:
         return self.logins.ops_for(account_id) if self.logins is not None else None

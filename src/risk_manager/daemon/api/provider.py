@@ -63,6 +63,8 @@ class DaemonProvider:
     clock: Clock
     logins: Callable[[], Iterable[LoginStatus]]
     config_dir: Path
+    #: every rule's status for an account (the dashboard feed), for snapshots
+    rules: Callable[[int], list[dict[str, Any]]] | None = None
     _events_mark: tuple[int, float] = field(init=False)
     _rate: float = field(init=False, default=0.0)
     name = "status"
@@ -93,6 +95,7 @@ class DaemonProvider:
             protection=str(prot.state if prot else ProtectionState.RECONCILING),
             connection=prot.connection() if prot else {},
             enforcement=self.recent.newest_first(account_id),
+            rules=self.rules(account_id) if self.rules is not None else None,
         )
 
     def snapshot(self, account_id: int | None) -> dict[str, Any]:

@@ -196,6 +196,8 @@ def account_view(
         "balance": money(acct.balance),
         "tradingDay": _part("trading day", lambda: _trading_day(acct, now), lambda: None),
         "nextResetAt": iso(acct.next_reset),
+        "timezone": s.timezone.key,
+        "resetTime": s.reset_time.strftime("%H:%M"),
         "pnl": _part("P&L", lambda: pnl_view(engine, acct, now), lambda: _reduced_pnl(acct)),
         "positions": _each("position", acct.positions.values(), pos_view, _reduced_pos),
         "orders": _each("order", acct.orders.values(), order_view, _reduced_order),

@@ -261,6 +261,13 @@ class Persistence:
             self._maintenance_day = today
             self._maintenance = asyncio.get_running_loop().create_task(self._maintain(now, today))
 
+    def note_meta(self, items: Mapping[str, str | None]) -> None:
+        """Batched ``meta`` rows (the dashboard's offline view reads the last rule status from here)."""
+        if self._closed:
+            return
+        values = dict(items)
+        self._writer.post(lambda conn: writes.set_meta(conn, values))
+
     # ----- critical records -------------------------------------------------------------------------------
     def lockout_set(self, lockout: Lockout, *, observed: bool) -> Coroutine[Any, Any, int | None]:
         """Commit a lockout (new, or the extension of an active one); returns its row id."""
