@@ -152,6 +152,9 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https", "ws", "ws
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), Field(gt=0)]
 """A positive money amount in account currency (config holds magnitudes, spec/rules.md §1.4)."""
 
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=Decimal(0))]
+"""A money amount that may be zero (a buffer, a scratch threshold)."""
+
 Count = Annotated[int, Field(ge=1)]
 """A limit on contracts or trades: at least 1."""
 

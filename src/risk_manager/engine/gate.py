@@ -1,8 +1,10 @@
 """The lockout gate (spec/rules.md §3): what a locked account may still do.
 
 Runs after an event has been applied and before the rules. Hard lockouts close every new or larger
-position and cancel every working order; symbol lockouts do that for their symbol only; cooldowns
-only stop new exposure. Trader exits (smaller positions, protective orders) are never blocked.
+position and cancel every working order; symbol lockouts do that for their symbol only; a reduce-only
+rung (the action ladder, docs/rules-extra.md) closes any position that grew and cancels every order
+that is not protective; cooldowns only stop new exposure beyond what was held. Trader exits (smaller
+positions, protective orders) are never blocked.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def gate_position(
         return [
             ctx.close_position(GATE, contract_id, f"position in {contract_id} while {_describe(lock)}")
         ], False
+    rung = book.reduce_only()
+    if rung is not None:
+        # Reduce-only: anything that grows exposure is flattened; the other rules still run.
+        return [ctx.close_position(GATE, contract_id, f"new exposure in {contract_id} while {_describe(rung)}")], True
     out: list[Action] = []
     for cooldown in book.cooldowns():
         held = cooldown.baseline.get(contract_id, 0)
@@ -103,7 +109,7 @@ def gate_order(ctx: RuleContext, update: OrderUpdate) -> tuple[list[Action], boo
         return [
             cancel(f"working order {update.order_id} in {update.contract_id} while {_describe(lock)}")
         ], False
-    cooldowns = book.cooldowns()
-    if cooldowns and not is_protective(ctx.account.positions.get(update.contract_id), update):
-        return [cancel(f"order {update.order_id} would add exposure during {_describe(cooldowns[0])}")], True
+    soft = book.reduce_only() or next(iter(book.cooldowns()), None)
+    if soft is not None and not is_protective(ctx.account.positions.get(update.contract_id), update):
+        return [cancel(f"order {update.order_id} would add exposure during {_describe(soft)}")], True
     return [], True
