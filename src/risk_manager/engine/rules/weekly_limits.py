@@ -82,8 +82,15 @@ class WeeklyLimits(Rule):
             limit = cfg.loss_limit
             breached = pnl < -limit
             out += climb(
-                ctx, self.rule_id, "loss", max(-pnl, ZERO), limit, f"{what} loss", ladder=cfg.ladder,
-                breached=breached, until=until,
+                ctx,
+                self.rule_id,
+                "loss",
+                max(-pnl, ZERO),
+                limit,
+                f"{what} loss",
+                ladder=cfg.ladder,
+                breached=breached,
+                until=until,
             )
             if breached:
                 reason = f"{what} {fmt_money(pnl)} < -{fmt_money(limit)}"
