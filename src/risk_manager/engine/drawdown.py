@@ -107,18 +107,18 @@ def drawdown_view(ctx: RuleContext) -> dict[str, Any] | None:
     assert line is not None
     return {
         "mode": cfg.mode,
-        "startingBalance": str(dd.start),
-        "highWaterMark": None if dd.high is None else str(dd.high),
-        "maxDrawdown": str(cfg.max_drawdown),
-        "floor": str(dd.floor),
-        "buffer": str(cfg.buffer),
-        "breachAt": str(line),
-        "netBalance": None if net is None else str(net),
-        "distance": None if net is None else str(net - line),
+        "startingBalance": fmt_money(dd.start),
+        "highWaterMark": None if dd.high is None else fmt_money(dd.high),
+        "maxDrawdown": fmt_money(cfg.max_drawdown),
+        "floor": fmt_money(dd.floor),
+        "buffer": fmt_money(cfg.buffer),
+        "breachAt": fmt_money(line),
+        "netBalance": None if net is None else fmt_money(net),
+        "distance": None if net is None else fmt_money(net - line),
         "lockedAtStart": bool(cfg.lock_at_start and dd.floor >= dd.start),
         "lastEndOfDay": None
         if dd.last_eod is None
-        else {"tradingDay": dd.last_eod[0].isoformat(), "netBalance": str(dd.last_eod[1])},
+        else {"tradingDay": dd.last_eod[0].isoformat(), "netBalance": fmt_money(dd.last_eod[1])},
     }
 
 

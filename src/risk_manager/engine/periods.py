@@ -26,7 +26,9 @@ def due_settings(settings: AccountSettings, now: datetime) -> AccountSettings:
     return scheduled if trading_date(now, settings.reset_time, settings.timezone) >= start else settings
 
 
-def adopt_due(state: EngineState, acct: AccountState, now: datetime, *, day_of: datetime | None = None) -> list[Action]:
+def adopt_due(
+    state: EngineState, acct: AccountState, now: datetime, *, day_of: datetime | None = None
+) -> list[Action]:
     """Switch to scheduled settings that are due (on the trading day containing ``day_of``, default
     ``now``); each rule reacts to its new configuration as on a reload."""
     current = acct.settings
@@ -46,7 +48,9 @@ def adopt_due(state: EngineState, acct: AccountState, now: datetime, *, day_of: 
     return out
 
 
-def close_day(state: EngineState, acct: AccountState, now: datetime, ended: datetime, started: datetime) -> list[Action]:
+def close_day(
+    state: EngineState, acct: AccountState, now: datetime, ended: datetime, started: datetime
+) -> list[Action]:
     """The reset at ``started`` ends the day that began at ``ended``: rules close their period, then
     the settings scheduled for the new day take over."""
     ctx = RuleContext(state, acct, now)

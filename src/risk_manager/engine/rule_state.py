@@ -101,7 +101,9 @@ def restore(
         try:
             if date.fromisoformat(data["day"]) == today:
                 order = data.get("lastOrder")
-                acct.streak = StreakState(losses=int(data["losses"]), last_order=None if order is None else int(order))
+                acct.streak = StreakState(
+                    losses=int(data["losses"]), last_order=None if order is None else int(order)
+                )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{STREAK} state ignored ({type(exc).__name__}: {exc})")
     rules: Any = acct.settings.rules

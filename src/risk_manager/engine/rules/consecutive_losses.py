@@ -81,4 +81,6 @@ class ConsecutiveLosses(Rule):
         # From the fill's own time, as RULE-007: a loss found again on reconciliation does not restart it.
         start = trade.created if trade.created is not None and trade.created <= ctx.now else ctx.now
         until = start + timedelta(seconds=cfg.cooldown_seconds)
-        return out + ctx.lock(self.rule_id, LockoutKind.COOLDOWN, until, f"{reason}: cooldown {cfg.cooldown_seconds}s")
+        return out + ctx.lock(
+            self.rule_id, LockoutKind.COOLDOWN, until, f"{reason}: cooldown {cfg.cooldown_seconds}s"
+        )

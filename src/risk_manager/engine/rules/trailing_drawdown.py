@@ -143,4 +143,3 @@ class TrailingDrawdown(Rule):
         dd = ctx.account.drawdown
         net = net_balance(ctx)
         return net is not None and dd.floor is not None and net <= dd.floor + cfg.buffer
-
