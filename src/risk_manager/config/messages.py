@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import types
-from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -100,13 +99,11 @@ def _message(error: Any, root: type[BaseModel], loc: Loc, sensitive: bool) -> st
         return f"missing required key {loc[-1]!r}" if loc else "missing required value"
     if kind == "literal_error":
         return f"expected {_expected_literal(ctx)}{got}"
-    # gt is used on money and durations (numbers); ge on counts and ticks (integers) and on money that
-    # may be zero (a Decimal bound).
+    # The schema uses gt only on money and durations (numbers) and ge only on counts and ticks (integers).
     if kind == "greater_than":
         return f"expected a number greater than {ctx.get('gt')}{got}"
     if kind == "greater_than_equal":
-        what = "a number" if isinstance(ctx.get("ge"), Decimal) else "an integer"
-        return f"expected {what} of at least {ctx.get('ge')}{got}"
+        return f"expected an integer of at least {ctx.get('ge')}{got}"
     if kind == "less_than_equal":
         return f"expected at most {ctx.get('le')}{got}"
     if kind == "less_than":
