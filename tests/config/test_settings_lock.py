@@ -312,8 +312,8 @@ def test_account_level_loosening_points_at_accounts_yaml(minimal: Path) -> None:
     ]
     write(minimal, "accounts.yaml", ACCOUNTS_TWO.replace('      - {id: 1, name: "A"}\n', ""))
     found = settings_lock_issues(old, load(minimal), NOW)
-    assert [i.message.split(": ", 1)[1] for i in found] == [
-        "account 1 removed (it would no longer be protected)"
+    assert [(i.path, i.message.split(": ", 1)[1].split(";")[0]) for i in found] == [
+        ("logins", "account 1 removed (it would no longer be protected)")
     ]
 
 
