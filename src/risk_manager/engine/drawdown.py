@@ -90,8 +90,8 @@ def room_and_limit(dd: DrawdownState, cfg: Any, net: Decimal) -> tuple[Decimal, 
 def describe(dd: DrawdownState, cfg: Any, net: Decimal) -> str:
     line = breach_at(dd, cfg)
     assert dd.floor is not None and line is not None
-    buffer = f" + buffer {fmt_money(cfg.buffer)}" if cfg.buffer else ""
-    return f"net balance {fmt_money(net)} <= floor {fmt_money(dd.floor)}{buffer} = {fmt_money(line)}"
+    buffer = f" + buffer {fmt_money(cfg.buffer)} = {fmt_money(line)}" if cfg.buffer else ""
+    return f"net balance {fmt_money(net)} <= floor {fmt_money(dd.floor)}{buffer}"
 
 
 def drawdown_view(ctx: RuleContext) -> dict[str, Any] | None:

@@ -106,7 +106,10 @@ def restore(
                 )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{STREAK} state ignored ({type(exc).__name__}: {exc})")
+    # The week of the trading day containing now (not the stored day's): a day that ended while we
+    # were stopped is one of the week's closed days, from its stored row.
     rules: Any = acct.settings.rules
+    s = acct.settings
     week_start = WEEKDAYS[rules.weekly_limits.week_start]
-    restore_week(acct.week, week_start, today, day_pnl)
+    restore_week(acct.week, week_start, trading_date(now, s.reset_time, s.timezone), day_pnl)
     return problems
