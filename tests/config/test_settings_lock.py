@@ -222,7 +222,7 @@ def _with(rules: dict[str, Any], **glob: Any) -> dict[str, Any]:
     return {"version": 1, "global": {"settings_lock": {"enabled": True, **glob}}, "rules": rules}
 
 
-def test_a_loosening_is_refused_with_file_key_line_and_the_next_reset(minimal: Path) -> None:
+def test_S_a_a_loosening_is_refused_with_file_key_line_and_the_next_reset(minimal: Path) -> None:
     old, new = _configs(
         minimal, RISK, _with({"daily_realized_loss": {"loss_limit": 800}, "max_contracts": {"limit": 5}})
     )
@@ -241,13 +241,13 @@ def test_a_loosening_is_refused_with_file_key_line_and_the_next_reset(minimal: P
     assert "pending: {from: 2026-11-18" in issue.message
 
 
-def test_tightening_is_always_allowed(minimal: Path) -> None:
+def test_S_b_tightening_is_always_allowed(minimal: Path) -> None:
     tighter = _with({"daily_realized_loss": {"loss_limit": 300}, "max_contracts": {"limit": 2}})
     old, new = _configs(minimal, RISK, tighter)
     assert settings_lock_issues(old, new, NOW) == []
 
 
-def test_without_the_lock_anything_goes_but_turning_it_off_is_locked(minimal: Path) -> None:
+def test_S_f_without_the_lock_anything_goes_but_turning_it_off_is_locked(minimal: Path) -> None:
     off = {"version": 1, "rules": {"daily_realized_loss": {"loss_limit": 9000}}}
     old, new = _configs(minimal, off, RISK)
     assert settings_lock_issues(old, new, NOW) == []  # the lock in force decides
@@ -256,7 +256,7 @@ def test_without_the_lock_anything_goes_but_turning_it_off_is_locked(minimal: Pa
     assert [i.path for i in found] == ["global.settings_lock.enabled"]
 
 
-def test_first_fill_engages_only_after_the_day_s_first_fill(minimal: Path) -> None:
+def test_S_c_first_fill_engages_only_after_the_day_s_first_fill(minimal: Path) -> None:
     lock = _with({"daily_realized_loss": {"loss_limit": 500}}, engage="first_fill")
     old, new = _configs(
         minimal, lock, _with({"daily_realized_loss": {"loss_limit": 800}}, engage="first_fill")
@@ -265,7 +265,7 @@ def test_first_fill_engages_only_after_the_day_s_first_fill(minimal: Path) -> No
     assert len(settings_lock_issues(old, new, NOW, lambda _account: True)) == 1
 
 
-def test_a_loosening_can_be_scheduled_for_the_next_trading_day(minimal: Path) -> None:
+def test_S_d_a_loosening_can_be_scheduled_for_the_next_trading_day(minimal: Path) -> None:
     scheduled = {
         **RISK,
         "pending": {"from": "2026-11-18", "rules": {"daily_realized_loss": {"loss_limit": 800}}},
@@ -297,7 +297,7 @@ logins:
 """
 
 
-def test_account_level_loosening_points_at_accounts_yaml(minimal: Path) -> None:
+def test_S_e_account_level_loosening_points_at_accounts_yaml(minimal: Path) -> None:
     write(minimal, "accounts.yaml", ACCOUNTS_TWO)
     write(minimal, "risk_config.yaml", json.dumps(RISK))
     old = load(minimal)
@@ -317,7 +317,7 @@ def test_account_level_loosening_points_at_accounts_yaml(minimal: Path) -> None:
     ]
 
 
-def test_global_switches_and_holidays(minimal: Path) -> None:
+def test_S_f_global_switches_and_holidays(minimal: Path) -> None:
     write(minimal, "holidays.yaml", "holidays: [2026-12-25, 2027-01-01]\n")
     fees = {**RISK, "global": {"settings_lock": {"enabled": True}, "include_fees": True}}
     old, _ = _configs(minimal, fees, fees)
