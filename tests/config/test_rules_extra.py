@@ -177,3 +177,25 @@ def test_pending_errors_point_at_their_own_lines(minimal: Path) -> None:
     assert "expected 'rules' or 'rule_overrides'" in only_issue(minimal).message
     write(minimal, "risk_config.yaml", "version: 1\npending: {from: tomorrow, rules: {}}\n")
     assert "expected a date as YYYY-MM-DD" in issues(minimal)[0].message
+
+
+def test_config_check_summarizes_the_new_rules(minimal: Path) -> None:
+    from risk_manager.config.summary import rule_summaries
+
+    write(
+        minimal,
+        "risk_config.yaml",
+        """\
+        version: 1
+        rules:
+          daily_realized_loss: {loss_limit: 500, ladder: {warn_at: [50], reduce_only_at: 80}}
+          trailing_drawdown: {enabled: true, max_drawdown: 2500, buffer: 100}
+          weekly_limits: {enabled: true, profit_target: 3000}
+          consecutive_losses: {enabled: true, action: until_reset}
+        """,
+    )
+    summaries = {s["rule"]: s["summary"] for s in rule_summaries(load(minimal).risk.rules)}
+    assert summaries["RULE-003"].endswith("; ladder: warn 50%, reduce-only at 80%")
+    assert summaries["RULE-013"].startswith("max drawdown 2500.00 (eod), buffer 100.00")
+    assert summaries["RULE-014"] == "weekly realized loss 1500.00, target 3000.00; week starts mon"
+    assert summaries["RULE-015"] == "3 losing trades in a row -> lock until the reset"

@@ -354,3 +354,57 @@ def test_new_rules_are_off_by_default_and_leave_mnq_alone() -> None:
     s.feed(T0, POSITION, pos(MNQ, 1, 21000.0, T0))
     assert enforcement(s.feed(T0 + S, TRADE, trade(1, -5000.0, T0 + S))) == []
     assert s.engine.drawdown(123, T0) is None
+
+
+# ----- scheduled settings (docs/rules-extra.md §5.3) and the rules' memory ---------------------------
+def test_S_d_pending_rules_come_into_force_at_the_reset() -> None:
+    from risk_manager.config.loader import AppConfig
+    from tests.core.conftest import GATEWAY, RULE_KEYS
+
+    rules: dict[str, Any] = {key: {"enabled": False} for key in RULE_KEYS}
+    rules["daily_realized_loss"] = {"enabled": True, "loss_limit": 500}
+    risk = {
+        "rules": rules,
+        "pending": {"from": "2026-11-18", "rules": {"daily_realized_loss": {"loss_limit": 800}}},
+    }
+    accounts = {
+        "gateway": GATEWAY,
+        "logins": [{"name": "m", "user_name": "u", "accounts": [{"id": 123, "name": "A"}]}],
+    }
+    s = Session(AppConfig.from_dicts(risk, accounts))
+    out = s.feed(T0, TRADE, trade(1, -600.0, T0))  # Tuesday: the 500 limit is in force
+    assert shape(out)[0] == ("RULE-003", "close_all", None)
+    s.tick(ct(2026, 11, 17, 17, 0) + S)
+    notes = [a["reason"] for a in s.log if a["rule"] == "RESET" and a["action"] == "warn"]
+    assert notes == [
+        "scheduled settings in force from trading day 2026-11-18 (risk_config.yaml pending; loosening waited for the reset)"
+    ]
+    at = ct(2026, 11, 18, 10, 0)
+    assert enforcement(s.feed(at, TRADE, trade(2, -700.0, at))) == []  # Wednesday: 800
+    # An engine started on the day itself has them at once.
+    fresh = Session(AppConfig.from_dicts(risk, accounts), start=at)
+    assert enforcement(fresh.feed(at, TRADE, trade(1, -700.0, at))) == []
+
+
+def test_rule_memory_round_trips_and_bad_stored_values_are_reported_not_raised() -> None:
+    from risk_manager.engine import rule_state
+
+    s = Session(config({"trailing_drawdown": INTRADAY, "consecutive_losses": STREAK}))
+    s.feed(T0, ACCOUNT, balance(50000.0))
+    s.feed(T0 + S, TRADE, trade(1, -10.0, T0 + S))
+    acct = s.engine.account(123)
+    saved = s.engine.rule_state(123, T0 + S)
+    assert saved["RULE-013"]["floor"] == "48000.0" and saved["RULE-015"]["losses"] == 1
+    other = Session(config({"trailing_drawdown": INTRADAY, "consecutive_losses": STREAK}))
+    other.feed(T0, "Tick")
+    assert other.engine.restore_rule_state(123, saved, {}, T0 + S) == []
+    restored = other.engine.account(123)
+    assert (restored.drawdown.floor, restored.drawdown.start, restored.streak.losses) == (
+        acct.drawdown.floor,
+        acct.drawdown.start,
+        1,
+    )
+    broken = {"RULE-013": {"day": "2026-11-17", "start": "abc"}, "RULE-015": {"day": "x"}}
+    problems = other.engine.restore_rule_state(123, broken, {}, T0 + S)
+    assert [p.split(" state ignored")[0] for p in problems] == ["RULE-013", "RULE-015"]
+    assert rule_state.export(other.engine.account(123), T0)["RULE-015"]["losses"] == 1  # untouched
