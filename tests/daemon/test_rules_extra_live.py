@@ -9,10 +9,9 @@ rightly not count.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,23 +20,18 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from risk_manager.daemon.app import Daemon
-from risk_manager.daemon.clock import ManualClock
-from risk_manager.daemon.options import DaemonOptions
 from risk_manager.engine.trading_day import trading_date
 from risk_manager.engine.weeks import WEEKDAYS, next_week_start
-from tests.daemon.conftest import KEY, USER, Running, until
-from tests.e2e.harness import ApiClient, Simulator, write_config
-from tests.e2e.rulesets import accounts_for, all_disabled
+from tests.daemon.conftest import Running, until
+from tests.e2e.harness import ApiClient, Simulator
 
 PASSWORD = "correct horse battery staple"
 Start = Callable[..., Any]
 
 
 @pytest.fixture
-async def boot(sim: Simulator, tmp_path: Path) -> AsyncIterator[Start]:
-    """Start a daemon on ``root`` (same root = same config and database: a restart)."""
-    running: list[Running] = []
+def boot(start_daemon: Start) -> Start:
+    """Start a daemon on ``root`` (the same root again = the same config and database: a restart)."""
 
     async def start(
         root: Path,
@@ -47,39 +41,17 @@ async def boot(sim: Simulator, tmp_path: Path) -> AsyncIterator[Start]:
         global_: dict[str, Any] | None = None,
         admin: bool = False,
     ) -> Running:
-        logins = [{"name": USER, "user_name": USER, "accounts": accounts_for(sorted(accounts), accounts)}]
-        config_dir = write_config(root / "config", sim.urls, logins, all_disabled(), {USER: KEY}, global_)
-        if admin:
+        if admin:  # the admin password, as `risk-manager service set-password` leaves it
+            (root / "config").mkdir(parents=True, exist_ok=True)
             hashed = root / "config" / "admin_password.hash"
             hashed.write_text(
                 PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD) + "\n"
             )
             hashed.chmod(0o600)
-        clock = ManualClock(at or datetime.now(UTC), auto_advance=False)
-        options = DaemonOptions(
-            config_dir=config_dir,
-            data_dir=root / "data",
-            log_dir=root / "logs",
-            console_log=False,
-            api_port=0,
-            tick_seconds=0.05,
-            handle_signals=False,
-            set_umask=False,
-        )
-        daemon = Daemon(options, clock=clock)
-        task = asyncio.create_task(daemon.run())
-        ready = asyncio.create_task(daemon.ready.wait())
-        done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        assert ready in done, f"daemon did not become ready (exit {task.result() if task.done() else '-'})"
-        assert daemon.api is not None
-        run = Running(daemon, clock, f"ws://127.0.0.1:{daemon.api.port}/", task)
-        running.append(run)
+        run: Running = await start_daemon(accounts, start_at=at, root=root, global_=global_)
         return run
 
-    yield start
-    for r in running:
-        if not r.task.done():
-            await r.stop()
+    return start
 
 
 def _round_trip(sim: Simulator, account: int, *, win: bool = False) -> None:

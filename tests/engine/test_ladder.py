@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from risk_manager.engine.lockouts import Lockout, LockoutBook, LockoutKind, LockoutScope
@@ -22,15 +21,8 @@ from tests.engine.conftest import (
     trade,
     z,
 )
+from tests.engine.test_acceptance import ACCOUNT, ORDER, POSITION, QUOTE, TRADE, S
 
-S = timedelta(seconds=1)
-POSITION, ORDER, TRADE, QUOTE, ACCOUNT = (
-    "GatewayUserPosition",
-    "GatewayUserOrder",
-    "GatewayUserTrade",
-    "GatewayQuote",
-    "GatewayUserAccount",
-)
 RESET_AT = ct(2026, 11, 17, 17, 0)
 LADDER_003 = {"loss_limit": 500, "ladder": {"warn_at": [50], "reduce_only_at": 80}}
 
