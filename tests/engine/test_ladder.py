@@ -176,3 +176,18 @@ def test_reduce_only_is_soft_and_its_own_record() -> None:
     assert LockoutKind.REDUCE_ONLY.family == "reduce_only" and LockoutKind.REDUCE_ONLY.clears_on == "time"
     assert LockoutKind.from_columns("reduce_only", "time") is LockoutKind.REDUCE_ONLY
     assert LockoutKind.UNTIL_WEEK_END.family == "hard"
+
+
+def test_reduce_only_keeps_what_was_held_through_a_reconcile_but_not_a_reopen() -> None:
+    s = Session(config({"daily_realized_loss": LADDER_003}))
+    s.feed(T0, POSITION, pos(MNQ, 2, 21000.0, T0))
+    s.feed(T0 + S, TRADE, trade(1, -410.0, T0 + S))  # the rung, with MNQ long 2 held
+    assert rung(s.log)
+    snapshot = {"positions": [pos(MNQ, 2, 21000.0, T0)["data"]], "orders": [], "trades": []}
+    out = [a.to_dict() for a in s.engine.reconcile_account(123, T0 + 2 * S, **snapshot)]
+    assert shape(out) == []  # held before the rung: not new exposure
+    assert shape(s.feed(T0 + 3 * S, POSITION, pos(MNQ, 1, 21000.0, T0))) == []  # an exit
+    # Back to 2 is growth beyond the smallest size held since the rung.
+    assert shape(s.feed(T0 + 4 * S, POSITION, pos(MNQ, 2, 21000.0, T0))) == [
+        ("LOCKOUT", "close_position", MNQ)
+    ]

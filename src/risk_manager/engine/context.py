@@ -118,7 +118,7 @@ class RuleContext:
             created=self.now,
             symbol=symbol,
         )
-        if kind is LockoutKind.COOLDOWN:
+        if kind is LockoutKind.COOLDOWN or kind is LockoutKind.REDUCE_ONLY:
             record.baseline = {cid: p.signed for cid, p in self.account.positions.items()}
         changed = self.account.lockouts.add(record)
         if changed is None:

@@ -33,7 +33,8 @@ def _symbol_lock(ctx: RuleContext, contract_id: str) -> Lockout | None:
 
 
 def _shrink_baselines(cooldowns: list[Lockout], contract_id: str, pos: PositionState | None) -> None:
-    """A cooldown allows what was held when it began, never more than what is held since.
+    """A cooldown (or a reduce-only rung) allows what was held when it began, never more than what
+    is held since.
 
     The broker reports a closing fill before the position update, so a cooldown set on that fill
     sees the old size; exposure given up afterwards must not be re-openable during the cooldown.
@@ -56,7 +57,8 @@ def gate_position(
     book = ctx.account.lockouts
     hard = book.hard()
     pos = ctx.account.positions.get(contract_id)
-    _shrink_baselines(book.cooldowns(), contract_id, pos)
+    rung = book.reduce_only()
+    _shrink_baselines([*book.cooldowns(), *([rung] if rung is not None else [])], contract_id, pos)
     if hard is not None:
         if pos is not None and grew:
             reason = f"new exposure in {contract_id} while {_describe(hard)}"
@@ -69,10 +71,13 @@ def gate_position(
         return [
             ctx.close_position(GATE, contract_id, f"position in {contract_id} while {_describe(lock)}")
         ], False
-    rung = book.reduce_only()
     if rung is not None:
-        # Reduce-only: anything that grows exposure is flattened; the other rules still run.
-        return [ctx.close_position(GATE, contract_id, f"new exposure in {contract_id} while {_describe(rung)}")], True
+        # Reduce-only: a position beyond what was held when the rung was reached (a new contract, a
+        # flip, more contracts) is flattened; what was held may only shrink. The other rules still run.
+        held = rung.baseline.get(contract_id, 0)
+        if held == 0 or (held > 0) != (pos.signed > 0) or abs(pos.signed) > abs(held):
+            reason = f"new exposure in {contract_id} while {_describe(rung)}"
+            return [ctx.close_position(GATE, contract_id, reason)], True
     out: list[Action] = []
     for cooldown in book.cooldowns():
         held = cooldown.baseline.get(contract_id, 0)
