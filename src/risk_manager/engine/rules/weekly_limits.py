@@ -77,7 +77,10 @@ class WeeklyLimits(Rule):
         what = f"weekly {cfg.pnl}"
         out: list[Action] = []
         reason = ""
-        until = self._until(ctx)
+        loss = cfg.loss_limit is not None and pnl < -cfg.loss_limit
+        profit = cfg.profit_target is not None and pnl > cfg.profit_target
+        # The week's end is only worked out when a lockout may need it (quotes come often in net mode).
+        until = self._until(ctx) if (loss or profit or cfg.ladder is not None) else ctx.next_reset()
         if cfg.loss_limit is not None:
             limit = cfg.loss_limit
             breached = pnl < -limit
