@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from risk_manager.store.migrations import LATEST_VERSION as SCHEMA_VERSION
+
 from .env import USER, AdminEnv
 
 OK = "✓"
@@ -25,7 +27,7 @@ def test_every_test_passes_against_the_simulator_and_daemon(live: AdminEnv) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     row(out, "Config", OK, "3 files valid")
-    row(out, "Database", OK, "schema 1")
+    row(out, "Database", OK, f"schema {SCHEMA_VERSION}")
     row(out, "Daemon", OK, "protocol 1")
     row(out, f"REST sign-in {USER}", OK, "3 accounts visible")
     row(out, f"User hub {USER}", OK, "subscribed 1001, 1003")

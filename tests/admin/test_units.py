@@ -108,7 +108,8 @@ def test_other_input_types() -> None:
 
 def test_rule_lookup() -> None:
     assert find_rule("3") is find_rule("RULE-003") is find_rule("daily_realized_loss") is RULES[2]
-    assert find_rule("13") is None and find_rule("nope") is None
+    assert find_rule("13") is find_rule("trailing_drawdown") is RULES[12]  # the guardrails beyond the twelve
+    assert find_rule("16") is None and find_rule("nope") is None
 
 
 # ----- round-trip edits and weakening ------------------------------------------------------------------------

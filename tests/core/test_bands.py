@@ -27,6 +27,22 @@ SCENARIOS = [
             "trailing": {"enabled": True, "activation_ticks": 6, "distance_ticks": 3},
         },
     },
+    # Issue 15: ladder rungs and the weekly net limits are price-driven too.
+    {
+        "daily_unrealized_loss": {
+            "loss_limit": 250,
+            "scope": "total",
+            "ladder": {"warn_at": [30, 60], "reduce_only_at": 75},
+        },
+    },
+    {
+        "weekly_limits": {
+            "pnl": "net",
+            "loss_limit": 200,
+            "profit_target": 250,
+            "ladder": {"warn_at": [40], "reduce_only_at": 70},
+        },
+    },
 ]
 
 

@@ -66,10 +66,13 @@ async def start_daemon(
         sinks: tuple[Sink, ...] = (),
         start_at: datetime | None = None,
         daemon_yaml: dict[str, Any] | None = None,
+        root: Path | None = None,
+        global_: dict[str, Any] | None = None,
     ) -> Running:
-        root = tmp_path / f"d{len(running)}"
+        """``root``: the daemon's directory (config, data, logs); the same root again is a restart."""
+        root = root or tmp_path / f"d{len(running)}"
         logins = [{"name": USER, "user_name": USER, "accounts": accounts_for(sorted(accounts), accounts)}]
-        config_dir = write_config(root / "config", sim.urls, logins, rules or all_disabled(), {USER: KEY})
+        config_dir = write_config(root / "config", sim.urls, logins, rules or all_disabled(), {USER: KEY}, global_)
         if daemon_yaml is not None:
             (config_dir / "daemon.yaml").write_text(json.dumps(daemon_yaml), encoding="utf-8")
         clock = ManualClock(start_at or datetime.now(UTC), auto_advance=False)

@@ -35,7 +35,7 @@ ACTIONS = {
     "unlock",
     "warn",
 }
-RULE_NAME = re.compile(r"^(RULE-0(0[1-9]|1[0-2])|LOCKOUT|RESET)$")
+RULE_NAME = re.compile(r"^(RULE-0(0[1-9]|1[0-5])|LOCKOUT|RESET)$")
 
 
 def run_replay(events_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -82,6 +82,8 @@ def check_action_line(line: str) -> dict[str, Any]:
             "cooldown",
             "indefinite",
             "permanent",
+            "until_week_end",
+            "reduce_only",
         )
         assert lock["until"] is None or lock["until"].endswith("Z")
         assert (lock["scope"] == "symbol") == ("symbol" in lock)

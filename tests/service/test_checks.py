@@ -14,6 +14,7 @@ import pytest
 from risk_manager.service import api
 from risk_manager.service.layout import Layout
 from risk_manager.service.outcome import Outcome
+from risk_manager.store.migrations import LATEST_VERSION
 
 from .helpers import (
     NOBODY_GID,
@@ -131,7 +132,8 @@ def test_database_newer_than_this_program(stage: Layout) -> None:
     outcome = install(stage)
     assert outcome.exit_code == 3
     assert outcome.message == (
-        "✗ Database schema 99 is newer than this risk-manager (1). Upgrade the program or restore a backup."
+        f"✗ Database schema 99 is newer than this risk-manager ({LATEST_VERSION}). Upgrade the program or "
+        "restore a backup."
     )
     assert not stage.unit_path.exists()
 

@@ -1,8 +1,8 @@
 """``service install --upgrade`` (daemon.md §10.5): back up the database and the configuration, migrate,
 re-register; a failed migration puts the old database back and does not start the service.
 
-Real staged installation, real SQLite, real migrations: a good one (schema 2) and one that fails
-(schema 3: SQL on a table that does not exist).
+Real staged installation, real SQLite, real migrations: a good one (the schema after this build's
+newest) and one that fails (the one after that: SQL on a table that does not exist).
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import pytest
 from risk_manager.service import api
 from risk_manager.service.installer import Installer
 from risk_manager.service.layout import Layout
-from risk_manager.store.migrations import MIGRATIONS, Migration
+from risk_manager.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
 from .helpers import not_root, staging_root, write_service_config
 
 pytestmark = pytest.mark.skipif(bool(not_root()), reason=not_root() or "")
 
 URLS = {"api_url": "http://127.0.0.1:9", "user_hub_url": "http://127.0.0.1:9/u", "market_hub_url": "http://127.0.0.1:9/m"}
-GOOD = Migration(2, "notes table", ("CREATE TABLE upgrade_notes (id INTEGER PRIMARY KEY, note TEXT)",))
-BROKEN = Migration(3, "broken", ("ALTER TABLE no_such_table ADD COLUMN x INTEGER",))
+GOOD = Migration(
+    LATEST_VERSION + 1, "notes table", ("CREATE TABLE upgrade_notes (id INTEGER PRIMARY KEY, note TEXT)",)
+)
+BROKEN = Migration(LATEST_VERSION + 2, "broken", ("ALTER TABLE no_such_table ADD COLUMN x INTEGER",))
 
 
 @pytest.fixture
@@ -69,10 +71,10 @@ def test_failed_migration_restores_the_old_database_and_does_not_start(installed
     assert code == 3
     backups = sorted((installed.data_dir / "backups").glob("risk.db.pre-upgrade.*"))
     assert len(backups) == 1
-    assert message.startswith("✗ Database migration failed: migration 3 (broken)")
+    assert message.startswith(f"✗ Database migration failed: migration {BROKEN.version} (broken)")
     assert f"The database was restored from {backups[0]}; the service was not started." in message
-    # Exactly what the old version wrote: schema 1, no table of migration 2, the lockout kept.
-    assert db_state(installed.db_path) == before == ("1", before[1], 1)
+    # Exactly what the old version wrote: its schema, no table of the good migration, the lockout kept.
+    assert db_state(installed.db_path) == before == (str(LATEST_VERSION), before[1], 1)
     assert "upgrade_notes" not in before[1]
     assert installed.unit_path.read_text() == unit_before  # not re-registered
     config_backups = list((installed.config_dir / "backups").glob("upgrade-*"))
@@ -86,7 +88,7 @@ def test_successful_upgrade_migrates_with_backups_and_reapplies_permissions(inst
     assert code == 0, lines
     assert message.startswith("✓ Service risk-manager.service upgraded (auto-start)")
     version, tables, lockouts = db_state(installed.db_path)
-    assert (version, lockouts) == ("2", 1) and "upgrade_notes" in tables
+    assert (version, lockouts) == (str(GOOD.version), 1) and "upgrade_notes" in tables
     assert any(line.startswith("✓ Database backed up to ") for line in lines)
     assert any(line.startswith("✓ Configuration backed up to ") for line in lines)
     # The config backups hold secrets: administrators only.

@@ -137,7 +137,7 @@ def test_a_failed_migration_is_rolled_back_and_names_the_backup(tmp_path: Path) 
 
     conn = connect_rw(tmp_path / "risk.db")
     try:
-        with pytest.raises(MigrationError, match="backup: .*risk.db.v1"):
+        with pytest.raises(MigrationError, match=f"backup: .*risk.db.v{LATEST_VERSION}"):
             migrate(
                 conn,
                 db_path=tmp_path / "risk.db",
@@ -147,7 +147,9 @@ def test_a_failed_migration_is_rolled_back_and_names_the_backup(tmp_path: Path) 
                 migrations=bad,
             )
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            LATEST_VERSION
+        )
     finally:
         conn.close()
 

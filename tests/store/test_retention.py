@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from risk_manager.daemon.persist.persistence import Persistence
-from risk_manager.store import retention
+from risk_manager.store import LATEST_VERSION, retention
 from risk_manager.store.codec import ts
 from tests.store.conftest import T0, Clock
 
@@ -80,4 +80,6 @@ async def test_daily_backups_keep_the_newest_seven(tmp_path: Path, clock: Clock)
     names = sorted(f.name for f in (tmp_path / "backups").glob("risk.db.daily.*"))
     assert len(names) == 7 and names[-1] == "risk.db.daily.2026-11-25"
     with sqlite3.connect(tmp_path / "backups" / names[-1]) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            str(LATEST_VERSION),
+        )

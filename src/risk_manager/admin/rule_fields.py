@@ -1,4 +1,4 @@
-"""The twelve rules as the console shows and edits them: every key of rules.md §5.1 with its type.
+"""The rules as the console shows and edits them: every key of rules.md §5.1 with its type.
 
 The keys and their order come from the config models (``RULE_KEYS``); this table adds what a person
 needs: a title, the type that decides how input is parsed (§8.1), the allowed range, which direction
@@ -199,6 +199,45 @@ RULES: tuple[RuleDef, ...] = (
             Field("trailing.distance_ticks", "int"),
         ),
     ),
+    # The guardrails beyond the twelve (docs/rules-extra.md); what weakens follows config/loosening.py.
+    RuleDef(
+        13,
+        "trailing_drawdown",
+        "Trailing drawdown",
+        (
+            ENABLED,
+            Field("mode", "choice", choices=("eod", "intraday"), weaker="stricter:intraday,eod"),
+            Field("max_drawdown", "money", weaker="higher"),
+            Field("buffer", "money", weaker="lower"),
+            Field("lock_at_start", "bool", weaker="true"),
+            Field("lockout_until", "choice", choices=("daily_reset", "indefinite"), weaker="stricter:indefinite,daily_reset"),
+        ),
+    ),
+    RuleDef(
+        14,
+        "weekly_limits",
+        "Weekly limits",
+        (
+            ENABLED,
+            Field("pnl", "choice", choices=("realized", "net")),
+            Field("loss_limit", "money", weaker="higher"),
+            Field("profit_target", "money", weaker="higher"),
+            Field("week_start", "choice", choices=("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        ),
+    ),
+    RuleDef(
+        15,
+        "consecutive_losses",
+        "Consecutive losses",
+        (
+            ENABLED,
+            Field("max_losses", "int", weaker="higher"),
+            Field("scratch_amount", "money", weaker="higher"),
+            Field("scratches", "choice", choices=("count", "ignore", "reset"), weaker="stricter:count,ignore,reset"),
+            Field("action", "choice", choices=("until_reset", "cooldown"), weaker="stricter:until_reset,cooldown"),
+            Field("cooldown_seconds", "duration", weaker="lower"),
+        ),
+    ),
 )
 assert tuple(r.key for r in RULES) == RULE_KEYS, "rule table out of step with config.models"
 
@@ -323,6 +362,17 @@ def key_limits(rule: RuleDef, b: dict[str, Any], sep: str = "·", arrow: str = "
         return "mirror canTrade" + (", auto unlock" if b["auto_unlock_on_restore"] else "")
     if n == 11:
         return ", ".join(b["blocked_symbols"]) or "none"
+    if n == 13:
+        return f"${money_text(b['max_drawdown'])} {b['mode']} {sep} buffer ${money_text(b['buffer'])}"
+    if n == 14:
+        parts = []
+        if b.get("loss_limit") is not None:
+            parts.append(f"loss ${money_text(b['loss_limit'])}")
+        if b.get("profit_target") is not None:
+            parts.append(f"profit ${money_text(b['profit_target'])}")
+        return f" {sep} ".join(parts) + f" per week ({b['pnl']})" if parts else "no limit"
+    if n == 15:
+        return f"{b['max_losses']} losses in a row"
     parts = []
     if b["auto_stop_loss"]["enabled"]:
         parts.append(f"auto stop {b['auto_stop_loss']['stop_loss_ticks']} t")
@@ -354,4 +404,10 @@ def action_text(rule: RuleDef, b: dict[str, Any]) -> str:
         return "close + lock"
     if n == 11:
         return "cancel + close" if b["close_existing"] else "cancel orders"
+    if n == 13:
+        return "close all + lock"
+    if n == 14:
+        return "close all + lock until the week ends"
+    if n == 15:
+        return "cooldown" if b["action"] == "cooldown" else "close all + lock"
     return "move stop"

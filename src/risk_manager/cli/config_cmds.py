@@ -44,6 +44,8 @@ def _init(config_dir: Path | None, force: bool) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from risk_manager.config.models import RULE_KEYS
+
     echo = typer.echo
     echo(f"Configuration OK: {summary['config_dir']}")
     gateway = summary["gateway"]
@@ -67,7 +69,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if account["overrides"]:
             echo(f"    overrides: {', '.join(account['overrides'])}")
         rules = account["rules"]
-        echo(f"    rules enabled: {len(rules)} of 12")
+        echo(f"    rules enabled: {len(rules)} of {len(RULE_KEYS)}")
         for rule in rules:
             echo(f"      {rule['rule']} {rule['key']}: {rule['summary']}")
     holidays = summary["holidays"]

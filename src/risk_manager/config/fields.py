@@ -152,6 +152,15 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https", "ws", "ws
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), Field(gt=0)]
 """A positive money amount in account currency (config holds magnitudes, spec/rules.md §1.4)."""
 
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise fail(f"expected a number of at least 0, got {value}")
+    return value
+
+
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_not_negative)]
+"""A money amount that may be zero (a buffer, a scratch threshold)."""
+
 Count = Annotated[int, Field(ge=1)]
 """A limit on contracts or trades: at least 1."""
 

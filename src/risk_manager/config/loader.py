@@ -59,6 +59,8 @@ class AppConfig:
         config_dir: Path | None,
         rules: dict[int, RulesConfig],
         warnings: list[ConfigIssue],
+        pending: dict[int, RulesConfig] | None = None,
+        documents: Mapping[str, YamlDocument | None] | None = None,
     ) -> None:
         self.risk = risk
         self.accounts = accounts
@@ -69,6 +71,9 @@ class AppConfig:
         self.config_dir = config_dir
         self.warnings = list(warnings)
         self._rules = rules
+        self._pending = dict(pending or {})
+        #: the parsed files (data and the line of every key), for messages that point at a line
+        self.documents: dict[str, YamlDocument] = {k: v for k, v in (documents or {}).items() if v is not None}
 
     def __repr__(self) -> str:
         ids = [account.id for _, account in self.account_configs()]
@@ -90,6 +95,24 @@ class AppConfig:
             return self._rules[account_id]
         except KeyError:
             raise KeyError(f"account {account_id} is not configured") from None
+
+    @property
+    def pending_from(self) -> date | None:
+        """The trading day on which the scheduled ``pending`` rules take effect (None: nothing scheduled)."""
+        pending = self.risk.pending
+        return None if pending is None else pending.from_
+
+    def pending_rules_for(self, account_id: int) -> RulesConfig | None:
+        """The account's rules from ``pending_from`` on (validated at load), or None."""
+        return self._pending.get(account_id) if self.risk.pending is not None else None
+
+    def rules_in_force(self, account_id: int, trading_day: date) -> RulesConfig:
+        """The rules that govern ``trading_day``: the scheduled ones once their day has come."""
+        start = self.pending_from
+        scheduled = self.pending_rules_for(account_id)
+        if start is not None and scheduled is not None and trading_day >= start:
+            return scheduled
+        return self.rules_for(account_id)
 
     def api_key(self, user_name: str) -> str | None:
         return self.secrets.get(user_name)
@@ -202,6 +225,49 @@ def _account_rules(
     return {a.id: merged.get(a.id, base) for login in accounts.logins for a in login.accounts}
 
 
+def _pending_rules(
+    risk: RiskConfig | None,
+    accounts: AccountsFile | None,
+    risk_doc: YamlDocument | None,
+    issues: list[ConfigIssue],
+) -> dict[int, RulesConfig]:
+    """Per account: ``pending.rules`` over the global rules, then the account's ``rule_overrides``,
+    then ``pending.rule_overrides[id]``; each stage's errors point at its own lines."""
+    if risk is None or risk.pending is None or risk_doc is None:
+        return {}
+    pending = risk.pending
+    try:
+        base = RulesConfig.model_validate(deep_merge(risk.rules.model_dump(), pending.rules))
+    except ValidationError as exc:
+        issues.extend(issues_from_validation(exc, RulesConfig, risk_doc, prefix=("pending", "rules")))
+        return {}
+    if accounts is None:
+        return {}
+    known = {a.id: a for login in accounts.logins for a in login.accounts}
+    for account_id in pending.rule_overrides:
+        if account_id not in known:
+            issues.append(
+                ConfigIssue(
+                    risk_doc.file,
+                    f"pending.rule_overrides.{account_id}",
+                    risk_doc.line_of(("pending", "rule_overrides", account_id)),
+                    f"account {account_id} is not configured in accounts.yaml",
+                )
+            )
+    out: dict[int, RulesConfig] = {}
+    for account_id, account in known.items():
+        data = deep_merge(base.model_dump(), account.rule_overrides)
+        extra = pending.rule_overrides.get(account_id)
+        if extra:
+            data = deep_merge(data, extra)
+        try:
+            out[account_id] = RulesConfig.model_validate(data)
+        except ValidationError as exc:
+            prefix: tuple[PathPart, ...] = ("pending", "rule_overrides", account_id)
+            issues.extend(issues_from_validation(exc, RulesConfig, risk_doc, prefix=prefix))
+    return out
+
+
 def _secrets(
     secrets_file: SecretsFile | None,
     accounts: AccountsFile | None,
@@ -237,6 +303,7 @@ def _build(
     accounts_doc = docs.get(ACCOUNTS_FILE)
     accounts = _validate(AccountsFile, accounts_doc, issues) if accounts_doc is not None else None
     rules = _account_rules(risk, accounts, accounts_doc, issues) if accounts_doc is not None else {}
+    pending = _pending_rules(risk, accounts, docs.get(RISK_FILE), issues)
     if accounts is not None and not any(a.enabled for login in accounts.logins for a in login.accounts):
         warnings.append(
             ConfigIssue(ACCOUNTS_FILE, "logins", None, "no enabled account: nothing is protected")
@@ -259,6 +326,8 @@ def _build(
         config_dir=config_dir,
         rules=rules,
         warnings=warnings,
+        pending=pending,
+        documents=docs,
     )
 
 

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -22,6 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+from risk_manager.config.base import (
+    WEEKDAY_NUMBERS,
+    WEEKDAYS,
+    DayName,
+    Strict,
+    none_is_empty,
+    none_is_no_items,
+)
 from risk_manager.config.fields import (
     Count,
     Day,
@@ -39,10 +46,14 @@ from risk_manager.config.fields import (
     fail_at,
     zone,
 )
-
-DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAY_NUMBERS: dict[str, int] = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-WEEKDAYS: tuple[DayName, ...] = ("mon", "tue", "wed", "thu", "fri")
+from risk_manager.config.rules_extra import (
+    ConsecutiveLossesRule,
+    Ladder,
+    PendingChange,
+    SettingsLock,
+    TrailingDrawdownRule,
+    WeeklyLimitsRule,
+)
 
 TOPSTEPX_URLS = (
     "https://api.topstepx.com",
@@ -51,22 +62,6 @@ TOPSTEPX_URLS = (
 )
 
 SUPPORTED_VERSION = 1
-
-
-def _none_is_empty(value: Any) -> Any:
-    # ``api_keys:`` with every entry commented out is YAML null; it means "none", not a type error.
-    return {} if value is None else value
-
-
-def _none_is_no_items(value: Any) -> Any:
-    return [] if value is None else value
-
-
-class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, no type coercion, immutable."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
 
 def _check_version(value: int) -> int:
     if value != SUPPORTED_VERSION:
@@ -84,6 +79,7 @@ class GlobalSettings(Strict):
     include_fees: bool = False
     max_quote_age_seconds: Seconds = 10
     warn_at_percent: list[int] = Field(default_factory=lambda: [80, 90])
+    settings_lock: SettingsLock = SettingsLock()
 
     @field_validator("warn_at_percent")
     @classmethod
@@ -140,6 +136,7 @@ class DailyRealizedLossRule(Strict):
     enabled: bool = True
     loss_limit: Money = Decimal("500")
     lockout_until: Literal["daily_reset", "permanent"] = "daily_reset"
+    ladder: Ladder | None = None
 
 
 class DailyUnrealizedLossRule(Strict):
@@ -148,6 +145,13 @@ class DailyUnrealizedLossRule(Strict):
     enabled: bool = True
     loss_limit: Money = Decimal("300")
     scope: Literal["per_position", "total"] = "per_position"
+    ladder: Ladder | None = None
+
+    @model_validator(mode="after")
+    def _ladder_needs_total(self) -> DailyUnrealizedLossRule:
+        if self.ladder is not None and self.scope != "total":
+            raise fail_at(("ladder",), "a ladder needs scope: total (the account's figure, not one position's)")
+        return self
 
 
 class MaxUnrealizedProfitRule(Strict):
@@ -175,6 +179,13 @@ class TradeFrequencyRule(Strict):
     per_minute: FrequencyWindow | None = FrequencyWindow(limit=3, cooldown_seconds=60)
     per_hour: FrequencyWindow | None = FrequencyWindow(limit=30, cooldown_seconds=1800)
     per_session: SessionFrequency | None = SessionFrequency(limit=50)
+    ladder: Ladder | None = None
+
+    @model_validator(mode="after")
+    def _ladder_needs_session(self) -> TradeFrequencyRule:
+        if self.ladder is not None and self.per_session is None:
+            raise fail_at(("ladder",), "the ladder climbs towards per_session.limit, which is null")
+        return self
 
 
 class LossTier(Strict):
@@ -240,7 +251,7 @@ class SessionBlockRule(Strict):
 
     enabled: bool = True
     window: SessionWindow = SessionWindow(start=time(8, 30), end=time(15, 0))
-    per_symbol: Annotated[dict[Symbol, SessionWindow], BeforeValidator(_none_is_empty)] = Field(
+    per_symbol: Annotated[dict[Symbol, SessionWindow], BeforeValidator(none_is_empty)] = Field(
         default_factory=dict
     )
     respect_holidays: bool = True
@@ -258,7 +269,7 @@ class SymbolBlocksRule(Strict):
     """RULE-011."""
 
     enabled: bool = True
-    blocked_symbols: Annotated[list[Symbol], BeforeValidator(_none_is_no_items)] = Field(
+    blocked_symbols: Annotated[list[Symbol], BeforeValidator(none_is_no_items)] = Field(
         default_factory=lambda: ["RTY", "BTC"]
     )
     close_existing: bool = True
@@ -291,7 +302,8 @@ class TradeManagementRule(Strict):
 
 
 class RulesConfig(Strict):
-    """The twelve rule blocks; any block may be omitted (defaults apply)."""
+    """The rule blocks (the twelve of rules.md and the three of docs/rules-extra.md); any block may be
+    omitted (defaults apply)."""
 
     max_contracts: MaxContractsRule = MaxContractsRule()
     max_contracts_per_instrument: MaxContractsPerInstrumentRule = MaxContractsPerInstrumentRule()
@@ -305,16 +317,20 @@ class RulesConfig(Strict):
     auth_loss_guard: AuthLossGuardRule = AuthLossGuardRule()
     symbol_blocks: SymbolBlocksRule = SymbolBlocksRule()
     trade_management: TradeManagementRule = TradeManagementRule()
+    trailing_drawdown: TrailingDrawdownRule = TrailingDrawdownRule()
+    weekly_limits: WeeklyLimitsRule = WeeklyLimitsRule()
+    consecutive_losses: ConsecutiveLossesRule = ConsecutiveLossesRule()
 
 
 RULE_KEYS: tuple[str, ...] = tuple(RulesConfig.model_fields)
-"""The twelve rule block names in RULE-001..RULE-012 order."""
+"""The rule block names in RULE-001..RULE-015 order."""
 
 
 RULE_IDS: dict[str, str] = {
     name: f"RULE-{number:03d}" for number, name in enumerate(RulesConfig.model_fields, start=1)
 }
-"""Config key -> rule id (``max_contracts`` -> ``RULE-001``), in the order of spec/rules.md §4."""
+"""Config key -> rule id (``max_contracts`` -> ``RULE-001``), in the order of spec/rules.md §4 and
+docs/rules-extra.md."""
 
 
 class RiskConfig(Strict):
@@ -325,6 +341,8 @@ class RiskConfig(Strict):
     version: Version = SUPPORTED_VERSION
     global_: GlobalSettings = Field(default=GlobalSettings(), alias="global")
     rules: RulesConfig = RulesConfig()
+    #: rule changes scheduled for a later trading day (the settings lock, docs/rules-extra.md §5)
+    pending: PendingChange | None = None
 
 
 # --------------------------------------------------------------------------- accounts.yaml
@@ -383,7 +401,7 @@ class AccountConfig(Strict):
     observe_only: bool = False
     reset_time: WallTime = time(17, 0)
     timezone: TimeZoneName = "America/Chicago"
-    rule_overrides: Annotated[dict[str, Any], BeforeValidator(_none_is_empty)] = Field(default_factory=dict)
+    rule_overrides: Annotated[dict[str, Any], BeforeValidator(none_is_empty)] = Field(default_factory=dict)
 
     def zone(self) -> ZoneInfo:
         return zone(self.timezone)
@@ -452,7 +470,7 @@ class HolidaysFile(Strict):
     """``holidays.yaml``: days on which no session opens (RULE-009 with respect_holidays)."""
 
     version: Version = SUPPORTED_VERSION
-    holidays: Annotated[list[Holiday], BeforeValidator(_none_is_no_items)] = Field(default_factory=list)
+    holidays: Annotated[list[Holiday], BeforeValidator(none_is_no_items)] = Field(default_factory=list)
 
     def dates(self) -> frozenset[date]:
         return frozenset(h.date for h in self.holidays)
@@ -518,7 +536,7 @@ class SecretsFile(Strict):
     """``secrets.yaml``: API key per login ``user_name``. Its values never appear in messages."""
 
     version: Version = SUPPORTED_VERSION
-    api_keys: Annotated[dict[NonEmptyStr, NonEmptyStr], BeforeValidator(_none_is_empty)] = Field(
+    api_keys: Annotated[dict[NonEmptyStr, NonEmptyStr], BeforeValidator(none_is_empty)] = Field(
         default_factory=dict
     )
 

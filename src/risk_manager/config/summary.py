@@ -5,13 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from risk_manager.config.base import WEEKDAY_NUMBERS
 from risk_manager.config.loader import AppConfig
-from risk_manager.config.models import (
-    RULE_IDS,
-    WEEKDAY_NUMBERS,
-    RulesConfig,
-    SessionWindow,
-)
+from risk_manager.config.models import RULE_IDS, RulesConfig, SessionWindow
 
 
 def _money(value: Decimal) -> str:
@@ -95,6 +91,29 @@ def rule_summaries(rules: RulesConfig) -> list[dict[str, str]]:
         if t.trailing.enabled:
             parts.append(f"trailing {t.trailing.distance_ticks} ticks after +{t.trailing.activation_ticks}")
         add("trade_management", ", ".join(parts) or "nothing enabled")
+    if r.trailing_drawdown.enabled:
+        d = r.trailing_drawdown
+        text = f"max drawdown {_money(d.max_drawdown)} ({d.mode}), buffer {_money(d.buffer)}"
+        if d.lock_at_start:
+            text += ", floor stops at the starting balance"
+        add("trailing_drawdown", f"{text}; lockout {d.lockout_until}")
+    if r.weekly_limits.enabled:
+        w = r.weekly_limits
+        parts = [
+            f"loss {_money(w.loss_limit)}" if w.loss_limit else "",
+            f"target {_money(w.profit_target)}" if w.profit_target else "",
+        ]
+        add("weekly_limits", f"weekly {w.pnl} {', '.join(p for p in parts if p)}; week starts {w.week_start}")
+    if r.consecutive_losses.enabled:
+        c15 = r.consecutive_losses
+        then = f"cooldown {c15.cooldown_seconds}s" if c15.action == "cooldown" else "lock until the reset"
+        add("consecutive_losses", f"{c15.max_losses} losing trades in a row -> {then}")
+    for item in out:
+        ladder = getattr(getattr(r, item["key"]), "ladder", None)
+        if ladder is not None:
+            warn = "/".join(str(p) for p in ladder.warn_at) + "%" if ladder.warn_at else "global levels"
+            rung = f", reduce-only at {ladder.reduce_only_at}%" if ladder.reduce_only_at else ""
+            item["summary"] += f"; ladder: warn {warn}{rung}"
     return out
 
 

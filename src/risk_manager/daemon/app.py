@@ -344,6 +344,7 @@ class Daemon:
             clock,
             observe_only=self.options.observe_only,
             apply=self._apply_config,
+            audit=self.persist.audit if self.persist is not None else None,
         )
         self._tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))
         pipeline.tick()  # missed resets and expired lockouts first (spec/daemon.md §2.1 step 7)

@@ -1,6 +1,11 @@
 """Hot reload (spec/daemon.md §8.3): the new configuration is read and validated off the loop; a
 valid one is swapped in between two pipeline events and every account is evaluated at once; an
-invalid one leaves the old in force and the caller gets every error (file, key, line)."""
+invalid one leaves the old in force and the caller gets every error (file, key, line).
+
+With the settings lock on (docs/rules-extra.md §5) a configuration that would loosen a limit of an
+account whose trading day has started is refused the same way (``config_invalid``, one error per
+loosening key: "loosening is locked until <next reset>"), and the refusal is written to the audit
+log with every loosening it found."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 from risk_manager.config.diff import diff_configs
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
+from risk_manager.config.settings_lock import settings_lock_issues
 from risk_manager.daemon.api.protocol import ConfigInvalidError, LocalApiError
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.notify import ConfigReloaded, Notifier, ReloadRejected
@@ -24,6 +30,8 @@ SWAP_TIMEOUT_S = 10.0  # a reload request never hangs: the swap waits for the pi
 # What the daemon does after the engine has the new configuration: start and stop sessions, restore
 # added accounts, teach the log redaction new keys (old config, new config, added ids, removed ids).
 ApplyHook = Callable[[AppConfig, AppConfig, list[int], list[int]], Awaitable[None]]
+# Persistence.audit: (action, outcome, actor, target, reason, *, before, after) -> commit awaitable
+AuditHook = Callable[..., Awaitable[object]]
 
 
 class ConfigReloader:
@@ -38,9 +46,11 @@ class ConfigReloader:
         *,
         observe_only: bool = False,
         apply: ApplyHook | None = None,
+        audit: AuditHook | None = None,
     ) -> None:
         self._config_dir = config_dir
         self._apply = apply
+        self._audit = audit
         #: the configuration in force
         self.config = config
         self._engine = engine
@@ -71,6 +81,7 @@ class ConfigReloader:
             self._notifier.publish(ReloadRejected(at=self._clock.now(), errors=tuple(errors)))
             raise ConfigInvalidError(errors)
         old = self.config
+        await self._check_lock(old, new)
         changes, restart = diff_configs(old, new)
         before = set(self._engine.account_ids())
         await self._swap(new)
@@ -89,7 +100,41 @@ class ConfigReloader:
         self._notifier.publish(
             ConfigReloaded(at=self._clock.now(), changes=tuple(changes), restart_required=tuple(restart))
         )
-        return {"applied": True, "changes": changes, "restartRequired": restart}
+        result: dict[str, Any] = {"applied": True, "changes": changes, "restartRequired": restart}
+        if new.pending_from is not None:
+            result["scheduledFrom"] = new.pending_from.isoformat()  # pending rules take effect then
+        return result
+
+    def _filled_today(self, account_id: int) -> bool:
+        acct = self._engine.state.accounts.get(account_id)
+        return acct is not None and acct.session_trades > 0
+
+    async def _check_lock(self, old: AppConfig, new: AppConfig) -> None:
+        """The settings lock: refuse (and audit) a loosening before the next reset."""
+        now = self._clock.now()
+        issues = settings_lock_issues(old, new, now, self._filled_today)
+        if not issues:
+            return
+        errors = [i.to_dict() for i in issues]
+        self._notifier.publish(ReloadRejected(at=now, errors=tuple(errors)))
+        if self._audit is not None:
+            await self._audit(
+                "settings_lock_refused",
+                "config_invalid",
+                None,
+                "config",
+                f"{len(errors)} loosening change(s) refused until the next reset",
+                before=None,
+                after=[f"{e['file']}:{e['line'] or '-'}: {e['path']}: {e['message']}" for e in errors],
+            )
+        n = len(errors)
+        raise ConfigInvalidError(
+            errors,
+            message=(
+                f"settings lock: {n} change{'s' * (n != 1)} would loosen a limit before the next reset; "
+                "the previous configuration stays active"
+            ),
+        )
 
     async def _swap(self, config: AppConfig) -> None:
         """Give the engine ``config`` between two pipeline events (every account evaluated at once)."""

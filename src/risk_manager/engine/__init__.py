@@ -6,18 +6,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from risk_manager.engine import core
+from risk_manager.engine import core, rule_state
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
+from risk_manager.engine.drawdown import drawdown_view
 from risk_manager.engine.events import MalformedEvent
 from risk_manager.engine.isolation import guarded
 from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.periods import due_settings
 from risk_manager.engine.rulebook import RULES_BY_ID
 from risk_manager.engine.setup import account_settings
 from risk_manager.engine.state import AccountSettings, AccountState, EngineState
@@ -78,6 +80,10 @@ class Engine:
         if observe_only:
             for s in settings:
                 s.observe_only = True
+                if s.scheduled is not None:
+                    s.scheduled.observe_only = True
+        # Settings scheduled for a trading day that has already begun are in force at once.
+        settings = [due_settings(s, now) for s in settings]
         out = core.reload(self.state, settings, now)
         for account_id in self.account_ids():
             out += core.evaluate_account(self.state, account_id, now)
@@ -87,6 +93,31 @@ class Engine:
         self, account_id: int, *, last_reset: datetime | None, lockouts: Iterable[Lockout] = ()
     ) -> None:
         core.restore_account(self.state, account_id, last_reset=last_reset, lockouts=lockouts)
+
+    def rule_state(self, account_id: int, now: datetime) -> dict[str, dict[str, Any]]:
+        """What RULE-013 and RULE-015 remember (JSON-ready), for the daemon to persist."""
+        return rule_state.export(self.state.accounts[account_id], now)
+
+    def restore_rule_state(
+        self,
+        account_id: int,
+        stored: Mapping[str, Any],
+        day_pnl: Mapping[date, Decimal],
+        now: datetime,
+    ) -> list[str]:
+        """Put persisted rule memory back (after ``restore_account``); RULE-014's week is rebuilt from
+        the stored realized P&L per trading day. Returns what could not be read."""
+        acct = self.state.accounts.get(account_id)
+        if acct is None:
+            return []
+        return rule_state.restore(acct, stored, day_pnl, now)
+
+    def drawdown(self, account_id: int, now: datetime) -> dict[str, Any] | None:
+        """RULE-013 for the dashboards: floor, buffer, net balance and the distance to the breach."""
+        acct = self.state.accounts.get(account_id)
+        if acct is None:
+            return None
+        return drawdown_view(RuleContext(self.state, acct, now))
 
     def admin_unlock(
         self, account_id: int, lockout_id: str, now: datetime, reason: str, actor: str | None = None

@@ -6,6 +6,7 @@ setting lockouts, 80/90 % warnings) lives here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -117,7 +118,7 @@ class RuleContext:
             created=self.now,
             symbol=symbol,
         )
-        if kind is LockoutKind.COOLDOWN:
+        if kind is LockoutKind.COOLDOWN or kind is LockoutKind.REDUCE_ONLY:
             record.baseline = {cid: p.signed for cid, p in self.account.positions.items()}
         changed = self.account.lockouts.add(record)
         if changed is None:
@@ -134,15 +135,26 @@ class RuleContext:
         return next_reset_after(self.now, self.settings.reset_time, self.settings.timezone)
 
     # ----- warnings -------------------------------------------------------------------------------
-    def warnings_pending(self, rule: str, key: str) -> list[int]:
-        """The warning percents of ``rule`` for ``key`` not yet given this trading day."""
+    def warnings_pending(self, rule: str, key: str, percents: Sequence[int] | None = None) -> list[int]:
+        """The warning percents of ``rule`` for ``key`` not yet given this trading day (``percents``:
+        a rule's own ladder levels instead of the global ``warn_at_percent``)."""
         warned = self.account.warned
-        return [p for p in self.settings.warn_at_percent if (rule, key, p) not in warned]
+        levels = self.settings.warn_at_percent if percents is None else percents
+        return [p for p in levels if (rule, key, p) not in warned]
 
     def warn_levels(
-        self, rule: str, key: str, used: Decimal, limit: Decimal, what: str, *, money: bool = True
+        self,
+        rule: str,
+        key: str,
+        used: Decimal,
+        limit: Decimal,
+        what: str,
+        *,
+        money: bool = True,
+        percents: Sequence[int] | None = None,
     ) -> list[Action]:
-        """``warn`` once per trading day when ``used`` first reaches a configured percent of ``limit``.
+        """``warn`` once per trading day when ``used`` first reaches a configured percent of ``limit``
+        (``percents``: a rule's own ladder levels instead of the global ``warn_at_percent``).
 
         Levels crossed together give one warning (the highest); a breach gives none, since the
         breach's own action says more.
@@ -150,7 +162,8 @@ class RuleContext:
         if limit <= 0:
             return []
         warned = self.account.warned
-        crossed = [p for p in self.settings.warn_at_percent if used * 100 >= limit * p]
+        levels = self.settings.warn_at_percent if percents is None else percents
+        crossed = [p for p in levels if used * 100 >= limit * p]
         fresh = [p for p in crossed if (rule, key, p) not in warned]
         if not fresh:
             return []

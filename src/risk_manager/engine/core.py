@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from risk_manager.engine import catch_up, events
+from risk_manager.engine import catch_up, events, periods
 from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
@@ -73,9 +73,10 @@ def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[
     acct.next_reset = next_reset_after(latest, s.reset_time, s.timezone)
     if acct.last_reset is None:
         acct.last_reset = latest  # first sight of the account: the current trading day is already running
-        return []
+        return periods.adopt_due(state, acct, now)
     if acct.last_reset >= latest:
-        return []
+        return periods.adopt_due(state, acct, now)
+    ended = acct.last_reset
     acct.last_reset = latest
     ctx = RuleContext(state, acct, now)
     local = latest.astimezone(s.timezone).strftime("%Y-%m-%d %H:%M %Z")
@@ -88,6 +89,7 @@ def _daily_reset(state: EngineState, acct: AccountState, now: datetime) -> list[
                     RESET, record, f"daily reset {local}: {record.rule} lockout lifted", ClearedBy.DAILY_RESET
                 )
             )
+    out += periods.close_day(state, acct, now, ended, latest)  # docs/rules-extra.md: periods, schedules
     _prune_seen(acct, now)
     acct.realized = Decimal(0)
     acct.trades.clear()

@@ -1,8 +1,10 @@
 """The lockout gate (spec/rules.md §3): what a locked account may still do.
 
 Runs after an event has been applied and before the rules. Hard lockouts close every new or larger
-position and cancel every working order; symbol lockouts do that for their symbol only; cooldowns
-only stop new exposure. Trader exits (smaller positions, protective orders) are never blocked.
+position and cancel every working order; symbol lockouts do that for their symbol only; a reduce-only
+rung (the action ladder, docs/rules-extra.md) closes any position that grew and cancels every order
+that is not protective; cooldowns only stop new exposure beyond what was held. Trader exits (smaller
+positions, protective orders) are never blocked.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def _symbol_lock(ctx: RuleContext, contract_id: str) -> Lockout | None:
 
 
 def _shrink_baselines(cooldowns: list[Lockout], contract_id: str, pos: PositionState | None) -> None:
-    """A cooldown allows what was held when it began, never more than what is held since.
+    """A cooldown (or a reduce-only rung) allows what was held when it began, never more than what
+    is held since.
 
     The broker reports a closing fill before the position update, so a cooldown set on that fill
     sees the old size; exposure given up afterwards must not be re-openable during the cooldown.
@@ -54,7 +57,8 @@ def gate_position(
     book = ctx.account.lockouts
     hard = book.hard()
     pos = ctx.account.positions.get(contract_id)
-    _shrink_baselines(book.cooldowns(), contract_id, pos)
+    rung = book.reduce_only()
+    _shrink_baselines([*book.cooldowns(), *([rung] if rung is not None else [])], contract_id, pos)
     if hard is not None:
         if pos is not None and grew:
             reason = f"new exposure in {contract_id} while {_describe(hard)}"
@@ -67,6 +71,13 @@ def gate_position(
         return [
             ctx.close_position(GATE, contract_id, f"position in {contract_id} while {_describe(lock)}")
         ], False
+    if rung is not None:
+        # Reduce-only: a position beyond what was held when the rung was reached (a new contract, a
+        # flip, more contracts) is flattened; what was held may only shrink. The other rules still run.
+        held = rung.baseline.get(contract_id, 0)
+        if held == 0 or (held > 0) != (pos.signed > 0) or abs(pos.signed) > abs(held):
+            reason = f"new exposure in {contract_id} while {_describe(rung)}"
+            return [ctx.close_position(GATE, contract_id, reason)], True
     out: list[Action] = []
     for cooldown in book.cooldowns():
         held = cooldown.baseline.get(contract_id, 0)
@@ -103,7 +114,7 @@ def gate_order(ctx: RuleContext, update: OrderUpdate) -> tuple[list[Action], boo
         return [
             cancel(f"working order {update.order_id} in {update.contract_id} while {_describe(lock)}")
         ], False
-    cooldowns = book.cooldowns()
-    if cooldowns and not is_protective(ctx.account.positions.get(update.contract_id), update):
-        return [cancel(f"order {update.order_id} would add exposure during {_describe(cooldowns[0])}")], True
+    soft = book.reduce_only() or next(iter(book.cooldowns()), None)
+    if soft is not None and not is_protective(ctx.account.positions.get(update.contract_id), update):
+        return [cancel(f"order {update.order_id} would add exposure during {_describe(soft)}")], True
     return [], True

@@ -27,6 +27,10 @@ class LockoutKind(StrEnum):
     COOLDOWN = "cooldown"
     INDEFINITE = "indefinite"
     PERMANENT = "permanent"
+    #: RULE-014: until the first trading day of the next trading week (docs/rules-extra.md)
+    UNTIL_WEEK_END = "until_week_end"
+    #: the action ladder's middle rung: exits only, until the end of the rule's period
+    REDUCE_ONLY = "reduce_only"
 
     @property
     def clears_on(self) -> str:
@@ -35,14 +39,24 @@ class LockoutKind(StrEnum):
 
     @property
     def family(self) -> str:
-        """``cooldown`` (blocks new exposure only) or ``hard`` (blocks everything), as shown to users."""
-        return "cooldown" if self is LockoutKind.COOLDOWN else "hard"
+        """As shown to users: ``cooldown`` (blocks new exposure beyond what was held), ``reduce_only``
+        (blocks any new exposure, exits allowed) or ``hard`` (blocks everything)."""
+        if self is LockoutKind.COOLDOWN:
+            return "cooldown"
+        if self is LockoutKind.REDUCE_ONLY:
+            return "reduce_only"
+        return "hard"
 
     @classmethod
     def from_columns(cls, family: str, clears_on: str) -> LockoutKind:
-        """The inverse of (``family``, ``clears_on``); unknown pairs read as ``indefinite``."""
+        """The inverse of (``family``, ``clears_on``); unknown pairs read as ``indefinite``.
+
+        (hard, time) reads as ``until_session_start``; the database keeps the exact kind in
+        ``lockouts.engine_kind`` since schema 2, which is preferred when present."""
         if family == "cooldown":
             return cls.COOLDOWN
+        if family == "reduce_only":
+            return cls.REDUCE_ONLY
         for kind in cls:
             if kind.family == family and kind.clears_on == clears_on:
                 return kind
@@ -55,7 +69,12 @@ _CLEARS_ON = {
     LockoutKind.COOLDOWN: "time",
     LockoutKind.INDEFINITE: "condition",
     LockoutKind.PERMANENT: "admin",
+    LockoutKind.UNTIL_WEEK_END: "time",
+    LockoutKind.REDUCE_ONLY: "time",
 }
+
+
+_SOFT = frozenset({LockoutKind.COOLDOWN, LockoutKind.REDUCE_ONLY})
 
 
 class ClearedBy(StrEnum):
@@ -88,13 +107,15 @@ class Lockout:
         self.kind = LockoutKind(self.kind)
 
     @property
-    def key(self) -> tuple[str, str, str | None]:
-        return (self.rule, self.scope, self.symbol)
+    def key(self) -> tuple[str, str, str | None, bool]:
+        """(rule, scope, symbol, rung): a rule's reduce-only rung is a record of its own, so the
+        rule's full action can stand beside it (and outlast it) without either shortening the other."""
+        return (self.rule, self.scope, self.symbol, self.kind is LockoutKind.REDUCE_ONLY)
 
     @property
     def hard(self) -> bool:
-        """Account-wide and blocking everything (every kind but a cooldown)."""
-        return self.scope == LockoutScope.ACCOUNT and self.kind != LockoutKind.COOLDOWN
+        """Account-wide and blocking everything (every kind but a cooldown or a reduce-only rung)."""
+        return self.scope == LockoutScope.ACCOUNT and self.kind not in _SOFT
 
     def over(self, now: datetime) -> bool:
         return self.until is not None and now >= self.until
@@ -136,7 +157,7 @@ class LockoutBook:
     __slots__ = ("_records",)
 
     def __init__(self) -> None:
-        self._records: dict[tuple[str, str, str | None], Lockout] = {}
+        self._records: dict[tuple[str, str, str | None, bool], Lockout] = {}
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(list(self._records.values()))
@@ -147,8 +168,9 @@ class LockoutBook:
     def active(self) -> list[Lockout]:
         return list(self._records.values())
 
-    def get(self, rule: str, scope: str, symbol: str | None = None) -> Lockout | None:
-        return self._records.get((rule, scope, symbol))
+    def get(self, rule: str, scope: str, symbol: str | None = None, *, rung: bool = False) -> Lockout | None:
+        """The record of ``rule`` at ``scope``; ``rung=True``: its reduce-only rung instead."""
+        return self._records.get((rule, scope, symbol, rung))
 
     def add(self, new: Lockout) -> Lockout | None:
         """Insert or extend; returns the record now in force when it changed, None when it did not.
@@ -169,7 +191,7 @@ class LockoutBook:
         return existing
 
     def remove(self, rule: str, scope: str, symbol: str | None = None) -> Lockout | None:
-        return self._records.pop((rule, scope, symbol), None)
+        return self._records.pop((rule, scope, symbol, False), None)
 
     def remove_record(self, record: Lockout) -> None:
         self._records.pop(record.key, None)
@@ -188,6 +210,13 @@ class LockoutBook:
 
     def cooldowns(self) -> list[Lockout]:
         return [r for r in self._records.values() if r.kind == LockoutKind.COOLDOWN and r.scope == LockoutScope.ACCOUNT]
+
+    def reduce_only(self) -> Lockout | None:
+        """A reduce-only rung in force (account scope), if any."""
+        for rec in self._records.values():
+            if rec.kind is LockoutKind.REDUCE_ONLY and rec.scope == LockoutScope.ACCOUNT:
+                return rec
+        return None
 
     def expired(self, now: datetime) -> list[Lockout]:
         return [r for r in self._records.values() if r.over(now)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from risk_manager.engine.rules.auth_loss_guard import AuthLossGuard
 from risk_manager.engine.rules.base import Rule
+from risk_manager.engine.rules.consecutive_losses import ConsecutiveLosses
 from risk_manager.engine.rules.cooldown_after_loss import CooldownAfterLoss
 from risk_manager.engine.rules.daily_realized_loss import DailyRealizedLoss
 from risk_manager.engine.rules.daily_unrealized_loss import DailyUnrealizedLoss
@@ -19,6 +20,8 @@ from risk_manager.engine.rules.session_block import SessionBlockOutside
 from risk_manager.engine.rules.symbol_blocks import SymbolBlocks
 from risk_manager.engine.rules.trade_frequency import TradeFrequencyLimit
 from risk_manager.engine.rules.trade_management import TradeManagement
+from risk_manager.engine.rules.trailing_drawdown import TrailingDrawdown
+from risk_manager.engine.rules.weekly_limits import WeeklyLimits
 
 RULES: tuple[Rule, ...] = (
     MaxContracts(),
@@ -33,6 +36,9 @@ RULES: tuple[Rule, ...] = (
     AuthLossGuard(),
     SymbolBlocks(),
     TradeManagement(),
+    TrailingDrawdown(),
+    WeeklyLimits(),
+    ConsecutiveLosses(),
 )
 
 #: rule id -> rule ("RULE-003" -> DailyRealizedLoss())

@@ -7,8 +7,7 @@ from typing import Any
 from risk_manager.engine.sessions import Window
 from risk_manager.engine.state import AccountSettings
 from risk_manager.engine.trading_day import zone
-
-_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+from risk_manager.engine.weeks import WEEKDAYS as _WEEKDAYS
 
 
 def _window(cfg: Any, holidays: frozenset[Any]) -> Window:
@@ -16,34 +15,41 @@ def _window(cfg: Any, holidays: frozenset[Any]) -> Window:
     return Window.build(cfg.start, cfg.end, cfg.timezone, days, holidays)
 
 
-def account_settings(app_config: Any) -> list[AccountSettings]:
-    """Settings for every enabled account of an ``AppConfig`` (risk_manager.config.loader)."""
+def _settings(app_config: Any, account: Any, rules: Any) -> AccountSettings:
     glob = app_config.risk.global_
+    session = rules.session_block_outside
+    holidays = frozenset(app_config.holidays) if session.respect_holidays else frozenset()
+    return AccountSettings(
+        account_id=account.id,
+        name=account.name,
+        observe_only=account.observe_only,
+        reset_time=account.reset_time,
+        timezone=zone(account.timezone),
+        rules=rules,
+        include_fees=glob.include_fees,
+        max_quote_age_seconds=glob.max_quote_age_seconds,
+        warn_at_percent=tuple(sorted(glob.warn_at_percent)),
+        holidays=frozenset(app_config.holidays),
+        session_window=_window(session.window, holidays) if session.enabled else None,
+        symbol_windows=(
+            {sym.upper(): _window(w, holidays) for sym, w in session.per_symbol.items()}
+            if session.enabled
+            else {}
+        ),
+    )
+
+
+def account_settings(app_config: Any) -> list[AccountSettings]:
+    """Settings for every enabled account of an ``AppConfig`` (risk_manager.config.loader), each with
+    the settings scheduled for a later trading day (``pending``) attached."""
     out: list[AccountSettings] = []
     for _login, account in app_config.account_configs():
         if not account.enabled:
             continue
-        rules = app_config.rules_for(account.id)
-        session = rules.session_block_outside
-        holidays = frozenset(app_config.holidays) if session.respect_holidays else frozenset()
-        out.append(
-            AccountSettings(
-                account_id=account.id,
-                name=account.name,
-                observe_only=account.observe_only,
-                reset_time=account.reset_time,
-                timezone=zone(account.timezone),
-                rules=rules,
-                include_fees=glob.include_fees,
-                max_quote_age_seconds=glob.max_quote_age_seconds,
-                warn_at_percent=tuple(sorted(glob.warn_at_percent)),
-                holidays=frozenset(app_config.holidays),
-                session_window=_window(session.window, holidays) if session.enabled else None,
-                symbol_windows=(
-                    {sym.upper(): _window(w, holidays) for sym, w in session.per_symbol.items()}
-                    if session.enabled
-                    else {}
-                ),
-            )
-        )
+        settings = _settings(app_config, account, app_config.rules_for(account.id))
+        pending = app_config.pending_rules_for(account.id)
+        if pending is not None:
+            settings.scheduled = _settings(app_config, account, pending)
+            settings.scheduled_from = app_config.pending_from
+        out.append(settings)
     return out

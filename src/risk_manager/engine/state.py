@@ -86,6 +86,42 @@ class PositionState:
 
 
 @dataclass(slots=True)
+class DrawdownState:
+    """RULE-013's memory of the firm's trailing maximum loss limit (persisted, docs/rules-extra.md).
+
+    ``anchor`` is the configured (starting_balance, floor, max_drawdown, lock_at_start) the numbers
+    were derived from: when the configuration names other numbers, the floor is re-anchored to them.
+    """
+
+    start: Decimal | None = None
+    floor: Decimal | None = None
+    high: Decimal | None = None  # the high-water mark the floor trails (end of day or intraday)
+    anchor: tuple[Decimal | None, Decimal | None, Decimal, bool] | None = None
+    #: a trading day ended without a usable balance (e.g. while stopped): sample the next one
+    eod_pending: bool = False
+    #: a closing fill's P&L may not be in the broker's balance yet: no new high until then
+    fill_pending_until: datetime | None = None
+    #: the latest end-of-day sample: (trading day, net balance)
+    last_eod: tuple[date, Decimal] | None = None
+
+
+@dataclass(slots=True)
+class WeekState:
+    """RULE-014's trading week: its first trading day and the realized P&L of its days already over."""
+
+    key: date | None = None
+    closed: Decimal = Decimal(0)
+
+
+@dataclass(slots=True)
+class StreakState:
+    """RULE-015: losing trades in a row, and the order of the last closing fill counted."""
+
+    losses: int = 0
+    last_order: int | None = None
+
+
+@dataclass(slots=True)
 class AccountSettings:
     """Everything the engine needs to know about one configured account."""
 
@@ -101,6 +137,9 @@ class AccountSettings:
     holidays: frozenset[date] = frozenset()
     session_window: Window | None = None
     symbol_windows: dict[str, Window] = field(default_factory=dict)
+    #: settings scheduled for the trading day ``scheduled_from`` (risk_config.yaml ``pending``)
+    scheduled: AccountSettings | None = None
+    scheduled_from: date | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +167,9 @@ class AccountState:
     # Rule failures (isolation.py): how many since start, and when each rule's was last logged.
     rule_errors: int = 0
     rule_error_logged: dict[str, datetime] = field(default_factory=dict)
+    drawdown: DrawdownState = field(default_factory=DrawdownState)
+    week: WeekState = field(default_factory=WeekState)
+    streak: StreakState = field(default_factory=StreakState)
 
     @property
     def account_id(self) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from risk_manager.store import schema_v1
+from risk_manager.store import schema_v1, schema_v2
 from risk_manager.store.codec import ts
 from risk_manager.store.errors import MigrationError, SchemaTooNewError, StoreError
 from risk_manager.store.files import backup_database, prune_files, stamp
@@ -33,7 +33,10 @@ class Migration:
     statements: tuple[str, ...]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", schema_v1.STATEMENTS),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", schema_v1.STATEMENTS),
+    Migration(2, "rule state, end-of-day balances, exact lockout kinds", schema_v2.STATEMENTS),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -236,6 +236,27 @@ def day_states(conn: sqlite3.Connection) -> dict[int, sqlite3.Row]:
     return {r["account_id"]: r for r in conn.execute("SELECT * FROM day_state").fetchall()}
 
 
+def rule_states(conn: sqlite3.Connection) -> dict[int, dict[str, Any]]:
+    """account id -> {rule id: stored state}; an unreadable row is left out (the rule starts over)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in conn.execute("SELECT account_id, rule_id, state FROM rule_state").fetchall():
+        try:
+            value = loads(r["state"])
+        except (TypeError, ValueError):
+            continue
+        out.setdefault(r["account_id"], {})[r["rule_id"]] = value
+    return out
+
+
+def daily_realized(conn: sqlite3.Connection, account_id: int, since_day: str) -> dict[str, str]:
+    """trading day -> realized P&L of the account's ``daily_pnl`` rows from ``since_day`` on."""
+    rows = conn.execute(
+        "SELECT trading_day, realized FROM daily_pnl WHERE account_id = ? AND trading_day >= ?",
+        (account_id, since_day),
+    ).fetchall()
+    return {r["trading_day"]: r["realized"] for r in rows}
+
+
 def trades_since(conn: sqlite3.Connection, account_id: int, since: str) -> list[sqlite3.Row]:
     return conn.execute(
         "SELECT * FROM trades WHERE account_id = ? AND executed_at >= ? ORDER BY executed_at, trade_id",

@@ -57,7 +57,19 @@ def lockout_values(
         "active": 1,
         "engine_id": lockout.id,
         "baseline": dumps(dict(lockout.baseline)),
+        "engine_kind": str(lockout.kind),
     }
+
+
+def _exact_kind(row: Any) -> LockoutKind:
+    """``engine_kind`` (schema 2) when present and known, else the (kind, clears_on) pair."""
+    exact = row["engine_kind"] if "engine_kind" in row.keys() else None
+    if exact:
+        try:
+            return LockoutKind(exact)
+        except ValueError:
+            pass
+    return engine_kind(row["kind"], row["clears_on"])
 
 
 def lockout_from_row(row: Any) -> Lockout:
@@ -68,7 +80,7 @@ def lockout_from_row(row: Any) -> Lockout:
         account_id=row["account_id"],
         rule=row["rule_id"],
         scope=row["scope"],
-        kind=engine_kind(row["kind"], row["clears_on"]),
+        kind=_exact_kind(row),
         until=parse_ts(row["until"]),
         reason=row["reason"] or "",
         created=created,
@@ -139,6 +151,35 @@ def day_state_values(acct: AccountState, now: datetime) -> dict[str, Any]:
         "timezone": getattr(s.timezone, "key", str(s.timezone)),
         "last_reset_at": ts(acct.last_reset),
         "next_reset_at": ts(acct.next_reset),
+    }
+
+
+# ----- rule memory (schema 2) ------------------------------------------------------------------------------
+def rule_state_rows(account_id: int, state: Mapping[str, Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """``rule_state`` rows from ``Engine.rule_state`` (one per rule)."""
+    return [
+        {
+            "account_id": account_id,
+            "rule_id": rule,
+            "trading_day": data.get("day"),
+            "state": dumps(dict(data)),
+            "updated_at": ts(now),
+        }
+        for rule, data in state.items()
+    ]
+
+
+def eod_values(account_id: int, state: Mapping[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The ``eod_balances`` row of RULE-013's latest end-of-day sample, if it has one."""
+    last = state.get("lastEod")
+    if not last:
+        return None
+    return {
+        "account_id": account_id,
+        "trading_day": last[0],
+        "net_balance": last[1],
+        "floor": state.get("floor"),
+        "recorded_at": ts(now),
     }
 
 

@@ -50,6 +50,14 @@ def pnl_sample(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     )
 
 
+def rule_state(conn: sqlite3.Connection, rows: list[dict[str, Any]], eod: Mapping[str, Any] | None) -> None:
+    """RULE-013/015 memory (one row per account and rule) and RULE-013's end-of-day sample."""
+    for row in rows:
+        conn.execute(insert_sql("rule_state", row, conflict=("account_id", "rule_id")), row)
+    if eod is not None:
+        conn.execute(insert_sql("eod_balances", eod, conflict=("account_id", "trading_day")), eod)
+
+
 # ----- trades, positions, orders, contracts ------------------------------------------------------------
 def trade(
     conn: sqlite3.Connection, values: Mapping[str, Any], pnl: Mapping[str, Any], day: Mapping[str, Any]
@@ -99,7 +107,8 @@ def set_lockout(conn: sqlite3.Connection, values: Mapping[str, Any], day: Mappin
     if row is not None:
         conn.execute(
             "UPDATE lockouts SET kind = :kind, until = :until, clears_on = :clears_on, "
-            "reason = :reason, observed = :observed, baseline = :baseline WHERE id = :id",
+            "reason = :reason, observed = :observed, baseline = :baseline, engine_kind = :engine_kind "
+            "WHERE id = :id",
             dict(values) | {"id": row[0]},
         )
         rid = int(row[0])

@@ -1,4 +1,4 @@
-"""How close each of the twelve rules is to its limit, in the local API's ``rule_status`` shape.
+"""How close each rule is to its limit, in the local API's ``rule_status`` shape.
 
 The trader dashboard shows a % used bar for every rule (spec/trader-cli.md §6.5) and alerts when a limit is
 first approached (§8.2). Only the daemon knows the engine's state, so the figures are computed here,
@@ -21,6 +21,7 @@ from typing import Any
 
 from risk_manager.daemon.api.views import money
 from risk_manager.engine.context import RuleContext
+from risk_manager.engine.drawdown import drawdown_view
 from risk_manager.engine.lockouts import Lockout
 from risk_manager.engine.money import ZERO
 from risk_manager.engine.rulebook import RULES
@@ -43,6 +44,9 @@ RULE_NAMES: dict[str, str] = {
     "RULE-010": "Broker permission",
     "RULE-011": "Symbol blocks",
     "RULE-012": "Trade management",
+    "RULE-013": "Trailing drawdown",
+    "RULE-014": "Weekly limits",
+    "RULE-015": "Consecutive losses",
 }
 #: rule id -> its block in risk_config.yaml (from the rulebook, the one place they are defined)
 CONFIG_KEYS: dict[str, str] = {rule.rule_id: rule.config_key for rule in RULES}
@@ -128,7 +132,7 @@ class _Status:
 
 
 def rule_statuses(state: EngineState, acct: AccountState, now: datetime) -> list[dict[str, Any]]:
-    """The twelve ``rule_status`` objects of one account, in rule order."""
+    """One ``rule_status`` object per rule of the rulebook for one account, in rule order."""
     ctx = RuleContext(state, acct, now)
     rules: Any = acct.settings.rules
     lockouts = acct.lockouts.active()
@@ -362,6 +366,83 @@ def _trade_management(s: _Status, ctx: RuleContext, cfg: Any) -> None:
     s.text = f"managing {managed} stop(s)" if managed else "no managed stop"
 
 
+def _trailing_drawdown(s: _Status, ctx: RuleContext, cfg: Any) -> None:
+    view = drawdown_view(ctx)
+    s.limit_text = f"max drawdown {cfg.max_drawdown} ({cfg.mode})"
+    if view is None or view["netBalance"] is None:
+        s.text = "waiting for the account balance"
+        return
+    # Used: how much of the allowed drawdown (high-water mark down to the breach line) is gone.
+    line, net = Decimal(view["breachAt"]), Decimal(view["netBalance"])
+    top = Decimal(view["highWaterMark"] or view["startingBalance"])
+    allowed = top - line
+    used = top - net
+    s.limits.append(
+        _limit(
+            "floor",
+            "drawdown",
+            money(max(used, ZERO)) or "0.00",
+            money(allowed) or "0.00",
+            _pct(used, allowed),
+            "$",
+        )
+    )
+    s.text = f"{view['distance']} above the floor line {view['breachAt']}"
+    s.extra["drawdown"] = view
+    s.breached = net <= line
+
+
+def _weekly(s: _Status, ctx: RuleContext, cfg: Any) -> None:
+    week = ctx.account.week
+    value = week.closed + ctx.account.realized
+    if cfg.pnl == "net":
+        value += ctx.total_unrealized()
+    parts = []
+    if cfg.loss_limit is not None:
+        parts.append(f"loss {cfg.loss_limit}")
+        s.limits.append(
+            _limit(
+                "loss",
+                f"weekly {cfg.pnl} loss",
+                money(value) or "0.00",
+                str(cfg.loss_limit),
+                _pct(-value, cfg.loss_limit),
+                "$",
+            )
+        )
+        s.breached = s.breached or value <= -cfg.loss_limit
+    if cfg.profit_target is not None:
+        parts.append(f"profit {cfg.profit_target}")
+        s.limits.append(
+            _limit(
+                "profit",
+                f"weekly {cfg.pnl} profit",
+                money(value) or "0.00",
+                str(cfg.profit_target),
+                _pct(value, cfg.profit_target),
+                "$",
+            )
+        )
+        s.breached = s.breached or value >= cfg.profit_target
+    s.limit_text = " · ".join(parts) + f" per week (from {cfg.week_start})"
+
+
+def _streak(s: _Status, ctx: RuleContext, cfg: Any) -> None:
+    losses = ctx.account.streak.losses
+    s.limit_text = f"{cfg.max_losses} losing trades in a row"
+    s.limits.append(
+        _limit(
+            "streak",
+            "losses in a row",
+            str(losses),
+            str(cfg.max_losses),
+            _pct(Decimal(losses), Decimal(cfg.max_losses)),
+            "trades",
+        )
+    )
+    s.breached = losses >= cfg.max_losses
+
+
 _FILL: dict[str, Any] = {
     "RULE-001": _max_contracts,
     "RULE-002": _per_instrument,
@@ -375,4 +456,7 @@ _FILL: dict[str, Any] = {
     "RULE-010": _auth_guard,
     "RULE-011": _symbol_blocks,
     "RULE-012": _trade_management,
+    "RULE-013": _trailing_drawdown,
+    "RULE-014": _weekly,
+    "RULE-015": _streak,
 }

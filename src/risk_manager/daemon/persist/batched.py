@@ -13,7 +13,7 @@ from risk_manager.engine import Engine, events
 from risk_manager.engine.events import ContractInfo, OrderUpdate
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.store import rows, writes
-from risk_manager.store.codec import ts
+from risk_manager.store.codec import dumps, ts
 from risk_manager.store.writer import Writer
 
 log = logging.getLogger("risk_manager.daemon.persist")
@@ -25,6 +25,7 @@ class BatchedRecords:
         self._clock = clock
         self._day_cache: dict[int, tuple[datetime | None, datetime | None]] = {}
         self._samples: dict[int, tuple[datetime, str]] = {}
+        self._rules: dict[int, str | None] = {}
         self.closed = False
 
     def post_accounts(self, engine: Engine, now: datetime) -> None:
@@ -49,6 +50,23 @@ class BatchedRecords:
         values = rows.day_state_values(acct, now)
         pnl = rows.daily_pnl_values(acct, now)
         self._writer.post(lambda conn: writes.write_day(conn, values, pnl))
+
+    def note_rules(self, engine: Engine, acct: AccountState, now: datetime) -> None:
+        """RULE-013/015 memory when it changed, with RULE-013's latest end-of-day sample."""
+        state = engine.rule_state(acct.account_id, now)
+        stamp = dumps({k: {f: v for f, v in d.items() if f != "day"} for k, d in state.items()})
+        if self._rules.get(acct.account_id) == stamp:
+            return
+        self._rules[acct.account_id] = stamp
+        values = rows.rule_state_rows(acct.account_id, state, now)
+        drawdown = state.get("RULE-013")
+        eod = rows.eod_values(acct.account_id, drawdown, now) if drawdown else None
+        self._writer.post(lambda conn: writes.rule_state(conn, values, eod))
+
+    def rules_known(self, engine: Engine, acct: AccountState, now: datetime) -> None:
+        """The rule memory as just restored (nothing to write back)."""
+        state = engine.rule_state(acct.account_id, now)
+        self._rules[acct.account_id] = dumps({k: {f: v for f, v in d.items() if f != "day"} for k, d in state.items()})
 
     def sample(self, engine: Engine, acct: AccountState, now: datetime) -> None:
         minute = now.replace(second=0, microsecond=0)

@@ -217,6 +217,7 @@ class Persistence:
         summary = await restore(engine, self._reader, now, WorkState.unfinished())
         for account_id in engine.account_ids():
             self._batched.day_known(engine.account(account_id))
+            self._batched.rules_known(engine, engine.account(account_id), now)
         if summary.superseded:
             stamp, pairs = ts(now), list(summary.superseded)
             await self._critical(lambda conn: writes.retire_lockouts(conn, stamp, pairs), "superseded lockouts")
@@ -253,6 +254,7 @@ class Persistence:
             for account_id in engine.account_ids():
                 acct = engine.account(account_id)
                 self._batched.note_day(acct, now)
+                self._batched.note_rules(engine, acct, now)
                 self._batched.sample(engine, acct, now)
         today = now.date().isoformat()
         if self.degraded:
@@ -418,6 +420,10 @@ class Persistence:
         marker (only when ``clean``), ``PRAGMA optimize`` and close. 5 s cap (1 s when not clean)."""
         if self._closed:
             return
+        engine = self._engine
+        if engine is not None and self._writer.alive:  # rule memory changed since the last heartbeat
+            for account_id in engine.account_ids():
+                self._batched.note_rules(engine, engine.account(account_id), self._clock())
         self._closed = True
         self._batched.closed = True
         if self._watchdog is not None:

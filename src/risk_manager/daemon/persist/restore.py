@@ -1,7 +1,9 @@
 """Putting persisted state back into the engine at start (spec/daemon.md §2.1 step 6, §2.3).
 
 Per account: the stored last reset, today's trades replayed with ``apply_only`` (realized P&L, trade
-counts, frequency windows, trade ids), then the active lockouts. When the stored trading day is over
+counts, frequency windows, trade ids), then the active lockouts, then the rules' own memory
+(``rule_state``: RULE-013's floor and starting balance, RULE-015's streak; RULE-014's week rebuilt
+from the week's ``daily_pnl`` rows). When the stored trading day is over
 (a reset was missed while stopped) no trades are replayed and the engine's next tick performs the
 reset, emitting the unlocks the daemon persists. Positions and orders are not restored:
 reconciliation adopts the broker's (stale ones must never drive a decision).
@@ -15,7 +17,8 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from risk_manager.engine import Engine, events
@@ -60,9 +63,10 @@ async def restore(
             queries.day_states(conn),
             queries.contracts(conn),
             [dict(r) for r in queries.enforcement_in_states(conn, wanted)],
+            queries.rule_states(conn),
         )
 
-    lock_rows, days, contract_rows, unfinished = await reader.run(load)
+    lock_rows, days, contract_rows, unfinished, memory = await reader.run(load)
     for row in contract_rows:
         try:
             engine.apply_only(events.CONTRACT, rows.contract_payload(row), now)
@@ -82,6 +86,8 @@ async def restore(
         else:
             summary.missed_resets.append(account_id)
     trade_rows = await reader.run(lambda conn: {a: queries.trades_since(conn, a, t) for a, t in since.items()})
+    week_ago = (now - timedelta(days=8)).date().isoformat()
+    realized = await reader.run(lambda conn: {a: queries.daily_realized(conn, a, week_ago) for a in accounts})
     by_account: dict[int, list[Lockout]] = {}
     for row in lock_rows:
         if row["account_id"] not in accounts:
@@ -103,8 +109,22 @@ async def restore(
                 log.warning("stored trade %s ignored: %s", row["trade_id"], exc)
         records = by_account.get(account_id, [])
         engine.restore_account(account_id, last_reset=engine.last_reset(account_id), lockouts=records)
+        day_pnl = _day_pnl(realized.get(account_id, {}))
+        for problem in engine.restore_rule_state(account_id, memory.get(account_id, {}), day_pnl, now):
+            log.warning("account %s: stored %s", account_id, problem)
         summary.lockouts += len(records)
         summary.accounts += 1
     summary.unfinished_rows = unfinished
     summary.unfinished = len(unfinished)
     return summary
+
+
+def _day_pnl(rows: dict[str, str]) -> dict[date, Decimal]:
+    """Stored realized P&L per trading day; unreadable rows are left out."""
+    out: dict[date, Decimal] = {}
+    for day, value in rows.items():
+        try:
+            out[date.fromisoformat(day)] = Decimal(value)
+        except (TypeError, ValueError, InvalidOperation):
+            log.warning("stored daily P&L %r of %s ignored", value, day)
+    return out

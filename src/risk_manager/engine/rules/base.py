@@ -50,6 +50,12 @@ class Rule:
     def on_reload(self, ctx: RuleContext) -> list[Action]:
         return []
 
+    def on_reset(self, ctx: RuleContext, ended: datetime, started: datetime) -> list[Action]:
+        """The daily reset at ``started`` ends the trading day that began at ``ended``; called for
+        every rule, enabled or not (period bookkeeping such as RULE-014's week must not depend on the
+        rule being on), before the day's P&L, trades and warnings are cleared."""
+        return []
+
     def quiet_band(self, ctx: RuleContext, band: QuietBand) -> None:
         """For price-driven rules: the prices at which a quote cannot change this rule's decision
         (``quiet.py``). The default, every quote matters, is always correct; a narrower band only

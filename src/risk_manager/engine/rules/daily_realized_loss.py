@@ -5,6 +5,7 @@ from __future__ import annotations
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import TradeUpdate
+from risk_manager.engine.ladder import climb
 from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO, fmt_money
 from risk_manager.engine.rules.base import Rule
@@ -20,8 +21,19 @@ class DailyRealizedLoss(Rule):
         cfg = ctx.rules.daily_realized_loss
         realized = ctx.account.realized
         limit = cfg.loss_limit
-        out = ctx.warn_levels(self.rule_id, "realized", max(-realized, ZERO), limit, "daily realized loss")
-        if realized >= -limit:
+        breached = realized < -limit
+        out = climb(
+            ctx,
+            self.rule_id,
+            "realized",
+            max(-realized, ZERO),
+            limit,
+            "daily realized loss",
+            ladder=cfg.ladder,
+            breached=breached,
+            until=ctx.next_reset(),
+        )
+        if not breached:
             return out
         reason = f"realized {fmt_money(realized)} < -{fmt_money(limit)}"
         out += ctx.flatten(self.rule_id, reason)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
+from risk_manager.engine.ladder import climb, pending_levels
 from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO, fmt_money
 from risk_manager.engine.quiet import QuietBand, quiet_loss
@@ -62,7 +63,17 @@ class DailyUnrealizedLoss(Rule):
                     out.append(ctx.close_position(self.rule_id, pos.contract_id, reason))
             return out
         total = ctx.total_unrealized()
-        out += ctx.warn_levels(self.rule_id, "total", max(-total, ZERO), limit, "total unrealized loss")
+        out += climb(
+            ctx,
+            self.rule_id,
+            "total",
+            max(-total, ZERO),
+            limit,
+            "total unrealized loss",
+            ladder=cfg.ladder,
+            breached=total < -limit,
+            until=ctx.next_reset(),
+        )
         if total < -limit:
             stale = any(ctx.quote_stale(c) for c in ctx.account.positions)
             reason = f"total unrealized {fmt_money(total)} < -{fmt_money(limit)}" + (
@@ -79,5 +90,5 @@ class DailyUnrealizedLoss(Rule):
                 pending = ctx.warnings_pending(self.rule_id, item.position.contract_id)
                 band.constrain_pnl(item, quiet_loss(item.pnl, cfg.loss_limit, pending))
         else:
-            pending = ctx.warnings_pending(self.rule_id, "total")
+            pending = pending_levels(ctx, self.rule_id, "total", cfg.ladder)
             band.constrain_total(quiet_loss(band.total, cfg.loss_limit, pending))

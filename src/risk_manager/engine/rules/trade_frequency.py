@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from risk_manager.engine.actions import Action
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.events import TradeUpdate
+from risk_manager.engine.ladder import climb
 from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.rules.base import Rule
 
@@ -42,6 +44,19 @@ class TradeFrequencyLimit(Rule):
         out: list[Action] = []
         if cfg.per_session is not None:
             count = ctx.account.session_trades
+            if cfg.ladder is not None:  # without a ladder RULE-006 gives no warnings (as before it)
+                out += climb(
+                    ctx,
+                    self.rule_id,
+                    "session",
+                    Decimal(count),
+                    Decimal(cfg.per_session.limit),
+                    "trades this session",
+                    ladder=cfg.ladder,
+                    breached=count > cfg.per_session.limit,
+                    until=ctx.next_reset(),
+                    money=False,
+                )
             if count > cfg.per_session.limit:
                 reason = f"{count} trades this session > limit {cfg.per_session.limit}"
                 candidates.append((ctx.next_reset(), LockoutKind.UNTIL_RESET, reason))
