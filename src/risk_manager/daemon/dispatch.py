@@ -168,7 +168,13 @@ class Dispatcher:
                 await self._lockout_cleared(action)
             elif kind is ActionKind.WARN:
                 self._notifier.publish(
-                    RuleWarning(at=action.at, account_id=action.account_id, rule=action.rule, message=action.reason)
+                    RuleWarning(
+                        at=action.at,
+                        account_id=action.account_id,
+                        rule=action.rule,
+                        message=action.reason,
+                        data=dict(action.extra),
+                    )
                 )
 
     async def _lockout_set(self, action: Action) -> None:
