@@ -336,3 +336,35 @@ async def test_a_running_daemon_alerts_through_apprise_and_reload_swaps_the_urls
     logs = "".join(p.read_text(encoding="utf-8") for p in run.daemon.options.log_dir.glob("*.log"))
     assert "notifications.apprise" in logs or "reload" in logs.lower()
     assert TOKEN not in logs
+
+
+def test_config_check_shows_apprise_urls_masked_and_errors_with_their_line(tmp_path: Any) -> None:
+    from tests.config.test_cli import run
+
+    directory = tmp_path / "cfg"
+    assert run("init", "--config-dir", str(directory)).returncode == 0
+    daemon_yaml = directory / "daemon.yaml"
+    good = (
+        "notifications:\n"
+        f"  webhook_url: https://hooks.example.com/risk?token={TOKEN}\n"
+        "  apprise:\n"
+        f"    - ntfy://{TOKEN}\n"
+        f"    - url: mailto://me:{TOKEN}@gmail.com\n"
+        "      subjects: [lockout_set, enforcement_failed]\n"
+    )
+    daemon_yaml.write_text(good, encoding="utf-8")
+    ok = run("config", "check", "--config-dir", str(directory))
+    assert ok.returncode == 0, ok.stderr
+    assert "Notifications: 3" in ok.stdout
+    assert "webhook https://hooks.example.com/***" in ok.stdout
+    assert "ntfy://*** (all)" in ok.stdout
+    assert "mailto://***@gmail.com (lockout_set, enforcement_failed)" in ok.stdout
+    as_json = run("config", "check", "--config-dir", str(directory), "--json")
+    assert json.loads(as_json.stdout)["notifications"]["apprise"][0] == {"url": "ntfy://***", "subjects": "all"}
+    assert TOKEN not in ok.stdout + ok.stderr + as_json.stdout + as_json.stderr
+
+    daemon_yaml.write_text(good.replace("ntfy://", "nfty://"), encoding="utf-8")
+    bad = run("config", "check", "--config-dir", str(directory))
+    assert bad.returncode == 1
+    assert "daemon.yaml:4: notifications.apprise[0].url: unknown Apprise service nfty://" in bad.stderr
+    assert TOKEN not in bad.stdout + bad.stderr

@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "risk_manager.cli.demo_cmd",
     "risk_manager.cli.service_cmd",
     "risk_manager.cli.doctor_cmd",
+    "risk_manager.cli.export_cmd",
 )
 
 

@@ -92,18 +92,21 @@ class RuleContext:
         """The numbers behind a broker action (``enforcement_log.seen``, the dispute report): the
         account's P&L and exposure when the rule decided, and the rule's own limit where it has one
         (signed as it compares: a loss limit is negative). Money is decimal text."""
-        unrealized = self.total_unrealized()
         realized = self.account.realized
         out: dict[str, Any] = {
             "realized": fmt_money(realized),
-            "unrealized": fmt_money(unrealized),
-            "net": fmt_money(realized + unrealized),
             "openContracts": sum(abs(p.size) for p in self.account.positions.values()),
             "tradeCount": len(self.account.trades),
         }
-        limit = _rule_limit(self.rules, rule)
+        limit = rule_limit(self.rules, rule)
         if limit is not None:
             out["limit"], out["measure"] = limit
+        if limit is None or limit[1] in PRICE_MEASURES:
+            # Only where prices matter: between a closing fill and its position event the closed
+            # position still shows unrealized P&L, which a realized-loss decision never used.
+            unrealized = self.total_unrealized()
+            out["unrealized"] = fmt_money(unrealized)
+            out["net"] = fmt_money(realized + unrealized)
         return out
 
     def close_position(self, rule: str, contract_id: str, reason: str) -> Action:
@@ -195,7 +198,10 @@ class RuleContext:
         ]
 
 
-def _rule_limit(rules: Any, rule: str) -> tuple[str, str] | None:
+PRICE_MEASURES = ("unrealized", "positionUnrealized", "net")
+
+
+def rule_limit(rules: Any, rule: str) -> tuple[str, str] | None:
     """``(limit, what it is compared with)`` for the rules with one money or count limit."""
     if rule == "RULE-001":
         return str(rules.max_contracts.limit), "openContracts"
