@@ -47,10 +47,16 @@ class Recorded:
             assert daemon.stop() == 0
 
 
-def fingerprint(db: Path) -> tuple[str, int, list[str]]:
-    """The database's bytes, its mtime, and the files next to it (no -wal/-shm appears)."""
-    digest = hashlib.sha256(db.read_bytes()).hexdigest()
-    return digest, db.stat().st_mtime_ns, sorted(p.name for p in db.parent.iterdir())
+def fingerprint(db: Path) -> tuple[str, tuple[int, ...], list[str]]:
+    """The bytes and mtimes of the database and of its write-ahead log (which holds records not yet
+    copied into the main file), and the files next to them. The ``-shm`` file is SQLite's shared
+    memory index, where every reader takes its read lock; it holds no data and is left out."""
+    files = [db, db.with_name(db.name + "-wal")]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes() if f.exists() else b"-")
+    mtimes = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+    return digest.hexdigest(), mtimes, sorted(p.name for p in db.parent.iterdir())
 
 
 def _trade(stack: Stack) -> None:

@@ -70,7 +70,7 @@ def decoded(table: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stopped(recorded: Recorded) -> Iterator[tuple[Recorded, tuple[str, int, list[str]]]]:
+def stopped(recorded: Recorded) -> Iterator[tuple[Recorded, Any]]:
     """The daemon stopped cleanly; the database's fingerprint before any export touches it."""
     recorded.stop()
     before = fingerprint(recorded.db)
