@@ -152,10 +152,10 @@ def timeline_svg(report: DayReport) -> str:
         steps.append(f"{x(t1):.1f},{y(realized[-1].value):.1f}")
         parts.append(f'<polyline points="{" ".join(steps)}" fill="none" stroke="#444" stroke-width="1.5"/>')
     for number, a in enumerate(report.actions, start=1):
-        at = when(a.get("created_at"))
-        if at is None:
+        created = when(a.get("created_at"))
+        if created is None:
             continue
-        xx = x(at)
+        xx = x(created)
         label = f"#{number} {a.get('rule_id')} {a.get('action')}: {a.get('reason') or ''}"
         parts.append(
             f'<g><title>{escape(label)}</title><line x1="{xx:.1f}" x2="{xx:.1f}" y1="{TOP}" y2="{TOP + plot_h}" '

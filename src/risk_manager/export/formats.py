@@ -28,7 +28,8 @@ def write_csv(out: IO[str], columns: Sequence[str], rows: Sequence[sqlite3.Row])
         writer.writerow(["" if row[c] is None else row[c] for c in columns])
 
 
-def _decoded(value: Any) -> Any:
+def decoded(value: Any) -> Any:
+    """A JSON column's text as its value (text that is not JSON is kept as it is)."""
     if not isinstance(value, str):
         return value
     try:
@@ -39,7 +40,7 @@ def _decoded(value: Any) -> Any:
 
 def json_rows(name: str, columns: Sequence[str], rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     json_columns = set(TABLES[name].json_columns)
-    return [{c: (_decoded(r[c]) if c in json_columns else r[c]) for c in columns} for r in rows]
+    return [{c: (decoded(r[c]) if c in json_columns else r[c]) for c in columns} for r in rows]
 
 
 def json_document(database: str, filters: Filters, tables: Mapping[str, Table]) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def _trades(report: DayReport) -> str:
     for t in report.trades:
         rows.append([
             _time(report, t.get("executed_at")), _e(t.get("trade_id")), _e(t.get("symbol")),
-            _e(t.get("contract_id")), SIDES.get(t.get("side"), _e(t.get("side"))), _e(t.get("size")),
+            _e(t.get("contract_id")), SIDES.get(t.get("side", -1), _e(t.get("side"))), _e(t.get("size")),
             _e(t.get("price")), _e(t.get("pnl")) if t.get("pnl") is not None else "(opening)", _e(t.get("fees")),
             "voided" if t.get("voided") else "", _e(t.get("order_id")),
         ])  # fmt: skip

@@ -12,7 +12,6 @@ be read (marked as such: it is today's configuration, not necessarily that day's
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from risk_manager.engine.context import rule_limit
 from risk_manager.engine.trading_day import local_instant
+from risk_manager.export.formats import decoded
 from risk_manager.export.source import TABLES, Filters, where
 from risk_manager.store.codec import parse_ts, ts
 
@@ -87,17 +87,8 @@ def _bounds(conn: sqlite3.Connection, account_id: int, day: date) -> tuple[ZoneI
     return zone, local_instant(day - timedelta(days=1), reset, zone), local_instant(day, reset, zone)
 
 
-def _loads(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _dicts(rows: list[sqlite3.Row], json_columns: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    return [{k: (_loads(r[k]) if k in json_columns else r[k]) for k in r.keys()} for r in rows]
+    return [{k: (decoded(r[k]) if k in json_columns else r[k]) for k in r.keys()} for r in rows]
 
 
 def _decimal(value: Any) -> Decimal | None:

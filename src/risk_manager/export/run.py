@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -122,9 +123,17 @@ def run(request: Request, stdout: IO[str] | None = None) -> list[tuple[Path, int
     written = []
     for name, (columns, found) in tables.items():
         target = directory / f"{name}.csv"
-        _write_file(target, lambda fh, c=columns, f=found: formats.write_csv(fh, c, f))
+        _write_file(target, partial(_csv, columns=columns, found=found))
         written.append((target, len(found)))
     return written
+
+
+def _csv(fh: IO[str], *, columns: list[str], found: list[Any]) -> None:
+    formats.write_csv(fh, columns, found)
+
+
+def _text(fh: IO[str], *, text: str) -> None:
+    fh.write(text)
 
 
 def _reports(conn: Any, request: Request) -> list[tuple[Path, int]]:
@@ -136,6 +145,6 @@ def _reports(conn: Any, request: Request) -> list[tuple[Path, int]]:
     for account_id, day in days:
         html = render(load_day(conn, account_id, day, request.config), str(request.db))
         target = directory / f"risk-report-{account_id}-{day.isoformat()}.html"
-        _write_file(target, lambda fh, text=html: fh.write(text))
+        _write_file(target, partial(_text, text=html))
         written.append((target, 1))
     return written
