@@ -11,6 +11,8 @@ import asyncio
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -218,6 +220,43 @@ async def test_a_hung_url_delays_neither_the_loop_nor_the_other_sinks(receiver: 
     started = time.monotonic()
     await notifier.aclose()  # bounded: the hung send is abandoned, not waited for
     assert time.monotonic() - started < 3
+
+
+EXIT_SCRIPT = """
+import asyncio, sys, time
+from datetime import UTC, datetime
+from risk_manager.daemon.notify import Notifier, LockoutSet
+from risk_manager.daemon.notify.apprise_sink import AppriseSink
+
+async def main():
+    sink = AppriseSink(sys.argv[1])
+    notifier = Notifier()
+    notifier.subscribe(sink)
+    await notifier.start()
+    notifier.publish(LockoutSet(at=datetime.now(UTC), account_id=1, rule="RULE-003", reason="x", view={}, record={}))
+    while not sink._busy:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # the send is now stuck reading from the endpoint
+    await notifier.aclose()
+    print("closed", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_hung_send_does_not_hold_up_the_process_exit(black_hole: int) -> None:
+    # Apprise's own thread pool is joined at interpreter exit; the sink sends inline on a daemon
+    # thread instead, so a daemon stopping while an endpoint hangs exits at once, not after the
+    # endpoint's read timeout (4 s).
+    url = f"json://127.0.0.1:{black_hole}/hook?token={TOKEN}"
+    proc = subprocess.Popen([sys.executable, "-c", EXIT_SCRIPT, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "closed"
+        closed = time.monotonic()
+        assert proc.wait(timeout=30) == 0
+        assert time.monotonic() - closed < 2.0
+    finally:
+        proc.kill()
 
 
 def test_apprise_urls_are_validated_and_never_shown() -> None:

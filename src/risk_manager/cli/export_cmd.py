@@ -3,6 +3,7 @@ or one self-contained HTML dispute report per account and trading day (spec/daem
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,21 @@ from risk_manager.cli.common import EXIT_OK
 class Format(StrEnum):
     csv = "csv"
     json = "json"
+
+
+def _plain_stdout() -> None:
+    """Data on stdout: UTF-8 when it goes to a file or pipe (not the Windows code page), and no newline
+    translation (CSV ends its lines with CRLF itself; Windows would otherwise turn that into CR CR LF)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is None:
+        return
+    try:
+        if sys.stdout.isatty():
+            reconfigure(newline="")
+        else:
+            reconfigure(encoding="utf-8", newline="")
+    except (ValueError, OSError):  # a stream that cannot change: written as it is
+        pass
 
 
 def _config(config_dir: Path | None) -> Any:
@@ -93,6 +109,8 @@ def register(app: typer.Typer) -> None:
                 report=report,
                 config=_config(config_dir) if report else None,
             )
+            if out is None:
+                _plain_stdout()
             written = run(request)
         except ExportError as exc:
             typer.echo(f"error: {exc}", err=True)

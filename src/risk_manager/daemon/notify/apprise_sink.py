@@ -48,6 +48,16 @@ def title_and_body(alert: Alert) -> tuple[str, str]:
     return title, body
 
 
+def _asset(apprise: Any) -> Any:
+    """Apprise 2 runs a send in its own (non-daemon) thread pool when a service timeout is set, and
+    the interpreter waits for those threads at exit; with the timeout off it sends inline, on this
+    sink's daemon thread. Apprise 1 has neither (the keyword is refused: plain asset)."""
+    try:
+        return apprise.AppriseAsset(app_id="risk-manager", service_timeout=0)
+    except Exception:
+        return apprise.AppriseAsset(app_id="risk-manager")
+
+
 class AppriseSink(AlertSink):
     def __init__(
         self,
@@ -86,7 +96,7 @@ class AppriseSink(AlertSink):
                 if self._apprise is None:
                     import apprise
 
-                    sender = apprise.Apprise(asset=apprise.AppriseAsset(app_id="risk-manager"))
+                    sender = apprise.Apprise(asset=_asset(apprise))
                     if not sender.add(self.url):
                         return self._reason(said, "Apprise could not load the URL")
                     self._apprise = sender
