@@ -24,7 +24,6 @@ from risk_manager.daemon.notify.messages import (
     StatusChanged,
     StorageDegraded,
     StorageRecovered,
-    TestNotification,
 )
 from risk_manager.daemon.notify.notifier import BackgroundSink, Notifier, QueuedSink, Sink
 from risk_manager.daemon.notify.selftest import NotifyTestResult, send_test_message, test_message
@@ -54,7 +53,6 @@ __all__ = [
     "StatusChanged",
     "StorageDegraded",
     "StorageRecovered",
-    "TestNotification",
     "send_test_message",
     "test_message",
 ]
