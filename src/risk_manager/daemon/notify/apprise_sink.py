@@ -73,10 +73,13 @@ class AppriseSink(AlertSink):
         self.shown = mask_url(url)
         self.name = f"apprise {self.shown}"
         self._worker = BlockingWorker(f"notify-{self.shown}")
-        self._apprise: Any = None  # built on the worker thread at the first send
+        self._apprise: Any = None  # built on the worker thread (``_load``)
 
     async def start(self) -> None:
         self._worker.start()
+        # Importing Apprise and its plugins takes a few hundred ms of GIL time: paid now, on the
+        # worker thread, rather than at the first alert (which usually comes with an enforcement).
+        self._worker.post(self._load)
         await super().start()
 
     async def aclose(self) -> None:
@@ -89,17 +92,29 @@ class AppriseSink(AlertSink):
         title, body = title_and_body(alert)
         return await self._worker.run(lambda: self._send(title, body, notify_type(alert.subject)))
 
-    def _send(self, title: str, body: str, kind: str) -> str | None:
-        """On the worker thread: one send; None when Apprise reports success, else a redacted reason."""
+    def _load(self) -> str | None:
+        """On the worker thread: the Apprise object for this URL; None, or why it could not be made."""
+        if self._apprise is not None:
+            return None
         with apprise_log() as said:
             try:
-                if self._apprise is None:
-                    import apprise
+                import apprise
 
-                    sender = apprise.Apprise(asset=_asset(apprise))
-                    if not sender.add(self.url):
-                        return self._reason(said, "Apprise could not load the URL")
-                    self._apprise = sender
+                sender = apprise.Apprise(asset=_asset(apprise))
+                if not sender.add(self.url):
+                    return self._reason(said, "Apprise could not load the URL")
+            except Exception as exc:
+                return self._reason([*said, f"{type(exc).__name__}: {exc}"], "Apprise could not load the URL")
+        self._apprise = sender
+        return None
+
+    def _send(self, title: str, body: str, kind: str) -> str | None:
+        """On the worker thread: one send; None when Apprise reports success, else a redacted reason."""
+        failure = self._load()
+        if failure is not None:
+            return failure
+        with apprise_log() as said:
+            try:
                 ok = bool(self._apprise.notify(title=title, body=body, notify_type=kind))
             except Exception as exc:  # a plugin bug must not end the sink; the text is redacted
                 return self._reason([*said, f"{type(exc).__name__}: {exc}"], "Apprise raised an error")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop | None, "asyncio.Future[Any] | None"]
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -48,6 +48,11 @@ class BlockingWorker:
         self._jobs.put((fn, loop, future))
         return await future
 
+    def post(self, fn: Callable[[], object]) -> None:
+        """Queue ``fn()`` without waiting for it (its result and errors are dropped)."""
+        self.start()
+        self._jobs.put((fn, None, None))
+
     def stop(self) -> None:
         """The thread ends after the call it is running, if any (it is never waited for)."""
         if self._thread is not None:
@@ -66,6 +71,8 @@ class BlockingWorker:
                 result = fn()
             except BaseException as exc:  # handed to the awaiting side as it is
                 error = exc
+            if loop is None or future is None:
+                continue  # posted: nobody waits
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:
