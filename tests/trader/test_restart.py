@@ -33,13 +33,13 @@ def stack(module_root: Path) -> Iterator[Stack]:
 
 
 async def test_one_account_opens_directly_with_the_daemons_figures(stack: Stack) -> None:
-    stack.sim.quote("MNQ", 20000.0, 20000.25, 20000.0)
-    stack.sim.order(ACCOUNT, "MNQ", "buy", 1)
-    stack.sim.quote("MNQ", 19995.0, 19995.25, 19995.0)
-    stack.sim.order(ACCOUNT, "MNQ", "sell", 1)
-    async with ApiClient(stack.url) as api:
+    async with ApiClient(stack.url) as api:  # listening before the trades: no push can be missed
         snap = await api.wait_for(lambda m: m.get("type") == "snapshot", 10, "snapshot")
         truth = snap["data"]["accounts"][0]
+        stack.sim.quote("MNQ", 20000.0, 20000.25, 20000.0)
+        stack.sim.order(ACCOUNT, "MNQ", "buy", 1)
+        stack.sim.quote("MNQ", 19995.0, 19995.25, 19995.0)
+        stack.sim.order(ACCOUNT, "MNQ", "sell", 1)
         await api.wait_for(
             lambda m: m.get("type") == "account" and m["data"].get("tradeCount") == 2, 10, "2 trades"
         )

@@ -76,6 +76,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     echo(f"Holidays: {holidays['count']}")
     daemon = summary["daemon"]
     echo(f"Daemon: local API {daemon['api']}, log level {daemon['log_level']}")
+    notifications = summary["notifications"]
+    targets = ([f"webhook {notifications['webhook']}"] if notifications["webhook"] else []) + [
+        f"{t['url']} ({t['subjects'] if t['subjects'] == 'all' else ', '.join(t['subjects'])})"
+        for t in notifications["apprise"]
+    ]
+    echo(f"Notifications: {len(targets) or 'none'}")
+    for target in targets:
+        echo(f"  {target}")
 
 
 def _check(config_dir: Path | None, as_json: bool) -> None:

@@ -59,6 +59,7 @@ _COMMAND_MODULES = (
     "risk_manager.cli.doctor_cmd",
     "risk_manager.cli.admin_cmd",
     "risk_manager.cli.trader_cmd",
+    "risk_manager.cli.export_cmd",
 )
 
 

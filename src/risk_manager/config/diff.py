@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from risk_manager.config.loader import AppConfig
+from risk_manager.config.notify_urls import mask_url
 
 RESTART_PREFIXES = ("daemon.api", "daemon.logging", "daemon.broker")
 
@@ -31,8 +32,18 @@ def _dump(config: AppConfig) -> dict[str, Any]:
     return flat
 
 
+def _is_url_key(key: str) -> bool:
+    return key.startswith("daemon.notifications.") and key.endswith("url")
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A notification URL holds its credentials: it is shown masked, like everywhere else."""
+    return mask_url(value) if isinstance(value, str) and _is_url_key(key) else value
+
+
 def diff_configs(old: AppConfig, new: AppConfig) -> tuple[list[str], list[str]]:
-    """(changes, restart-required notes); secrets are reported as changed, never shown."""
+    """(changes, restart-required notes); secrets are reported as changed, never shown; notification
+    URLs are shown masked."""
     a, b = _dump(old), _dump(new)
     changes: list[str] = []
     restart: list[str] = []
@@ -45,7 +56,8 @@ def diff_configs(old: AppConfig, new: AppConfig) -> tuple[list[str], list[str]]:
                 changes.append(f"{key}: changed")
             continue
         if a.get(key) != b.get(key):
-            changes.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+            before, after = _shown(key, a.get(key)), _shown(key, b.get(key))
+            changes.append(f"{key}: changed" if before == after else f"{key}: {before!r} -> {after!r}")
             if key.startswith(RESTART_PREFIXES):
                 restart.append(f"{key} applies after a restart.")
     return changes, restart

@@ -46,6 +46,7 @@ from risk_manager.config.fields import (
     fail_at,
     zone,
 )
+from risk_manager.config.notify_urls import AlertSubject, check_apprise_url, check_webhook_url, mask_url
 from risk_manager.config.rules_extra import (
     ConsecutiveLossesRule,
     Ladder,
@@ -505,13 +506,65 @@ class LoggingSettings(Strict):
         return value.strip().upper() if isinstance(value, str) else value
 
 
+def _url_item(value: Any) -> Any:
+    # ``- ntfy://topic`` is accepted as well as ``- {url: ntfy://topic, subjects: [...]}``.
+    return {"url": value} if isinstance(value, str) else value
+
+
+def _url_list(value: Any) -> Any:
+    # ``apprise: ntfy://topic`` (one URL, no list) is accepted, and never echoed back in an error.
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+class AppriseTarget(Strict):
+    """One Apprise URL (its own sink) and, optionally, the alert subjects it receives."""
+
+    url: Annotated[str, AfterValidator(check_apprise_url)]
+    subjects: list[AlertSubject] | None = None  # None: every subject
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_url(cls, value: Any) -> Any:
+        if not isinstance(value, (str, dict)):
+            raise fail(f"expected an Apprise URL or a mapping with url and subjects, got {describe(value)}")
+        return _url_item(value)
+
+    def __repr__(self) -> str:
+        return f"AppriseTarget(url={mask_url(self.url)!r}, subjects={self.subjects!r})"
+
+    __str__ = __repr__
+
+
 class NotificationSettings(Strict):
+    """Where alerts go (spec/daemon.md §7.4): this program's JSON webhook and any Apprise URLs."""
+
     webhook_url: str | None = None
+    apprise: Annotated[list[AppriseTarget], BeforeValidator(_url_list)] = Field(default_factory=list)
 
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return None if value is None else check_url(value, ("http", "https"))
+        return None if value is None else check_webhook_url(value)
+
+    @field_validator("apprise")
+    @classmethod
+    def _distinct(cls, value: list[AppriseTarget]) -> list[AppriseTarget]:
+        first: dict[str, int] = {}
+        for index, target in enumerate(value):
+            if target.url in first:
+                raise fail_at(
+                    (index, "url"), f"the same URL is already listed as notifications.apprise[{first[target.url]}]"
+                )
+            first[target.url] = index
+        return value
+
+    def __repr__(self) -> str:
+        webhook = None if self.webhook_url is None else mask_url(self.webhook_url)
+        return f"NotificationSettings(webhook_url={webhook!r}, apprise={self.apprise!r})"
+
+    __str__ = __repr__
 
 
 class BrokerSettings(Strict):

@@ -8,6 +8,7 @@ from typing import Any
 from risk_manager.config.base import WEEKDAY_NUMBERS
 from risk_manager.config.loader import AppConfig
 from risk_manager.config.models import RULE_IDS, RulesConfig, SessionWindow
+from risk_manager.config.notify_urls import mask_url
 
 
 def _money(value: Decimal) -> str:
@@ -117,6 +118,18 @@ def rule_summaries(rules: RulesConfig) -> list[dict[str, str]]:
     return out
 
 
+def _notifications(config: AppConfig) -> dict[str, Any]:
+    """Where alerts go, URLs masked (they hold tokens and passwords)."""
+    n = config.daemon.notifications
+    return {
+        "webhook": None if n.webhook_url is None else mask_url(n.webhook_url),
+        "apprise": [
+            {"url": mask_url(t.url), "subjects": list(t.subjects) if t.subjects is not None else "all"}
+            for t in n.apprise
+        ],
+    }
+
+
 def summarize(config: AppConfig) -> dict[str, Any]:
     """JSON-ready description. API keys appear only as ``set`` / ``missing``."""
     gateway = config.accounts.gateway
@@ -165,6 +178,7 @@ def summarize(config: AppConfig) -> dict[str, Any]:
             "log_level": config.daemon.logging.level,
             "webhook": config.daemon.notifications.webhook_url is not None,
         },
+        "notifications": _notifications(config),
         "missing_api_keys": sorted(missing),
         "warnings": [w.to_dict() for w in config.warnings],
     }

@@ -51,7 +51,7 @@ from risk_manager.daemon.notify import (
     Sink,
     StatusChanged,
 )
-from risk_manager.daemon.notify.webhook import WebhookSink
+from risk_manager.daemon.notify.channels import AlertChannels
 from risk_manager.daemon.options import DaemonOptions
 from risk_manager.daemon.persist.persistence import DatabaseError, Persistence
 from risk_manager.daemon.pipeline import Pipeline
@@ -134,7 +134,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self._provider: DaemonProvider | None = None
         self._signal_reload: asyncio.Task[None] | None = None
-        self._webhook: WebhookSink | None = None
+        self.channels = AlertChannels(self.notifier, self._learn_secret)
         self._previous_umask: int | None = None
         self._stopped = threading.Event()  # set when shutdown is complete (a closing console waits)
         self.ready = asyncio.Event()
@@ -241,7 +241,7 @@ class Daemon:
             raise StartupError(EXIT_RIGHTS, str(exc)) from None
         config = await self._load_config()
         await self.notifier.start()
-        await self._set_webhook(config.daemon.notifications.webhook_url)
+        await self.channels.apply(config.daemon.notifications)
         if o.observe_only:
             log.warning("--observe-only: no broker call will be made for any account in this run")
         try:
@@ -461,7 +461,7 @@ class Daemon:
     async def _apply_config(self, old: AppConfig, new: AppConfig, added: list[int], removed: list[int]) -> None:
         """After a reload swapped the engine's configuration: everything it reported as applied
         takes effect (spec/daemon.md §8.3) - new and removed accounts, logins and keys, the log
-        redaction, the webhook."""
+        redaction, the alert channels (webhook and Apprise URLs added, removed or changed)."""
         assert self.logs is not None and self.engine is not None and self.logins is not None
         for key in new.secrets.values():
             self.logs.redactor.add(key)
@@ -474,18 +474,12 @@ class Daemon:
         if added and self.persist is not None:
             await self.persist.restore_accounts(self.engine, added, self.clock.now())
         await self.logins.apply(new)
-        if old.daemon.notifications.webhook_url != new.daemon.notifications.webhook_url:
-            await self._set_webhook(new.daemon.notifications.webhook_url)
+        await self.channels.apply(new.daemon.notifications)
 
-    async def _set_webhook(self, url: str | None) -> None:
-        if self._webhook is not None:
-            self.notifier.unsubscribe(self._webhook)
-            await self._webhook.aclose()
-            self._webhook = None
-        if url:
-            self._webhook = WebhookSink(url)
-            self.notifier.subscribe(self._webhook)
-            await self._webhook.start()
+    def _learn_secret(self, secret: str) -> None:
+        """A notification URL's token or password: redacted from every log line from now on."""
+        if self.logs is not None:
+            self.logs.redactor.add(secret)
 
     # ----- routing between parts ---------------------------------------------------------------------
     async def _on_actions(self, actions: list[Any], event: Any) -> None:

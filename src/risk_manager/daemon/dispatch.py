@@ -182,7 +182,13 @@ class Dispatcher:
                 self._lockout_cleared(action)
             elif kind is ActionKind.WARN:
                 self._notifier.publish(
-                    RuleWarning(at=action.at, account_id=action.account_id, rule=action.rule, message=action.reason)
+                    RuleWarning(
+                        at=action.at,
+                        account_id=action.account_id,
+                        rule=action.rule,
+                        message=action.reason,
+                        data=dict(action.extra),
+                    )
                 )
 
     async def _committed(self, commit: Coroutine[Any, Any, Any] | None) -> tuple[Any, str | None]:

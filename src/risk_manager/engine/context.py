@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from risk_manager.engine.actions import Action, ActionKind
+from risk_manager.engine.actions import BROKER_KINDS, Action, ActionKind
 from risk_manager.engine.events import ContractInfo
 from risk_manager.engine.lockouts import ClearedBy, Lockout, LockoutKind, LockoutScope
 from risk_manager.engine.money import ZERO, fmt_money, fmt_price
@@ -77,6 +77,8 @@ class RuleContext:
 
     # ----- actions --------------------------------------------------------------------------------
     def act(self, rule: str, kind: ActionKind, reason: str, **fields: Any) -> Action:
+        if kind in BROKER_KINDS and "extra" not in fields:
+            fields["extra"] = self.seen(rule)
         return Action(
             account_id=self.settings.account_id,
             rule=rule,
@@ -86,6 +88,27 @@ class RuleContext:
             observe_only=self.settings.observe_only,
             **fields,
         )
+
+    def seen(self, rule: str) -> dict[str, Any]:
+        """The numbers behind a broker action (``enforcement_log.seen``, the dispute report): the
+        account's P&L and exposure when the rule decided, and the rule's own limit where it has one
+        (signed as it compares: a loss limit is negative). Money is decimal text."""
+        realized = self.account.realized
+        out: dict[str, Any] = {
+            "realized": fmt_money(realized),
+            "openContracts": sum(abs(p.size) for p in self.account.positions.values()),
+            "tradeCount": len(self.account.trades),
+        }
+        limit = rule_limit(self.rules, rule)
+        if limit is not None:
+            out["limit"], out["measure"] = limit
+        if limit is None or limit[1] in PRICE_MEASURES:
+            # Only where prices matter: between a closing fill and its position event the closed
+            # position still shows unrealized P&L, which a realized-loss decision never used.
+            unrealized = self.total_unrealized()
+            out["unrealized"] = fmt_money(unrealized)
+            out["net"] = fmt_money(realized + unrealized)
+        return out
 
     def close_position(self, rule: str, contract_id: str, reason: str) -> Action:
         return self.act(rule, ActionKind.CLOSE_POSITION, reason, contract_id=contract_id)
@@ -178,8 +201,36 @@ class RuleContext:
                 ActionKind.WARN,
                 f"{what} at {percent}% of limit: {_fmt(used, money)} of {_fmt(limit, money)}",
                 contract_id=key if key.startswith("CON.") else None,
+                extra={
+                    "threshold": percent,
+                    "pctUsed": float(round(used * 100 / limit, 1)),
+                    "value": _fmt(used, money),
+                    "limit": _fmt(limit, money),
+                },
             )
         ]
+
+
+PRICE_MEASURES = ("unrealized", "positionUnrealized", "net")
+
+
+def rule_limit(rules: Any, rule: str) -> tuple[str, str] | None:
+    """``(limit, what it is compared with)`` for the rules with one money or count limit."""
+    if rule == "RULE-001":
+        return str(rules.max_contracts.limit), "openContracts"
+    if rule == "RULE-003":
+        return fmt_money(-rules.daily_realized_loss.loss_limit), "realized"
+    if rule == "RULE-004":
+        cfg = rules.daily_unrealized_loss
+        return fmt_money(-cfg.loss_limit), _unrealized_measure(cfg.scope)
+    if rule == "RULE-005" and rules.max_unrealized_profit.mode == "profit_target":
+        cfg = rules.max_unrealized_profit
+        return fmt_money(cfg.profit_target), _unrealized_measure(cfg.scope)
+    return None
+
+
+def _unrealized_measure(scope: str) -> str:
+    return "unrealized" if scope == "total" else "positionUnrealized"
 
 
 def _fmt(value: Decimal, money: bool) -> str:

@@ -172,8 +172,6 @@ class Executor:
             return self._inflight.get((acct, ActionKind.CANCEL_ALL, None)) or self._inflight.get(
                 (acct, ActionKind.CLOSE_ALL, None)
             )
-        if action.kind is ActionKind.CANCEL_ALL:  # a close_all cancels every working order too
-            return self._inflight.get((acct, ActionKind.CLOSE_ALL, None))
         return None
 
     def _companions(self, item: WorkItem) -> list[WorkItem]:

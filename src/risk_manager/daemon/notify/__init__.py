@@ -1,4 +1,8 @@
-"""The daemon's announcements: typed messages, one ``Notifier`` and the sinks subscribed to it."""
+"""The daemon's announcements: typed messages, one ``Notifier`` and the sinks subscribed to it.
+
+``test_message(urls, *, webhook_url=None)`` sends one test alert to notification URLs and returns one
+``NotifyTestResult`` per URL (``risk-manager admin test notify``).
+"""
 
 from risk_manager.daemon.notify.messages import (
     ConfigReloaded,
@@ -22,6 +26,7 @@ from risk_manager.daemon.notify.messages import (
     StorageRecovered,
 )
 from risk_manager.daemon.notify.notifier import BackgroundSink, Notifier, QueuedSink, Sink
+from risk_manager.daemon.notify.selftest import NotifyTestResult, send_test_message, test_message
 
 __all__ = [
     "BackgroundSink",
@@ -37,6 +42,7 @@ __all__ = [
     "LockoutSet",
     "Message",
     "Notifier",
+    "NotifyTestResult",
     "ProtectionChanged",
     "QueuedSink",
     "ReloadRejected",
@@ -47,4 +53,6 @@ __all__ = [
     "StatusChanged",
     "StorageDegraded",
     "StorageRecovered",
+    "send_test_message",
+    "test_message",
 ]

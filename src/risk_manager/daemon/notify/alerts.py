@@ -1,7 +1,8 @@
 """Which messages are alerts (spec/daemon.md §7.4), and the subject and text an alert carries.
 
-Shared by every alert channel (the webhook today; Apprise, the Event Log and the journal use the
-same subjects), so "what deserves to wake somebody" is decided once.
+Shared by every alert channel (the webhook, each Apprise URL; the Event Log and the journal use the
+same subjects), so "what deserves to wake somebody" is decided once. The subject names are the
+config's vocabulary (``notifications.apprise[].subjects``), defined once in ``config.notify_urls``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from risk_manager.daemon.notify.messages import (
     Message,
     ProtectionChanged,
     RepeatedFailures,
+    RuleWarning,
     SignInRejected,
     StorageDegraded,
+    TestNotification,
 )
 from risk_manager.engine.timefmt import iso
 
@@ -64,4 +67,9 @@ def alert_for(message: Message) -> Alert | None:
         return Alert("database_replaced", f"The database was corrupt and was replaced ({message.moved_to})", message)
     if isinstance(message, StorageDegraded):
         return Alert("storage_degraded", f"Storage degraded: {message.reason}", message)
+    if isinstance(message, RuleWarning) and "threshold" in message.data:
+        # The 80 % (configurable) warnings carry their numbers; other rule notes are not alerts.
+        return Alert("limit_warning", f"Warning - {where}{message.rule} {message.message}", message)
+    if isinstance(message, TestNotification):
+        return Alert("test", message.text, message)
     return None

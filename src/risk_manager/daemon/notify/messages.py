@@ -158,6 +158,14 @@ class DatabaseReplaced(Message):
     moved_to: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestNotification(Message):
+    """Sent only by ``test_message`` (``risk-manager admin test notify``), never by the daemon."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    text: str
+
+
 # ----- live state for dashboards ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DashboardUpdate(Message):
