@@ -76,7 +76,7 @@ def _where(clauses: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
 Shape = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
 
 
-def _shape(*fields: str | tuple[str, str] | tuple[str, str, Callable[[Any], Any]]) -> Shape:
+def shape(*fields: str | tuple[str, str] | tuple[str, str, Callable[[Any], Any]]) -> Shape:
     """Fields given as ``column`` (key is its camelCase), ``(key, column)`` or ``(key, column, convert)``."""
     out = []
     for f in fields:
@@ -90,48 +90,53 @@ def _shape(*fields: str | tuple[str, str] | tuple[str, str, Callable[[Any], Any]
     return tuple(out)  # type: ignore[arg-type]
 
 
-def _item(r: sqlite3.Row, shape: Shape) -> dict[str, Any]:
+def shape_row(r: sqlite3.Row, shape: Shape) -> dict[str, Any]:
     return {key: (conv(r[col]) if conv else r[col]) for key, col, conv in shape}
 
 
-ENFORCEMENT_ITEM = _shape(
+ENFORCEMENT_ITEM = shape(
     "id", "created_at", "account_id", "trading_day", "rule_id", "action", "target", "key", "state",
     "attempts", "reason", ("seen", "seen", loads), ("result", "result", loads), "first_request_ms",
     "confirmed_ms", "event_id", "lockout_id", "completed_at",
 )  # fmt: skip
-LOCKOUT_ITEM = _shape(
+LOCKOUT_ITEM = shape(
     "id", ("lockoutId", "engine_id"), "account_id", "rule_id", "scope", "symbol", "kind", "created_at",
     "until", "clears_on", "trading_day", "reason", ("observed", "observed", bool),
     ("active", "active", bool), "cleared_at", "cleared_by", "clear_reason", "cleared_by_user",
 )  # fmt: skip
-TRADE_ITEM = _shape(
+TRADE_ITEM = shape(
     "trade_id", "account_id", "contract_id", "symbol", "trading_day", "side", "size", "price", "pnl",
     "fees", ("voided", "voided", bool), "executed_at",
 )  # fmt: skip
-PNL_ITEM = _shape(
+PNL_ITEM = shape(
     "account_id", "trading_day", "realized", "fees", "trade_count", "winning", "losing", "max_net", "min_net"
 )
-SAMPLE_ITEM = _shape("at", "realized", "unrealized")
+SAMPLE_ITEM = shape("at", "realized", "unrealized")
+ORDER_ITEM = shape(
+    "order_id", "contract_id", "type", "side", "size", "limit_price", "stop_price", "status",
+    ("placedAt", "created_at"),
+    ("placedByRiskManager", "custom_tag", lambda tag: (tag or "").startswith("rm-")),
+)  # fmt: skip
 
 
 def enforcement_item(r: sqlite3.Row) -> dict[str, Any]:
-    return _item(r, ENFORCEMENT_ITEM)
+    return shape_row(r, ENFORCEMENT_ITEM)
 
 
 def lockout_item(r: sqlite3.Row) -> dict[str, Any]:
-    return _item(r, LOCKOUT_ITEM)
+    return shape_row(r, LOCKOUT_ITEM)
 
 
 def trade_item(r: sqlite3.Row) -> dict[str, Any]:
-    return _item(r, TRADE_ITEM)
+    return shape_row(r, TRADE_ITEM)
 
 
 def pnl_item(r: sqlite3.Row) -> dict[str, Any]:
-    return _item(r, PNL_ITEM)
+    return shape_row(r, PNL_ITEM)
 
 
 def sample_item(r: sqlite3.Row) -> dict[str, Any]:
-    return _item(r, SAMPLE_ITEM)
+    return shape_row(r, SAMPLE_ITEM)
 
 
 # ----- history pages -----------------------------------------------------------------------------------

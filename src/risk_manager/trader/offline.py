@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from risk_manager.store.connection import connect_ro
+from risk_manager.store.queries import ORDER_ITEM, shape_row, trade_item
 
 ENFORCEMENT_ROWS = 50
 TYPE_NAMES = {"until_reset": "hard", "until_session_start": "hard", "indefinite": "hard", "permanent": "hard"}
@@ -156,32 +157,11 @@ def _positions(conn: sqlite3.Connection, account_id: int, symbols: dict[str, str
 
 
 def _order(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "orderId": r["order_id"],
-        "contractId": r["contract_id"],
-        "type": r["type"],
-        "side": r["side"],
-        "size": r["size"],
-        "limitPrice": r["limit_price"],
-        "stopPrice": r["stop_price"],
-        "status": r["status"],
-        "placedAt": r["created_at"],
-        "placedByRiskManager": (r["custom_tag"] or "").startswith("rm-"),
-    }
+    return shape_row(r, ORDER_ITEM)
 
 
 def _trade(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "tradeId": r["trade_id"],
-        "contractId": r["contract_id"],
-        "symbol": r["symbol"],
-        "side": r["side"],
-        "size": r["size"],
-        "price": r["price"],
-        "pnl": r["pnl"],
-        "fees": r["fees"],
-        "executedAt": r["executed_at"],
-    }
+    return trade_item(r)  # the history query's shape: the dashboard reads the keys it knows
 
 
 def _lockout(r: sqlite3.Row) -> dict[str, Any]:

@@ -129,36 +129,27 @@ def register(app: typer.Typer) -> None:
             tctx, lambda ctx: _set(ctx, rule, key, value, account, reason, yes), password_stdin=password_stdin
         )
 
-    @rules.command("enable")
-    def enable(
-        tctx: typer.Context,
-        rule: Annotated[str, typer.Argument()],
-        account: AccountOpt = None,
-        reason: Reason = None,
-        password_stdin: PasswordStdin = False,
-    ) -> None:
-        """Turn a rule on."""
-        run_scripted(
-            tctx,
-            lambda ctx: _set(ctx, rule, "enabled", "true", account, reason, False),
-            password_stdin=password_stdin,
-        )
+    def switch(on: bool) -> None:
+        """``enable`` / ``disable``: one key, ``enabled``; turning a rule off weakens protection."""
 
-    @rules.command("disable")
-    def disable(
-        tctx: typer.Context,
-        rule: Annotated[str, typer.Argument()],
-        account: AccountOpt = None,
-        reason: Reason = None,
-        yes: Yes = False,
-        password_stdin: PasswordStdin = False,
-    ) -> None:
-        """Turn a rule off (weakens protection: needs --yes)."""
-        run_scripted(
-            tctx,
-            lambda ctx: _set(ctx, rule, "enabled", "false", account, reason, yes),
-            password_stdin=password_stdin,
-        )
+        def command(
+            tctx: typer.Context,
+            rule: Annotated[str, typer.Argument()],
+            account: AccountOpt = None,
+            reason: Reason = None,
+            yes: Yes = False,
+            password_stdin: PasswordStdin = False,
+        ) -> None:
+            value = "true" if on else "false"
+            run_scripted(
+                tctx, lambda ctx: _set(ctx, rule, "enabled", value, account, reason, yes), password_stdin=password_stdin
+            )
+
+        command.__doc__ = "Turn a rule on." if on else "Turn a rule off (weakens protection: needs --yes)."
+        rules.command("enable" if on else "disable")(command)
+
+    switch(True)
+    switch(False)
 
     @rules.command("unset")
     def unset(

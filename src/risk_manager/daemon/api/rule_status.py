@@ -206,33 +206,36 @@ def _daily_realized(s: _Status, ctx: RuleContext, cfg: Any) -> None:
     s.breached = realized < -limit
 
 
-def _daily_unrealized(s: _Status, ctx: RuleContext, cfg: Any) -> None:
-    limit = cfg.loss_limit
-    s.limit_text = f"loss {money(limit)} " + ("per position" if cfg.scope == "per_position" else "total")
-    if cfg.scope == "per_position":
+def _unrealized_limits(s: _Status, ctx: RuleContext, scope: str, limit: Decimal, sign: int) -> None:
+    """RULE-004 and RULE-005: unrealized P&L against a money limit, per position or in total.
+    ``sign`` is -1 for a loss limit (losses use it up) and +1 for a profit target."""
+    if scope == "per_position":
         for pos in ctx.account.positions.values():
             pnl = ctx.unrealized(pos)
-            if pnl is None:
-                continue
-            s.limits.append(
-                _limit(
-                    pos.contract_id,
-                    ctx.symbol(pos.contract_id),
-                    money(pnl) or "",
-                    money(limit) or "",
-                    _pct(max(-pnl, ZERO), limit),
-                    "money",
+            if pnl is not None:
+                used = _pct(max(sign * pnl, ZERO), limit)
+                s.limits.append(
+                    _limit(
+                        pos.contract_id,
+                        ctx.symbol(pos.contract_id),
+                        money(pnl) or "",
+                        money(limit) or "",
+                        used,
+                        "money",
+                    )
                 )
-            )
         if not s.limits:
             s.text = "no open position"
         return
     total = ctx.total_unrealized()
-    s.limits.append(
-        _limit(
-            "total", "total", money(total) or "", money(limit) or "", _pct(max(-total, ZERO), limit), "money"
-        )
-    )
+    used = _pct(max(sign * total, ZERO), limit)
+    s.limits.append(_limit("total", "total", money(total) or "", money(limit) or "", used, "money"))
+
+
+def _daily_unrealized(s: _Status, ctx: RuleContext, cfg: Any) -> None:
+    limit = cfg.loss_limit
+    s.limit_text = f"loss {money(limit)} " + ("per position" if cfg.scope == "per_position" else "total")
+    _unrealized_limits(s, ctx, cfg.scope, limit, -1)
 
 
 def _unrealized_profit(s: _Status, ctx: RuleContext, cfg: Any) -> None:
@@ -243,30 +246,7 @@ def _unrealized_profit(s: _Status, ctx: RuleContext, cfg: Any) -> None:
         return
     target = cfg.profit_target
     s.limit_text = f"target {money(target)} " + ("per position" if cfg.scope == "per_position" else "total")
-    if cfg.scope == "per_position":
-        for pos in ctx.account.positions.values():
-            pnl = ctx.unrealized(pos)
-            if pnl is None:
-                continue
-            s.limits.append(
-                _limit(
-                    pos.contract_id,
-                    ctx.symbol(pos.contract_id),
-                    money(pnl) or "",
-                    money(target) or "",
-                    _pct(max(pnl, ZERO), target),
-                    "money",
-                )
-            )
-        if not s.limits:
-            s.text = "no open position"
-        return
-    total = ctx.total_unrealized()
-    s.limits.append(
-        _limit(
-            "total", "total", money(total) or "", money(target) or "", _pct(max(total, ZERO), target), "money"
-        )
-    )
+    _unrealized_limits(s, ctx, cfg.scope, target, 1)
 
 
 def _frequency(s: _Status, ctx: RuleContext, cfg: Any) -> None:
