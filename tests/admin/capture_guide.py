@@ -118,6 +118,20 @@ def lockouts(env: AdminEnv, account: int) -> list[object]:
     return []
 
 
+def notify_capture(base: Path) -> str:
+    """``admin test notify`` against a local receiver: two channels take it, a 500 and a closed port fail."""
+    from .test_notify_test import Receiver, daemon_yaml
+
+    env = AdminEnv(base / "notify", daemon=False, sim=False)
+    receiver = Receiver()
+    try:
+        daemon_yaml(env, receiver, broken=True)
+        return scripted(env, "test", "notify")
+    finally:
+        receiver.close()
+        env.close()
+
+
 def main() -> None:
     base = Path(tempfile.gettempdir()) / "rm-demo"
     shutil.rmtree(base, ignore_errors=True)
@@ -227,6 +241,7 @@ def main() -> None:
         c.add("history", scripted(live, "config", "history"))
         c.add("restore", scripted(live, "config", "restore", "--previous", "--yes"))
         c.add("test-all", scripted(live, "test"))
+        c.add("test-notify", notify_capture(base))
         assert offline.sim is not None
         offline.sim.control(
             "POST", "/faults", {"kind": "fail_rest", "path": "/api/Auth/loginKey", "mode": "http_401"}

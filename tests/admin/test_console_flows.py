@@ -309,13 +309,13 @@ def test_connection_testing_logs_and_service_screens(live: AdminEnv, tmp_path) -
     child = login(live)
     # 4 Connection Testing: run all, then do not run again
     child.sendline("4")
-    child.expect_exact("Select [0-3]: ")
+    child.expect_exact("Select [0-4]: ")
     child.sendline("1")
     child.expect(r"Market hub trader1\s+✓")
     child.expect_exact("0 failed, 0 warnings, 6 passed")
     child.expect_exact("Run again? [Y/n]: ")
     child.sendline("n")
-    child.expect_exact("Select [0-3]: ")
+    child.expect_exact("Select [0-4]: ")
     child.sendline("0")
     # 5 View Logs: daemon log, live follow of a new record, Ctrl+C back to the menu
     child.expect_exact("Select [0-7]: ")

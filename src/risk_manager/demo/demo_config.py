@@ -36,6 +36,12 @@ rules:
   auth_loss_guard: {enabled: true, auto_unlock_on_restore: true}
   symbol_blocks: {enabled: true, blocked_symbols: [CL], close_existing: true}
   trade_management: {enabled: false}
+  trailing_drawdown:
+    enabled: true
+    mode: eod
+    max_drawdown: 1000.00
+    lock_at_start: true
+  weekly_limits: {enabled: true, loss_limit: 1500.00}
 """
 
 
