@@ -92,7 +92,7 @@ async def test_health_and_status_command_report_protection_event_ages_and_storag
         code, out, _ = await status_cli("--url", run.api_url)
         assert code == EXIT_OK
         assert out.splitlines()[0] == "OK: 2 of 2 accounts protected"
-        assert "3001" in out and "last event 90 s ago" in out and "Storage: ok" in out
+        assert "3001" in out and "last event 1m 30s ago" in out and "Storage: ok" in out
 
         # Storage fails for real (SQLite refuses every write on the writer's connection).
         assert run.daemon.persist is not None

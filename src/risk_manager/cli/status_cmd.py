@@ -31,6 +31,7 @@ from risk_manager.exit_codes import (
     EXIT_RUNTIME,
     EXIT_STORAGE_DEGRADED,
 )
+from risk_manager.trader.fmt import duration
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -60,30 +61,11 @@ def exit_code(health: dict[str, Any]) -> int:
 
 
 def _age(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)):
-        return "no event yet"
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s ago"
-    if s < 7200:
-        return f"{s // 60} min ago"
-    return f"{s // 3600} h {s % 3600 // 60} min ago"
-
-
-def _uptime(seconds: Any) -> str:
-    s = int(seconds or 0)
-    d, rest = divmod(s, 86400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m}m"
-    return f"{m}m {s}s"
+    return f"{duration(seconds)} ago" if isinstance(seconds, (int, float)) else "no event yet"
 
 
 def render(health: dict[str, Any], url: str) -> list[str]:
-    """The human form: one headline, one line per account, storage, then the problems."""
+    """The human form: one headline, one line per account, then storage."""
     verdict = {
         "ok": "OK",
         "not_protected": "NOT PROTECTED",
@@ -94,7 +76,7 @@ def render(health: dict[str, Any], url: str) -> list[str]:
     lines = [
         f"{verdict}: {health.get('protected')} of {health.get('total')} accounts protected",
         f"risk-manager {health.get('version')} ({health.get('mode')} mode, pid {health.get('pid')}), "
-        f"up {_uptime(health.get('uptimeS'))}, local API {url}",
+        f"up {duration(float(health.get('uptimeS') or 0))}, local API {url}",
     ]
     for acct in health.get("accounts") or []:
         state = "protected" if acct.get("protected") else f"{acct.get('protection')}: {acct.get('reason')}"
