@@ -8,7 +8,13 @@ EXIT_RIGHTS = 4
 EXIT_PORT_IN_USE = 5
 #: the installer's validation failed (daemon.md §10.3; the daemon uses 5 for "port in use")
 EXIT_VALIDATION = 5
+#: ``risk-manager status``: the daemon does not answer (the admin console's code for it, admin-cli.md §13)
+EXIT_DAEMON_UNREACHABLE = 6
 EXIT_NOT_INSTALLED = 9
+#: ``risk-manager status``: the daemon runs, but an account is NOT (or only partially) protected
+EXIT_NOT_PROTECTED = 11
+#: ``risk-manager status``: storage degraded is a database problem (the meaning of 3, not a new one)
+EXIT_STORAGE_DEGRADED = EXIT_DATABASE
 #: ``service install`` on an installed service without --upgrade (§10.3 printed 9, which already
 #: means "not installed"; the second meaning gets its own code)
 EXIT_ALREADY_INSTALLED = 10

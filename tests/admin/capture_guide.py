@@ -118,6 +118,45 @@ def lockouts(env: AdminEnv, account: int) -> list[object]:
     return []
 
 
+def notify_capture(base: Path) -> str:
+    """``admin test notify`` against a local receiver: two channels take it, a 500 and a closed port fail."""
+    from .test_notify_test import Receiver, daemon_yaml
+
+    env = AdminEnv(base / "notify", daemon=False, sim=False)
+    receiver = Receiver()
+    try:
+        daemon_yaml(env, receiver, broken=True)
+        return scripted(env, "test", "notify")
+    finally:
+        receiver.close()
+        env.close()
+
+
+def ladder_and_lock_captures(c: Captures, base: Path) -> None:
+    """The ladder's keys and the settings lock (ADMIN_GUIDE §5.5), on an environment of their own: the
+    lock would refuse the loosening changes the other captures make."""
+    env = AdminEnv(base / "lock")
+    try:
+        c.add("ladder-set", scripted(env, "rules", "set", "3", "ladder.reduce_only_at", "80"))
+        c.add("ladder-warn", scripted(env, "rules", "set", "3", "ladder.warn_at", "50, 70"))
+        c.add("ladder-show", scripted(env, "rules", "show", "3"))
+        c.add("ladder-off", scripted(env, "rules", "set", "3", "ladder.reduce_only_at", "off"))
+        c.add("firm-floor", scripted(env, "rules", "set", "13", "floor", "48600", "--account", "1001", "--yes"))
+        c.add(
+            "lock-on",
+            scripted(env, "rules", "set", "global", "settings_lock.enabled", "true", "--reason", "no mid-day edits"),
+        )
+        c.add("lock-show", scripted(env, "rules", "show", "global"))
+        c.add(
+            "lock-refused",
+            scripted(env, "rules", "set", "3", "loss_limit", "800", "--yes", "--reason", "more room"),
+        )
+        c.add("lock-restore", scripted(env, "config", "restore", "--previous", "--yes"))
+        c.add("lock-tighter", scripted(env, "rules", "set", "3", "loss_limit", "400"))
+    finally:
+        env.close()
+
+
 def main() -> None:
     base = Path(tempfile.gettempdir()) / "rm-demo"
     shutil.rmtree(base, ignore_errors=True)
@@ -199,7 +238,7 @@ def main() -> None:
                     *login,
                     ("Select [0-7]: ", "3"),
                     ("Select [0-6]: ", "1"),
-                    ("Rule # [1-12]: ", "3"),
+                    ("Rule # [1-15]: ", "3"),
                     ("x = discard: ", "2"),
                     ("Loss limit (USD) [500.00]: ", "-400"),
                     ("Loss limit (USD) [500.00]: ", "400"),
@@ -227,6 +266,8 @@ def main() -> None:
         c.add("history", scripted(live, "config", "history"))
         c.add("restore", scripted(live, "config", "restore", "--previous", "--yes"))
         c.add("test-all", scripted(live, "test"))
+        c.add("test-notify", notify_capture(base))
+        ladder_and_lock_captures(c, base)
         assert offline.sim is not None
         offline.sim.control(
             "POST", "/faults", {"kind": "fail_rest", "path": "/api/Auth/loginKey", "mode": "http_401"}

@@ -162,7 +162,7 @@ def test_rule_edit_reasks_invalid_values_saves_with_backup_and_audit_and_applies
     child.expect_exact("Rule Configuration — scope: Defaults")
     child.expect_exact("Select [0-6]: ")
     child.sendline("1")
-    child.expect_exact("Rule # [1-12]: ")
+    child.expect_exact("Rule # [1-15]: ")
     child.sendline("1")
     child.expect_exact("Rule 1 — Max contracts (scope: Defaults)")
     child.expect_exact("Field # to change, s = review & save, x = discard: ")
@@ -309,13 +309,13 @@ def test_connection_testing_logs_and_service_screens(live: AdminEnv, tmp_path) -
     child = login(live)
     # 4 Connection Testing: run all, then do not run again
     child.sendline("4")
-    child.expect_exact("Select [0-3]: ")
+    child.expect_exact("Select [0-4]: ")
     child.sendline("1")
     child.expect(r"Market hub trader1\s+✓")
     child.expect_exact("0 failed, 0 warnings, 6 passed")
     child.expect_exact("Run again? [Y/n]: ")
     child.sendline("n")
-    child.expect_exact("Select [0-3]: ")
+    child.expect_exact("Select [0-4]: ")
     child.sendline("0")
     # 5 View Logs: daemon log, live follow of a new record, Ctrl+C back to the menu
     child.expect_exact("Select [0-7]: ")
@@ -406,7 +406,7 @@ def test_disabling_a_core_rule_needs_the_typed_weaken(live: AdminEnv) -> None:
     for word, saved in (("weaken", False), ("WEAKEN", True)):
         child.expect_exact("Select [0-6]: ")
         child.sendline("2")
-        child.expect_exact("Rule # [1-12]: ")
+        child.expect_exact("Rule # [1-15]: ")
         child.sendline("1")
         child.expect_exact("- enabled: true")
         child.expect_exact("+ enabled: false")
@@ -427,7 +427,7 @@ def test_disabling_a_core_rule_needs_the_typed_weaken(live: AdminEnv) -> None:
     assert load_config(live.config).risk.rules.max_contracts.enabled is False
     child.expect_exact("Select [0-6]: ")
     child.sendline("2")  # enabling again is not a weakening: no WEAKEN asked
-    child.expect_exact("Rule # [1-12]: ")
+    child.expect_exact("Rule # [1-15]: ")
     child.sendline("1")
     child.expect_exact("Reason for this change (optional, kept in the audit log): ")
     child.sendline("back on")

@@ -48,6 +48,7 @@ class CannedProvider:
         self.history_entered = 0
         self.history_raises: Exception | None = None
         self.snapshot_calls: list[int | None] = []
+        self.health_calls = 0
         self.auth_loads = 0  # how often the password checker looked at the failure counter
         self.account = dict(ACCOUNT)
 
@@ -59,6 +60,10 @@ class CannedProvider:
 
     def status(self) -> dict[str, Any]:
         return {"state": "running", "version": "9.9.9", "accounts": 1, "protected": 1, "logins": []}
+
+    def health(self) -> dict[str, Any]:
+        self.health_calls += 1
+        return {"status": "ok", "healthy": True, "protected": 1, "total": 1, "accounts": []}
 
     def heartbeat(self) -> dict[str, Any]:
         return {"uptimeS": 42, "eventsPerS": 1.5, "protected": 1, "notProtected": 0}

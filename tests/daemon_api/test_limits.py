@@ -62,6 +62,20 @@ async def test_history_requests_past_the_budget_never_reach_the_store(
     assert (await client.request("status"))["ok"]  # other ops are not limited by it
 
 
+async def test_health_requests_past_the_budget_are_rate_limited_without_asking_the_daemon(
+    start_api: StartApi, open_client: OpenClient, provider: CannedProvider
+) -> None:
+    api = await start_api(limits=ApiLimits(health=Rate(per_s=20.0, burst=3.0)))
+    client = await open_client(api)
+    replies = [await client.request("health") for _ in range(4)]
+    assert [r["ok"] for r in replies] == [True, True, True, False]
+    assert replies[0]["data"]["status"] == "ok"
+    error = replies[3]["error"]
+    assert error["code"] == "rate_limited" and "health" in error["message"] and error["retryAfterMs"] >= 1
+    assert provider.health_calls == 3  # the refused one never reached the provider
+    assert (await client.request("health"))["ok"]  # served again after the advertised wait
+
+
 async def test_a_client_looping_on_refusals_gets_one_answer_per_refill(
     start_api: StartApi, open_client: OpenClient
 ) -> None:

@@ -206,18 +206,55 @@ async def test_notify_sink_ready_status_stopping(dgram: tuple[socket.socket, Pat
     messages = [m for m, _ in all_messages()]
     started, stopping, stopped, status = messages[0], messages[1], messages[2], messages[5]
     sink.deliver(started)
-    sink.deliver(status)  # 2/3 from the daemon's status payload
-    sink.deliver(messages[6])  # NOT PROTECTED: 2/3 again -> not repeated
+    sink.deliver(status)  # 2/3 from the daemon's status payload (it names nobody)
+    sink.deliver(messages[6])  # NOT PROTECTED: 2/3 again, now with the account and its reason
+    sink.deliver(messages[6])  # the same again: not repeated
     sink.deliver(messages[7])  # protected again: 3/3
     sink.deliver(messages[15])  # ConfigReloaded: nothing
+    sink.deliver(N.StorageDegraded(at=AT, reason="disk full"))
+    sink.deliver(N.StorageRecovered(at=AT))
     sink.deliver(stopping)
     sink.deliver(stopped)
     assert recv_all(server) == [
         "READY=1\nSTATUS=3/3 accounts protected",
         "STATUS=2/3 accounts protected",
+        "STATUS=2/3 accounts protected; NOT PROTECTED 12345: user hub silent for 30 s",
+        "STATUS=3/3 accounts protected",
+        "STATUS=3/3 accounts protected; storage degraded: disk full",
         "STATUS=3/3 accounts protected",
         "STOPPING=1\nSTATUS=Stopping (SIGTERM)",
     ]
+
+
+@UNIX_ONLY
+async def test_notify_status_names_at_most_two_accounts_with_short_reasons(
+    dgram: tuple[socket.socket, Path],
+) -> None:
+    server, path = dgram
+    sink = SystemdNotifySink(str(path), watchdog_s=3600)
+    long_reason = "NOT PROTECTED - broker state could not be reconciled after 5 tries (HTTP 500)"
+    sink.deliver(
+        N.StatusChanged(
+            at=AT,
+            status={
+                "state": "running",
+                "accounts": 4,
+                "protected": 1,
+                "unprotected": [
+                    {"accountId": 7103, "protection": "disconnected", "reason": "user hub silent for 30 s"},
+                    {"accountId": 7102, "protection": "reconcile_failed", "reason": long_reason},
+                    {"accountId": 7104, "protection": "reconciling", "reason": ""},
+                ],
+                "storage": {"state": "degraded", "reason": "database or disk is full"},
+            },
+        )
+    )
+    (line,) = recv_all(server)
+    assert line == (
+        "STATUS=1/4 accounts protected; NOT PROTECTED 7102: NOT PROTECTED - broker state could not …, "
+        "7103: user hub silent for 30 s, +1 more; storage degraded: database or disk is full"
+    )
+    await sink.aclose()
 
 
 @UNIX_ONLY

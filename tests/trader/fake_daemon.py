@@ -101,6 +101,22 @@ class FakeDaemon:
             closed.cancel()
 
 
+#: RULE-013 as ``Engine.drawdown`` reports it: EOD high 50,325, floor 48,325, net 49,587.50 - 100 unrealized
+DRAWDOWN = {
+    "mode": "eod",
+    "startingBalance": "50000.00",
+    "highWaterMark": "50325.00",
+    "maxDrawdown": "2000.00",
+    "floor": "48325.00",
+    "buffer": "0.00",
+    "breachAt": "48325.00",
+    "netBalance": "49487.50",
+    "distance": "1162.50",
+    "lockedAtStart": False,
+    "lastEndOfDay": {"tradingDay": "2025-11-21", "netBalance": "50325.00"},
+}
+
+
 def rule(n: int, name: str, **fields: Any) -> dict[str, Any]:
     base = {
         "ruleId": f"RULE-{n:03d}",
@@ -242,7 +258,10 @@ def snapshot(account_id: int = 12345) -> dict[str, Any]:
                         pctUsed=62.5,
                         label="realized",
                         unit="money",
+                        state="reduce_only",
                         limitText="loss 500.00",
+                        text="exits only",
+                        endsAt="2025-11-24T23:00:00Z",
                     ),
                     rule(
                         4,
@@ -294,8 +313,65 @@ def snapshot(account_id: int = 12345) -> dict[str, Any]:
                     rule(10, "Broker permission", limitText="broker canTrade", text="broker allows trading"),
                     rule(11, "Symbol blocks", limitText="RTY, BTC", text="no blocked symbol held"),
                     rule(12, "Trade management", enabled=False, state="inactive", text="disabled"),
+                    rule(
+                        13,
+                        "Trailing drawdown",
+                        value="837.50",
+                        limit="2000.00",
+                        pctUsed=41.9,
+                        label="drawdown",
+                        unit="money",
+                        limitText="max drawdown 2000.00 (eod)",
+                        text="1162.50 above the floor line 48325.00",
+                        drawdown=DRAWDOWN,
+                    ),
+                    rule(
+                        14,
+                        "Weekly limits",
+                        value="-612.50",
+                        limit="1500.00",
+                        pctUsed=40.8,
+                        label="weekly realized loss",
+                        unit="money",
+                        limitText="loss 1500.00 per week (from mon)",
+                        limits=[
+                            {
+                                "key": "loss",
+                                "label": "weekly realized loss",
+                                "value": "-612.50",
+                                "limit": "1500.00",
+                                "pctUsed": 40.8,
+                                "unit": "money",
+                            }
+                        ],
+                    ),
+                    rule(
+                        15,
+                        "Consecutive losses",
+                        value="2",
+                        limit="3",
+                        pctUsed=66.7,
+                        label="losses in a row",
+                        unit="trades",
+                        limitText="3 losing trades in a row",
+                    ),
                 ],
-                "lockouts": [],
+                "drawdown": DRAWDOWN,
+                "lockouts": [
+                    {
+                        "lockoutId": "L4",
+                        "ruleId": "RULE-003",
+                        "scope": "account",
+                        "symbol": None,
+                        "kind": "reduce_only",
+                        "lockoutKind": "reduce_only",
+                        "createdAt": ago(1500),
+                        "until": "2025-11-24T23:00:00Z",
+                        "clearsOn": "time",
+                        "reason": "realized loss 312.50 of 500.00 reached the reduce-only rung at 60%: exits only",
+                        "observed": False,
+                    }
+                ],
                 "lockoutHistory": [
                     {
                         "lockoutId": "L3",

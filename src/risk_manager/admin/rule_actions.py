@@ -27,7 +27,7 @@ def rule_or_exit(ref: str) -> RuleDef:
     if rule is None:
         raise AdminExit(
             exits.NOT_FOUND,
-            f"Unknown rule: {ref!r}. Use 1-12, RULE-003 or a name such as daily_realized_loss.",
+            f"Unknown rule: {ref!r}. Use 1-15, RULE-003, a name such as daily_realized_loss, or global.",
         )
     return rule
 
@@ -59,10 +59,14 @@ def parse_value(
     kind = field.kind
     if field.nullable and text.strip().lower() in OFF_WORDS:
         return OFF, []
+    if field.optional and text.strip().lower() in OFF_WORDS:
+        return None, []  # the key itself becomes null (no rung, the firm's number not given)
     if kind == "bool":
         return values.parse_bool(text), []
     if kind == "int":
-        return values.parse_int(text, minimum=field.minimum), []
+        return values.parse_int(text, minimum=field.minimum, maximum=field.maximum), []
+    if kind == "percents":
+        return _flow(values.parse_percents(text, maximum=field.maximum or 99)), []
     if kind == "money":
         return values.parse_money(text), []
     if kind == "duration":

@@ -1,7 +1,8 @@
 """Editing one rule in one scope (Defaults or one account's overrides) on round-trip documents.
 
 Defaults live in ``risk_config.yaml › rules.<rule>``; an account's overrides in ``accounts.yaml ›
-logins[i].accounts[j].rule_overrides.<rule>`` (rules.md §5). Every change is validated at once with
+logins[i].accounts[j].rule_overrides.<rule>`` (rules.md §5). The global settings (``GLOBAL``: the
+settings lock, fees, warning levels) are edited the same way in ``risk_config.yaml › global``. Every change is validated at once with
 the daemon's loader; an invalid change is undone and reported, so the documents in memory are always
 a valid configuration. The diff, the weakening check and the audit's before/after all compare the
 state at the start of the edit with the state now.
@@ -20,6 +21,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from risk_manager.admin.config_files import ConfigFiles, SaveRefused, dump, load_text
 from risk_manager.admin.rule_fields import (
+    GLOBAL,
     STRONG_DISABLE,
     Field,
     RuleDef,
@@ -30,7 +32,7 @@ from risk_manager.admin.rule_fields import (
 )
 from risk_manager.admin.values import money_value
 from risk_manager.config.loader import ACCOUNTS_FILE, RISK_FILE, AppConfig
-from risk_manager.config.models import FrequencyWindow, RulesConfig, SessionFrequency
+from risk_manager.config.models import FrequencyWindow, GlobalSettings, RulesConfig, SessionFrequency
 
 WINDOW_DEFAULTS = {
     "per_minute": FrequencyWindow(limit=3, cooldown_seconds=60).model_dump(),
@@ -114,6 +116,7 @@ class RuleEditor:
         self.docs = {name: files.document(name) for name in (RISK_FILE, ACCOUNTS_FILE)}
         self.config = files.validate(self.texts())  # raises SaveRefused when the files are already bad
         self.start_rules = self.rules()
+        self.start_global = self.config.risk.global_
         if scope.account_id is not None and self._account() is None:
             raise KeyError(scope.account_id)
 
@@ -133,6 +136,13 @@ class RuleEditor:
 
     def region(self, rule: RuleDef, *, create: bool = False) -> CommentedMap | None:
         """The mapping in the file that holds this rule's keys for the scope."""
+        if rule is GLOBAL:
+            doc = self.docs[RISK_FILE]
+            if doc.get("global") is None:
+                if not create:
+                    return None
+                doc.insert(1 if "version" in doc else 0, "global", CommentedMap())
+            return doc["global"]  # type: ignore[no-any-return]
         if self.scope.account_id is None:
             parent = self.docs[RISK_FILE]
             if "rules" not in parent or parent["rules"] is None:
@@ -168,6 +178,12 @@ class RuleEditor:
     def default_rules(self) -> RulesConfig:
         return self.config.risk.rules
 
+    def source(self, rule: RuleDef, config: AppConfig | None = None) -> RulesConfig | GlobalSettings:
+        """What ``effective_block`` reads for ``rule``: the rules in scope, or the global settings."""
+        if rule is GLOBAL:
+            return (config or self.config).risk.global_
+        return self.rules(config)
+
     def overridden(self, rule: RuleDef, field: Field) -> bool:
         if self.scope.account_id is None:
             return False
@@ -196,7 +212,7 @@ class RuleEditor:
             for part in parts[:-1]:
                 if node.get(part) is None:
                     seed = CommentedMap()
-                    current = get_path(effective_block(self.rules(), rule), part)
+                    current = get_path(effective_block(self.source(rule), rule), part)
                     if current is None and part in WINDOW_DEFAULTS and self.scope.account_id is None:
                         current = WINDOW_DEFAULTS[part]
                     if self.scope.account_id is None and isinstance(current, dict):
@@ -261,9 +277,12 @@ class RuleEditor:
             if before.get(key) != after.get(key)
         ]
 
+    def _start(self, rule: RuleDef) -> RulesConfig | GlobalSettings:
+        return self.start_global if rule is GLOBAL else self.start_rules
+
     def weakenings(self, rule: RuleDef) -> list[Weakening]:
-        old = effective_block(self.start_rules, rule)
-        new = effective_block(self.rules(), rule)
+        old = effective_block(self._start(rule), rule)
+        new = effective_block(self.source(rule), rule)
         out = []
         for field in rule.fields:
             text = weakening(rule, field, get_path(old, field.key), get_path(new, field.key), old, new)
@@ -272,8 +291,8 @@ class RuleEditor:
         return out
 
     def audit_values(self, rule: RuleDef) -> tuple[dict[str, str], dict[str, str]]:
-        old = effective_block(self.start_rules, rule)
-        new = effective_block(self.rules(), rule)
+        old = effective_block(self._start(rule), rule)
+        new = effective_block(self.source(rule), rule)
         before, after = {}, {}
         for field in rule.fields:
             a, b = get_path(old, field.key), get_path(new, field.key)
@@ -301,6 +320,8 @@ def yaml_value(value: Any) -> Any:
 
 
 def _region_of(doc: Any, scope: Scope, rule: RuleDef) -> Any:
+    if rule is GLOBAL:
+        return get_path(doc, "global")
     if scope.account_id is None:
         return get_path(doc, f"rules.{rule.key}")
     for login in (doc.get("logins") if isinstance(doc, dict) else None) or []:
@@ -339,6 +360,12 @@ def weakening(
         return (f"{name}: limit raised or removed for {', '.join(raised)}", False) if raised else None
     if how == "higher" and field.kind == "symbol_action":
         return (f"{name}: {old} → {new}", False) if _unknown_limit(new) > _unknown_limit(old) else None
+    if field.optional and how == "higher" and old is not None and new is None:
+        return f"{name} removed (was {show(field, old)})", False
+    if how == "moved" and (old is None) != (new is None):
+        return f"{name}: {show(field, old)} → {show(field, new)}", False
+    if how == "moved" and old is not None and new is not None and new < old:
+        return f"{name} lowered from {show(field, old)} to {show(field, new)}", False
     if how == "higher" and old is not None and new is not None and new > old:
         strong = (
             field.kind == "money"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.admin.values import format_duration
-from risk_manager.config.models import RULE_IDS, RULE_KEYS, RulesConfig
+from risk_manager.config.models import RULE_IDS, RULE_KEYS, GlobalSettings, RulesConfig
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,10 @@ class Field:
     kind: str  # bool int money duration choice time timezone days symbols symbol_map tiers symbol_action windows
     choices: tuple[str, ...] = ()
     minimum: int | None = 1
-    weaker: str = ""  # higher | lower | false | true | stricter:<value order, strict first> | removed
+    weaker: str = ""  # higher | lower | false | true | stricter:<value order, strict first> | removed | moved
     nullable: bool = False  # "off" sets the parent window to null (RULE-006 windows)
+    optional: bool = False  # "off" sets the key itself to null (a ladder's rung, RULE-013's firm numbers)
+    maximum: int | None = None
 
     @property
     def type_text(self) -> str:
@@ -34,16 +36,21 @@ class Field:
             "tiers": "tiers",
             "windows": "windows",
             "symbol_action": "choice/limit",
+            "percents": "percent list",
         }.get(self.kind, self.kind)
 
     def allowed_text(self) -> str:
         if self.kind == "choice":
             return "(" + ", ".join(self.choices) + ")"
+        if self.kind == "percents":
+            return f"1-{self.maximum or 99}, e.g. 50, 75" + ("; off = the global levels" if self.optional else "")
         if self.kind in ("int", "duration"):
-            base = f"≥ {self.minimum}" if self.minimum is not None else ""
-            return base + (", off = not checked" if self.nullable else "")
+            base = f"{self.minimum}-{self.maximum}" if self.maximum is not None else (
+                f"≥ {self.minimum}" if self.minimum is not None else ""
+            )
+            return base + (", off = not checked" if self.nullable else "") + (", off = none" if self.optional else "")
         if self.kind == "money":
-            return "> 0"
+            return "> 0" + (", off = none" if self.optional else "")
         if self.kind == "time":
             return "HH:MM"
         if self.kind == "symbol_action":
@@ -60,7 +67,7 @@ class RuleDef:
 
     @property
     def rule_id(self) -> str:
-        return RULE_IDS[self.key]
+        return RULE_IDS.get(self.key, self.key.upper())  # GLOBAL is not a rule: "GLOBAL"
 
     def field(self, key: str) -> Field | None:
         for f in self.fields:
@@ -70,6 +77,11 @@ class RuleDef:
 
 
 ENABLED = Field("enabled", "bool", weaker="false")
+#: the action ladder (docs/rules-extra.md §4) of the rules that support one: warn levels, reduce-only
+LADDER = (
+    Field("ladder.warn_at", "percents", maximum=99, optional=True),
+    Field("ladder.reduce_only_at", "int", minimum=1, maximum=99, weaker="higher", optional=True),
+)
 
 RULES: tuple[RuleDef, ...] = (
     RuleDef(
@@ -107,6 +119,7 @@ RULES: tuple[RuleDef, ...] = (
                 ("daily_reset", "permanent"),
                 weaker="stricter:permanent,daily_reset",
             ),
+            *LADDER,
         ),
     ),
     RuleDef(
@@ -117,6 +130,7 @@ RULES: tuple[RuleDef, ...] = (
             ENABLED,
             Field("loss_limit", "money", weaker="higher"),
             Field("scope", "choice", ("per_position", "total")),
+            *LADDER,
         ),
     ),
     RuleDef(
@@ -141,6 +155,7 @@ RULES: tuple[RuleDef, ...] = (
             Field("per_hour.limit", "int", weaker="higher", nullable=True),
             Field("per_hour.cooldown_seconds", "duration", weaker="lower"),
             Field("per_session.limit", "int", weaker="higher", nullable=True),
+            *LADDER,
         ),
     ),
     RuleDef(
@@ -211,6 +226,10 @@ RULES: tuple[RuleDef, ...] = (
             Field("buffer", "money", weaker="lower"),
             Field("lock_at_start", "bool", weaker="true"),
             Field("lockout_until", "choice", choices=("daily_reset", "indefinite"), weaker="stricter:indefinite,daily_reset"),
+            # the firm's numbers, per account (--account): lower (or to/from null) loosens (rules-extra §5.2)
+            Field("starting_balance", "money", weaker="moved", optional=True),
+            Field("floor", "money", weaker="moved", optional=True),
+            *LADDER,
         ),
     ),
     RuleDef(
@@ -223,6 +242,7 @@ RULES: tuple[RuleDef, ...] = (
             Field("loss_limit", "money", weaker="higher"),
             Field("profit_target", "money", weaker="higher"),
             Field("week_start", "choice", choices=("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+            *LADDER,
         ),
     ),
     RuleDef(
@@ -236,6 +256,7 @@ RULES: tuple[RuleDef, ...] = (
             Field("scratches", "choice", choices=("count", "ignore", "reset"), weaker="stricter:count,ignore,reset"),
             Field("action", "choice", choices=("until_reset", "cooldown"), weaker="stricter:until_reset,cooldown"),
             Field("cooldown_seconds", "duration", weaker="lower"),
+            *LADDER,
         ),
     ),
 )
@@ -243,9 +264,25 @@ assert tuple(r.key for r in RULES) == RULE_KEYS, "rule table out of step with co
 
 STRONG_DISABLE = frozenset({1, 3, 4, 10})  # disabling these needs the typed WEAKEN (§8.1)
 
+#: ``risk_config.yaml › global``: not a rule, but edited the same way (``admin rules set global KEY VALUE``);
+#: defaults only (no account overrides). The settings lock is docs/rules-extra.md §5.
+GLOBAL = RuleDef(
+    0,
+    "global",
+    "Global settings",
+    (
+        Field("settings_lock.enabled", "bool", weaker="false"),
+        Field("settings_lock.engage", "choice", ("at_reset", "first_fill"), weaker="stricter:at_reset,first_fill"),
+        Field("include_fees", "bool", weaker="false"),
+        Field("warn_at_percent", "percents", maximum=100),
+    ),
+)
+
 
 def find_rule(ref: str) -> RuleDef | None:
-    """``3``, ``RULE-003``, ``rule-3`` or ``daily_realized_loss``."""
+    """``3``, ``RULE-003``, ``rule-3`` or ``daily_realized_loss``; ``global`` for the global settings."""
+    if ref.strip().lower() == GLOBAL.key:
+        return GLOBAL
     text = ref.strip().lower().replace("rule-", "").replace("rule", "")
     if text.isdigit() and 1 <= int(text) <= len(RULES):
         return RULES[int(text) - 1]
@@ -274,8 +311,10 @@ def has_path(data: Any, dotted: str) -> bool:
     return True
 
 
-def effective_block(rules: RulesConfig, rule: RuleDef) -> dict[str, Any]:
-    block = getattr(rules, rule.key).model_dump(mode="python")
+def effective_block(rules: RulesConfig | GlobalSettings, rule: RuleDef) -> dict[str, Any]:
+    """The rule's block as the daemon uses it; for ``GLOBAL`` pass the ``GlobalSettings``."""
+    model = rules if isinstance(rules, GlobalSettings) else getattr(rules, rule.key)
+    block = model.model_dump(mode="python")
     assert isinstance(block, dict)
     return block
 
@@ -287,7 +326,7 @@ def money_text(value: Any) -> str:
 def show(field: Field, value: Any) -> str:
     """A value as the console prints it (the same form it accepts as input)."""
     if value is None:
-        return "off" if field.nullable else "—"
+        return "off" if field.nullable or field.optional else "—"
     kind = field.kind
     if kind == "bool":
         return "true" if value else "false"
@@ -299,6 +338,8 @@ def show(field: Field, value: Any) -> str:
         return value.strftime("%H:%M") if hasattr(value, "strftime") else str(value)
     if kind in ("symbols", "days"):
         return ", ".join(str(v) for v in value) or "none"
+    if kind == "percents":
+        return ", ".join(f"{v}" for v in value) or "none"
     if kind == "symbol_map":
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
     if kind == "tiers":

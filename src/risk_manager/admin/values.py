@@ -45,6 +45,14 @@ def parse_int(text: str, *, minimum: int | None = 1, maximum: int | None = None)
     return value
 
 
+def parse_percents(text: str, *, maximum: int = 99) -> list[int]:
+    """``50, 75`` -> ``[50, 75]``: warning levels in percent of a limit, ascending, no repeats."""
+    parts = [p for p in re.split(r"[,\s]+", text.strip().replace("%", "")) if p]
+    if not parts:
+        raise InputError("give one or more percentages, e.g. 50, 75 (or off)")
+    return sorted({parse_int(p, minimum=1, maximum=maximum) for p in parts})
+
+
 def money_value(amount: Decimal) -> ScalarFloat:
     """A YAML float printed with exactly two decimals (``400.00``) that reads back as that decimal."""
     text = f"{amount:.2f}"

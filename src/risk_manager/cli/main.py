@@ -60,6 +60,7 @@ _COMMAND_MODULES = (
     "risk_manager.cli.admin_cmd",
     "risk_manager.cli.trader_cmd",
     "risk_manager.cli.export_cmd",
+    "risk_manager.cli.status_cmd",
 )
 
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from risk_manager.daemon.api.rule_status import rule_statuses
-from risk_manager.daemon.api.views import money, pnl_view
+from risk_manager.daemon.api.views import drawdown_of, money, pnl_view
 from risk_manager.daemon.clock import Clock
 from risk_manager.daemon.notify import DashboardUpdate, Notifier
 from risk_manager.daemon.pipeline import InternalEvent
@@ -218,6 +218,7 @@ class DashboardFeed:
         if acct is None:
             return
         data = pnl_view(engine, acct, now)
+        data["drawdown"] = drawdown_of(engine, acct, now)  # net balance moves with the quotes too
         if self._pnl_sent.get(account_id) == data:
             return
         self._pnl_sent[account_id] = data

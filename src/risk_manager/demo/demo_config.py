@@ -1,5 +1,6 @@
 """The throwaway configuration of the demo: the simulator's demo users and a rule set whose limits
-make each step of the simulator's ``demo`` scenario breach as intended (spec/gateway.md §6.8)."""
+make each step of the simulator's ``demo`` scenario breach as intended (spec/gateway.md §6.8),
+including RULE-013's floor with a reduce-only rung and RULE-014's weekly figure (issue 15)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ rules:
   auth_loss_guard: {enabled: true, auto_unlock_on_restore: true}
   symbol_blocks: {enabled: true, blocked_symbols: [CL], close_existing: true}
   trade_management: {enabled: false}
+  # The firm's trailing maximum loss: the floor sits at 49,000 (EOD mode: intraday highs do not move
+  # it); the Overview's Floor line shows it coming closer all day. From 50 % of the room used (net
+  # 49,500) the ladder puts the account on reduce-only (exits only): the last slide of the story.
+  trailing_drawdown:
+    enabled: true
+    mode: eod
+    max_drawdown: 1000.00
+    lock_at_start: true
+    ladder: {reduce_only_at: 50}
+  weekly_limits: {enabled: true, loss_limit: 1500.00}
 """
 
 

@@ -64,7 +64,7 @@ class PlainLines:
                 if until is None
                 else f"until {clock(until, self.tz)} {zone_abbrev(until, self.tz)}"
             )
-            what = "cooldown" if data.get("kind") == "cooldown" else "lock"
+            what = {"cooldown": "cooldown", "reduce_only": "exits only"}.get(str(data.get("kind")), "lock")
             scope = f" {data.get('symbol')}" if data.get("symbol") else ""
             return self._fmt(
                 stamp, account, data.get("ruleId"), f"{what}{scope}", f"set {end}", data.get("reason")

@@ -4,7 +4,10 @@ The story is told on account 1001 (the one the demo's dashboard opens first): a 
 max-contracts reduction, a blocked symbol, a missing stop with its grace countdown, a scalping burst
 that takes trade frequency through yellow and red into a cooldown (a lockout with a countdown), a
 broker hub outage (NOT PROTECTED, then recovery), and a daily loss that approaches its limit (yellow,
-then red) and breaks it (locked until the daily reset). Account 1002 ends with a broker restriction.
+then red) and breaks it (locked until the daily reset). All along the net balance comes closer to the
+trailing drawdown floor (RULE-013); on the last slide its ladder reaches the reduce-only rung (EXITS
+ONLY) a few seconds before the daily loss locks the account. Account 1002 ends with a broker
+restriction.
 
 Paired with the demo rule set in ``risk_manager.demo.demo_config``: each block below is meant to
 breach exactly one rule of it. Timings are seconds after the daemon's first subscription.
@@ -81,10 +84,12 @@ DEMO: dict[str, Any] = {
         {"at": 210, **_o(1001, "MNQ", "buy", 2)},
         {"at": 211, "move": {"contract": "MNQ", "ticks": -60, "over": "3s"}},
         {"at": 216, "flatten": {"account": 1001}},
-        {"at": 224, "say": "1001 tries once more: 3 MNQ, stop 400 ticks away; MNQ falls 300 ticks -> daily loss breach"},
+        {"at": 224, "say": "1001 tries once more: 3 MNQ, stop 400 ticks away; MNQ slides 300 ticks over 25 s"},
         {"at": 225, **_o(1001, "MNQ", "buy", 3)},
         {"at": 226, **_o(1001, "MNQ", "sell", 3, "stop", stopOffsetTicks=400, label="far-sl-2")},
-        {"at": 228, "move": {"contract": "MNQ", "ticks": -300, "over": "10s"}},
+        {"at": 228, "move": {"contract": "MNQ", "ticks": -300, "over": "25s"}},
+        {"at": 233, "say": "Net balance within $500 of the drawdown floor: reduce-only rung, EXITS ONLY (closing allowed)"},
+        {"at": 242, "say": "... the unrealized-loss limit closes MNQ: the daily loss breaks its limit -> locked"},
         {"at": 249, "say": "1001 buys 1 MNQ while locked out -> closed at once"},
         {"at": 250, **_o(1001, "MNQ", "buy", 1)},
         {"at": 259, "say": "1002 buys 1 MES; the broker then restricts the account (canTrade false)"},

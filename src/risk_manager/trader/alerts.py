@@ -133,6 +133,9 @@ class AlertPolicy:
         text = f"{lock.get('ruleId')}: {lock.get('reason')} — {when}"
         if observed:
             return [Alert("Lockout observed (not enforced)", text, "warning", 8.0)]
+        if lock.get("kind") == "reduce_only":  # the ladder's rung: a warning, exits stay open
+            text += " · new entries are cancelled or closed; closing positions is allowed"
+            return [Alert("EXITS ONLY", text, "warning", STICKY, True, True)]
         return [Alert("LOCKED", text, "error", STICKY, True, True)]
 
     def _enforcement(self, view: AccountView, entry: dict[str, Any]) -> list[Alert]:

@@ -21,6 +21,8 @@ MAX_FINISHED_ORDERS = 20
 MAX_SERIES = 2000
 FINAL_STATES = frozenset({"done", "failed", "observed", "interrupted"})
 WORKING = frozenset({1, 6})
+#: lockout families that leave exits open (everything else blocks trading): the local API's ``kind``
+SOFT_KINDS = frozenset({"cooldown", "reduce_only"})
 
 
 @dataclass
@@ -75,26 +77,36 @@ class AccountView:
     def protection(self) -> str:
         return str(self.connection.get("protection") or self.info.get("protection") or "unknown")
 
+    def _latest(self, kinds: frozenset[str], *, exclude: bool = False) -> dict[str, Any] | None:
+        found = [
+            lk
+            for lk in self.lockouts.values()
+            if lk.get("scope") == "account" and ((lk.get("kind") in kinds) != exclude)
+        ]
+        if not found:
+            return None
+        return max(found, key=lambda lk: parse_time(lk.get("until")) or datetime.max.replace(tzinfo=UTC))
+
     def hard_lockout(self) -> dict[str, Any] | None:
         """The account-wide lockout that blocks trading (the latest ending), None when there is none."""
-        hard = [
-            lk
-            for lk in self.lockouts.values()
-            if lk.get("scope") == "account" and lk.get("kind") != "cooldown"
-        ]
-        if not hard:
-            return None
-        return max(hard, key=lambda lk: parse_time(lk.get("until")) or datetime.max.replace(tzinfo=UTC))
+        return self._latest(SOFT_KINDS, exclude=True)
 
     def cooldown(self) -> dict[str, Any] | None:
-        cools = [
-            lk
-            for lk in self.lockouts.values()
-            if lk.get("scope") == "account" and lk.get("kind") == "cooldown"
-        ]
-        if not cools:
-            return None
-        return max(cools, key=lambda lk: parse_time(lk.get("until")) or datetime.max.replace(tzinfo=UTC))
+        return self._latest(frozenset({"cooldown"}))
+
+    def reduce_only(self) -> dict[str, Any] | None:
+        """The action ladder's rung (docs/rules-extra.md §4): exits only, not a lock."""
+        return self._latest(frozenset({"reduce_only"}))
+
+    @property
+    def drawdown(self) -> dict[str, Any] | None:
+        """RULE-013's floor and distance (snapshot and ``account`` pushes; offline: the rule's status)."""
+        found = self.info.get("drawdown")
+        if isinstance(found, dict):
+            return found
+        rule = self.rules.get("RULE-013") or {}
+        found = rule.get("drawdown") if rule.get("enabled") else None
+        return found if isinstance(found, dict) else None
 
     def add_point(self, at: datetime) -> None:
         realized, net = dec(self.pnl.get("realized")), dec(self.pnl.get("net"))
@@ -291,7 +303,7 @@ def _on_account(
     for key in ("realized", "unrealized", "net", "fees", "tradeCount"):
         if key in data:
             view.pnl[key] = data[key]
-    for key in ("balance", "canTrade"):
+    for key in ("balance", "canTrade", "drawdown"):
         if key in data:
             view.info[key] = data[key]
     if view.pnl != before:

@@ -40,9 +40,10 @@ def _set(
 
     ctx.require_rights()
     rule = rule_or_exit(rule_ref)
+    _no_account_for_global(rule, account)
     field = field_or_exit(rule, key)
     editor = editor_or_exit(ctx, _scope(account))
-    current = get_path(effective_block(editor.rules(), rule), field.key)
+    current = get_path(effective_block(editor.source(rule), rule), field.key)
     try:
         parsed, warnings = parse_value(field, value, current)
         apply_value(editor, rule, field, parsed)
@@ -58,12 +59,27 @@ def _set(
 
     result = save_rule(ctx, editor, rule, reason=reason, yes=yes, interactive=False)
     if result is not None and result.live == "rejected":
+        # The file keeps the change the daemon refused (a restart would apply it): say how to undo it.
+        ctx.ui.info(
+            "The saved file still has this change. Undo it with: risk-manager admin config restore "
+            "--previous --yes" + ("; or schedule it for a later day with `pending` (docs/rules-extra.md §5.3)."
+                                  if any("loosening is locked" in e for e in result.errors) else ".")
+        )
         return exits.VALIDATION
     return exits.OK
 
 
+def _no_account_for_global(rule: Any, account: int | None) -> None:
+    from risk_manager.admin.rule_fields import GLOBAL
+
+    if rule is GLOBAL and account is not None:
+        raise AdminExit(exits.USAGE, "The global settings apply to every account: leave out --account.")
+
+
 def register(app: typer.Typer) -> None:
-    rules = typer.Typer(name="rules", help="Show and change the twelve rules.", no_args_is_help=True)
+    rules = typer.Typer(
+        name="rules", help="Show and change the rules (1-15) and the global settings.", no_args_is_help=True
+    )
     app.add_typer(rules)
 
     @rules.command("list")
@@ -90,12 +106,12 @@ def register(app: typer.Typer) -> None:
     @rules.command("show")
     def show(
         tctx: typer.Context,
-        rule: Annotated[str, typer.Argument(help="3, RULE-003 or daily_realized_loss")],
+        rule: Annotated[str, typer.Argument(help="3, RULE-003, daily_realized_loss or global")],
         account: AccountOpt = None,
         as_json: Json = False,
         password_stdin: PasswordStdin = False,
     ) -> None:
-        """Every key of one rule."""
+        """Every key of one rule (or of the global settings)."""
 
         def action(ctx: Any) -> None:
             from risk_manager.admin.rule_actions import editor_or_exit, rule_or_exit
@@ -103,9 +119,10 @@ def register(app: typer.Typer) -> None:
             from risk_manager.admin.screens.rules import rule_panel
 
             found = rule_or_exit(rule)
+            _no_account_for_global(found, account)
             editor = editor_or_exit(ctx, _scope(account))
             if as_json:
-                typer.echo(json.dumps(effective_block(editor.rules(), found), indent=2, default=str))
+                typer.echo(json.dumps(effective_block(editor.source(found), found), indent=2, default=str))
             else:
                 rule_panel(ctx, editor, found)
 
@@ -114,9 +131,13 @@ def register(app: typer.Typer) -> None:
     @rules.command("set")
     def set_(
         tctx: typer.Context,
-        rule: Annotated[str, typer.Argument(help="3, RULE-003 or daily_realized_loss")],
+        rule: Annotated[str, typer.Argument(help="3, RULE-003, daily_realized_loss or global")],
         key: Annotated[
-            str, typer.Argument(help="Key path inside the rule, e.g. loss_limit or per_minute.limit")
+            str,
+            typer.Argument(
+                help="Key path inside the rule, e.g. loss_limit, per_minute.limit, ladder.reduce_only_at, "
+                "or (global) settings_lock.enabled"
+            ),
         ],
         value: Annotated[str, typer.Argument(help="New value, parsed as in the menus")],
         account: AccountOpt = None,

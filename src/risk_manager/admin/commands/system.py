@@ -1,4 +1,5 @@
-"""Subcommands: status, service, test, logs, enforcement, lockouts, unlock, password (admin-cli.md §14)."""
+"""Subcommands: status, service, test (and test notify), logs, enforcement, lockouts, unlock, password
+(admin-cli.md §14)."""
 
 from __future__ import annotations
 
@@ -152,6 +153,16 @@ def _diagnostics(app: typer.Typer) -> None:
     @app.command("test")
     def test(
         tctx: typer.Context,
+        what: Annotated[
+            str | None,
+            typer.Argument(
+                help="notify: send a test message through every alert channel of daemon.yaml instead.",
+                show_default=False,
+            ),
+        ] = None,
+        text: Annotated[
+            str | None, typer.Option("--text", help="notify: the message body (default: a standard test text).")
+        ] = None,
         only: Annotated[
             str | None,
             typer.Option("--only", help="Comma list of config,database,daemon,rest,user-hub,market-hub."),
@@ -162,13 +173,23 @@ def _diagnostics(app: typer.Typer) -> None:
         as_json: Json = False,
         password_stdin: PasswordStdin = False,
     ) -> None:
-        """Connection tests; exit 8 if any failed, 0 with warnings only."""
+        """Connection tests; `test notify`: a test message to every alert channel. Exit 8 if any failed."""
         from risk_manager.admin.conn_tests import TESTS, run_tests, summary
 
         chosen = {t.strip() for t in only.split(",") if t.strip()} if only else None
         unknown = sorted((chosen or set()) - set(TESTS))
 
         def action(ctx: Any) -> int:
+            if what is not None:
+                if what != "notify":
+                    raise AdminExit(exits.USAGE, f"Unknown test {what!r}: the only named test is notify.")
+                if only or login:
+                    raise AdminExit(exits.USAGE, "--only and --login are for the connection tests, not notify.")
+                from risk_manager.admin.notify_test import send_test
+
+                return send_test(ctx, text=text, as_json=as_json)
+            if text is not None:
+                raise AdminExit(exits.USAGE, "--text is for `admin test notify`.")
             if unknown:
                 raise AdminExit(
                     exits.USAGE, f"Unknown test {', '.join(unknown)}; choose from {', '.join(TESTS)}."

@@ -11,6 +11,7 @@ from risk_manager.admin.exits import AdminExit
 from risk_manager.admin.rule_actions import apply_value, editor_or_exit, parse_value, save_rule
 from risk_manager.admin.rule_edit import RuleEditor, Scope
 from risk_manager.admin.rule_fields import (
+    GLOBAL,
     RULES,
     RuleDef,
     action_text,
@@ -107,15 +108,16 @@ def choose_scope(ctx: AdminContext, scope: Scope) -> Scope:
 
 
 def _pick_rule(ctx: AdminContext) -> RuleDef:
-    answer = ctx.ui.ask("Rule # [1-12]: ")
-    if not (answer.isdigit() and 1 <= int(answer) <= 12):
-        raise AdminExit(exits.USAGE, f'Invalid choice: "{answer}". Enter a number from 1 to 12.')
+    last = len(RULES)
+    answer = ctx.ui.ask(f"Rule # [1-{last}]: ")
+    if not (answer.isdigit() and 1 <= int(answer) <= last):
+        raise AdminExit(exits.USAGE, f'Invalid choice: "{answer}". Enter a number from 1 to {last}.')
     return RULES[int(answer) - 1]
 
 
 def rule_panel(ctx: AdminContext, editor: RuleEditor, rule: RuleDef) -> None:
     ui = ctx.ui
-    block = effective_block(editor.rules(), rule)
+    block = effective_block(editor.source(rule), rule)
     defaults = effective_block(editor.default_rules(), rule) if editor.scope.account_id is not None else None
     rows = []
     for n, field in enumerate(rule.fields, start=1):
@@ -130,7 +132,8 @@ def rule_panel(ctx: AdminContext, editor: RuleEditor, rule: RuleDef) -> None:
         "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
         for row in rows
     ]
-    ui.panel(lines, title=f"Rule {rule.number} — {rule.title} (scope: {editor.scope.label})")
+    name = rule.title if rule is GLOBAL else f"Rule {rule.number} — {rule.title}"
+    ui.panel(lines, title=f"{name} (scope: {editor.scope.label})")
 
 
 def _label(field_key: str, kind: str) -> str:
@@ -143,7 +146,7 @@ def edit_field(ctx: AdminContext, editor: RuleEditor, rule: RuleDef, number: int
     """Ask for a new value until it is valid; False when the admin typed q (cancel the whole edit)."""
     ui = ctx.ui
     field = rule.fields[number - 1]
-    current = get_path(effective_block(editor.rules(), rule), field.key)
+    current = get_path(effective_block(editor.source(rule), rule), field.key)
     if field.kind == "bool":
         apply_value(editor, rule, field, not current)
         ui.info(f"{field.key}: {show(field, current)} → {show(field, not current)}")

@@ -1,4 +1,5 @@
-"""Main menu 4: Connection Testing (admin-cli.md §9), and the result table shared with ``admin test``."""
+"""Main menu 4: Connection Testing (admin-cli.md §9) with the notification test (``admin test notify``),
+and the result table shared with ``admin test``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from risk_manager.admin.accounts_edit import AccountsEditor
 from risk_manager.admin.conn_tests import TESTS, TestResult, run_tests, summary
 from risk_manager.admin.context import AdminContext
 from risk_manager.admin.exits import AdminExit
-from risk_manager.admin.screens.base import header
+from risk_manager.admin.screens.base import header, run_action
 from risk_manager.admin.ui import Ui, format_ms
 
 NAMES = {
@@ -64,10 +65,16 @@ def screen(ctx: AdminContext) -> None:
     while True:
         header(ctx, "Connection Testing")
         ui.info(f"Logins tested: {', '.join(logins) if logins else 'all'}")
-        ui.info("1. Run all tests   2. Choose one test   3. Choose login (default: all logins)   0. Back")
-        choice = ui.choose(" Select [0-3]: ", 0, 3)
+        ui.info("1. Run all tests   2. Choose one test   3. Choose login (default: all logins)")
+        ui.info("4. Send a test notification (every channel of daemon.yaml)   0. Back")
+        choice = ui.choose(" Select [0-4]: ", 0, 4)
         if choice == "0":
             return
+        if choice == "4":
+            from risk_manager.admin.notify_test import send_test
+
+            run_action(ctx, send_test, ctx)
+            continue
         if choice == "3":
             users = sorted({r.user_name for r in AccountsEditor(ctx.files).rows()})
             for n, user in enumerate(users, start=1):

@@ -18,6 +18,11 @@ class ApiProvider(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
+    def health(self) -> dict[str, Any]:
+        """What monitoring polls (``risk-manager status --json``): protection per account with the age of
+        its last broker event, storage, version, uptime. From memory only; cheap."""
+        ...
+
     def heartbeat(self) -> dict[str, Any]:
         """``{uptimeS, eventsPerS, protected, notProtected}``; the server adds ``clients``."""
         ...

@@ -6,7 +6,7 @@ event loop free for enforcement whatever it sends:
 * **frames**: every frame read costs ``1 + len // 4096`` tokens. Past the budget the server stops
   reading that connection for a while (TCP pushes back on the sender); nothing is answered, nothing
   queued, so a flood costs the loop a bounded amount per second however fast it is sent.
-* **snapshot** and **history** (history also server-wide, since a client may open many connections):
+* **snapshot**, **health** and **history** (history also server-wide, since a client may open many connections):
   answered ``rate_limited`` (with ``retryAfterMs``) past their budget,
   without building anything or touching the database; the connection is then not read again until
   that wait is over, so a client looping on the refusal gets one answer per refill, not one per frame.
@@ -40,6 +40,8 @@ class ApiLimits:
 
     frames: Rate = Rate(per_s=20.0, burst=40.0)
     snapshot: Rate = Rate(per_s=2.0, burst=5.0)
+    #: ``health`` (monitoring polls it; cheap, but any local process may ask)
+    health: Rate = Rate(per_s=2.0, burst=5.0)
     history: Rate = Rate(per_s=2.0, burst=10.0)
     #: history requests from all connections together (each one reads the database)
     history_total: Rate = Rate(per_s=5.0, burst=20.0)
@@ -87,9 +89,10 @@ def retry_after_ms(seconds: float) -> int:
 
 
 class ConnectionBudget:
-    """The three buckets of one connection."""
+    """The buckets of one connection."""
 
     def __init__(self, limits: ApiLimits, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.frames = TokenBucket(limits.frames, monotonic)
         self.snapshot = TokenBucket(limits.snapshot, monotonic)
+        self.health = TokenBucket(limits.health, monotonic)
         self.history = TokenBucket(limits.history, monotonic)

@@ -35,7 +35,7 @@ ERROR_CODES = frozenset(
 )
 
 PUBLIC_OPS = frozenset(
-    {"snapshot", "status", "history.enforcement", "history.lockouts", "history.pnl", "history.trades"}
+    {"snapshot", "status", "health", "history.enforcement", "history.lockouts", "history.pnl", "history.trades"}
 )
 HISTORY_OPS = frozenset(op for op in PUBLIC_OPS if op.startswith("history."))
 ADMIN_OPS = frozenset({"reload_config", "unlock", "logout"})

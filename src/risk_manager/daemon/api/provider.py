@@ -6,6 +6,8 @@ reloader, and the pipeline through which an unlock reaches the engine between tw
 
 ``status`` and the snapshot carry ``storage`` (``ok`` or ``degraded`` with the reason, spec/daemon.md
 §6.6); as a notifier sink the provider pushes a fresh ``status`` when storage health changes.
+``health`` is what monitoring polls (``risk-manager status --json``): one verdict, the reasons behind
+it, and per account its protection and how long ago its last broker event arrived.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from risk_manager.daemon.api.recent import RecentEnforcement
 from risk_manager.daemon.api.views import account_view
 from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
 from risk_manager.daemon.clock import Clock
-from risk_manager.daemon.lifecycle import Lifecycle
+from risk_manager.daemon.lifecycle import Lifecycle, RunState
 from risk_manager.daemon.notify import (
     DatabaseReplaced,
     Message,
@@ -133,6 +135,59 @@ class DaemonProvider:
             "logins": [login.describe() for login in self.logins()],
             "startedAt": iso(self.lifecycle.started_at),
             "storage": self.storage(),
+        }
+
+    def health(self) -> dict[str, Any]:
+        """``status`` plus one verdict for monitoring; from memory only (no database read)."""
+        now = self.clock.now()
+        life = self.lifecycle
+        accounts: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for prot in sorted(self.board, key=lambda p: p.account_id):
+            age = None if prot.last_event_at is None else (now - prot.last_event_at).total_seconds()
+            ok = prot.state is ProtectionState.PROTECTED
+            accounts.append(
+                {
+                    "accountId": prot.account_id,
+                    "login": prot.login,
+                    "protection": str(prot.state),
+                    "protected": ok,
+                    "reason": None if ok else prot.reason,
+                    "since": iso(prot.since),
+                    "lastEventAt": iso(prot.last_event_at),
+                    "lastEventAgeS": None if age is None else round(max(age, 0.0), 1),
+                }
+            )
+            if not ok:
+                problems.append(f"account {prot.account_id} {prot.state.banner} ({prot.reason})")
+        storage = self.storage()
+        if storage.get("state") != "ok":
+            problems.append(f"storage degraded: {storage.get('reason')}")
+        protected = self.board.protected()
+        if life.state is not RunState.RUNNING:
+            verdict = str(life.state)
+        elif protected < len(self.board):
+            verdict = "not_protected"
+        elif storage.get("state") != "ok":
+            verdict = "storage_degraded"
+        else:
+            verdict = "ok"
+        return {
+            "status": verdict,
+            "healthy": verdict == "ok",
+            "problems": problems,
+            "state": str(life.state),
+            "version": life.version,
+            "mode": life.mode,
+            "pid": os.getpid(),
+            "startedAt": iso(life.started_at),
+            "uptimeS": round(life.uptime(), 1),
+            "total": len(self.board),
+            "protected": protected,
+            "notProtected": len(self.board) - protected,
+            "accounts": accounts,
+            "storage": storage,
+            "at": iso(now),
         }
 
     def heartbeat(self) -> dict[str, Any]:

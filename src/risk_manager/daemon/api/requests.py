@@ -4,8 +4,8 @@ The transport (``server.py``) hands every frame here and owns the sending side (
 connection may cost is decided here before any work is done: a malformed frame is a ``bad_request``
 (``protocol.decode_frame``), a ``snapshot`` or ``history.*`` past the connection's budget is answered
 ``rate_limited`` without building or querying anything (and the connection is not read again until
-its budget has refilled), and a ``snapshot`` is the shared encoded text of ``snapshots.py``,
-answered synchronously.
+its budget has refilled), a ``snapshot`` is the shared encoded text of ``snapshots.py``,
+answered synchronously, and so is ``health`` (built from memory, budgeted like ``snapshot``).
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ class RequestDesk:
         if request.op == "snapshot":
             self._answer_snapshot(client, request)
             return
+        if request.op == "health":
+            self._answer_health(client, request)
+            return
         if request.op in HISTORY_OPS and not (
             self._within(client, request, client.budget.history, "history")
             and self._within(client, request, self._history_total, "history_total")
@@ -144,6 +147,17 @@ class RequestDesk:
             self._respond_internal(client, request, "failed")
         else:
             self._out.respond(client, request.id, data_json=text)
+
+    def _answer_health(self, client: Client, request: Request) -> None:
+        """Synchronous and cheap (no database): what a monitoring poll needs (``provider.health``)."""
+        if not self._within(client, request, client.budget.health, "health"):
+            return
+        try:
+            data = self._provider.health()
+        except Exception:
+            self._respond_internal(client, request, "failed")
+        else:
+            self._out.respond(client, request.id, data)
 
     async def _serve_request(self, client: Client, request: Request) -> None:
         try:

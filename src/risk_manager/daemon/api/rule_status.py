@@ -6,7 +6,8 @@ read-only, from the same state and arithmetic the rules decide with; nothing her
 
 One object per rule (spec/daemon.md §9.3 plus additive fields):
 
-``ruleId, name, enabled, state`` (``ok``, ``warning``, ``breached``, ``locked``, ``inactive``),
+``ruleId, name, enabled, state`` (``ok``, ``warning``, ``breached``, ``locked``, ``reduce_only`` (the
+action ladder's rung: exits only), ``inactive``),
 ``value``/``limit``/``pctUsed``/``label``/``unit`` of the limit closest to being hit, ``limits`` (every
 limit of the rule: per window, per symbol, per position), ``limitText`` (the configured limit as a
 trader reads it), ``text`` (state text of rules without a percentage), ``endsAt`` (the instant the
@@ -22,7 +23,7 @@ from typing import Any
 from risk_manager.daemon.api.views import money
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.drawdown import drawdown_view
-from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.lockouts import Lockout, LockoutKind
 from risk_manager.engine.money import ZERO
 from risk_manager.engine.rulebook import RULES
 from risk_manager.engine.rules.max_contracts import count_contracts
@@ -92,11 +93,16 @@ class _Status:
             self.limits, key=lambda item: -1.0 if item["pctUsed"] is None else item["pctUsed"], default=None
         )
         pct = closest["pctUsed"] if closest else None
-        locks = [r for r in lockouts if r.rule == self.rule_id]
+        mine = [r for r in lockouts if r.rule == self.rule_id]
+        # The ladder's rung is not a lock: exits stay allowed ("exits only"), so it has its own state.
+        locks = [r for r in mine if r.kind is not LockoutKind.REDUCE_ONLY]
+        rung = [r for r in mine if r.kind is LockoutKind.REDUCE_ONLY]
         if not self.enabled:
             state = "inactive"
         elif locks:
             state = "locked"
+        elif rung:
+            state = "reduce_only"
         elif self.breached or (pct is not None and pct > 100):
             state = "breached"
         elif pct is not None and pct >= warn_at:
@@ -112,6 +118,9 @@ class _Status:
             what = "cooldown" if lock.kind == "cooldown" else "locked"
             scope = f" ({lock.symbol})" if lock.symbol else ""
             text = f"{what}{scope}" + ("" if lock.until else " until unlocked")
+        elif rung and self.enabled:
+            ends_at = rung[0].until
+            text = "exits only" + ("" if rung[0].until else " until unlocked")
         out: dict[str, Any] = {
             "ruleId": self.rule_id,
             "name": RULE_NAMES[self.rule_id],
@@ -348,7 +357,7 @@ def _trade_management(s: _Status, ctx: RuleContext, cfg: Any) -> None:
 
 def _trailing_drawdown(s: _Status, ctx: RuleContext, cfg: Any) -> None:
     view = drawdown_view(ctx)
-    s.limit_text = f"max drawdown {cfg.max_drawdown} ({cfg.mode})"
+    s.limit_text = f"max drawdown {money(cfg.max_drawdown)} ({cfg.mode})"
     if view is None or view["netBalance"] is None:
         s.text = "waiting for the account balance"
         return
@@ -364,7 +373,7 @@ def _trailing_drawdown(s: _Status, ctx: RuleContext, cfg: Any) -> None:
             money(max(used, ZERO)) or "0.00",
             money(allowed) or "0.00",
             _pct(used, allowed),
-            "$",
+            "money",
         )
     )
     s.text = f"{view['distance']} above the floor line {view['breachAt']}"
@@ -379,28 +388,28 @@ def _weekly(s: _Status, ctx: RuleContext, cfg: Any) -> None:
         value += ctx.total_unrealized()
     parts = []
     if cfg.loss_limit is not None:
-        parts.append(f"loss {cfg.loss_limit}")
+        parts.append(f"loss {money(cfg.loss_limit)}")
         s.limits.append(
             _limit(
                 "loss",
                 f"weekly {cfg.pnl} loss",
                 money(value) or "0.00",
-                str(cfg.loss_limit),
+                money(cfg.loss_limit) or "",
                 _pct(-value, cfg.loss_limit),
-                "$",
+                "money",
             )
         )
         s.breached = s.breached or value <= -cfg.loss_limit
     if cfg.profit_target is not None:
-        parts.append(f"profit {cfg.profit_target}")
+        parts.append(f"profit {money(cfg.profit_target)}")
         s.limits.append(
             _limit(
                 "profit",
                 f"weekly {cfg.pnl} profit",
                 money(value) or "0.00",
-                str(cfg.profit_target),
+                money(cfg.profit_target) or "",
                 _pct(value, cfg.profit_target),
-                "$",
+                "money",
             )
         )
         s.breached = s.breached or value >= cfg.profit_target

@@ -199,6 +199,7 @@ def account_view(
         "timezone": s.timezone.key,
         "resetTime": s.reset_time.strftime("%H:%M"),
         "pnl": _part("P&L", lambda: pnl_view(engine, acct, now), lambda: _reduced_pnl(acct)),
+        "drawdown": drawdown_of(engine, acct, now),
         "positions": _each("position", acct.positions.values(), pos_view, _reduced_pos),
         "orders": _each("order", acct.orders.values(), order_view, _reduced_order),
         # Today's trades are paged with ``history.trades`` (docs/local-api.md): a day of trades in every
@@ -214,10 +215,19 @@ def account_view(
     }
 
 
+def drawdown_of(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any] | None:
+    """RULE-013's distance to the floor (``Engine.drawdown``, docs/rules-extra.md §1); null when the
+    rule is off or no balance was seen yet, and when it cannot be built (logged once)."""
+    account_id = acct.settings.account_id
+    return _part("drawdown", lambda: engine.drawdown(account_id, now), lambda: None)
+
+
 def account_summary_view(engine: Engine, acct: AccountState, now: datetime) -> dict[str, Any]:
-    """The ``account`` push: P&L, balance and ``canTrade``."""
+    """The ``account`` push: P&L, balance, ``canTrade`` and RULE-013's ``drawdown``."""
     data = pnl_view(engine, acct, now)
-    data.update({"balance": money(acct.balance), "canTrade": acct.can_trade})
+    data.update(
+        {"balance": money(acct.balance), "canTrade": acct.can_trade, "drawdown": drawdown_of(engine, acct, now)}
+    )
     return data
 
 

@@ -65,10 +65,8 @@ def banners(
         )
     lock = lockout_banner(ctx)
     if lock:
-        cooldown = lock.startswith("COOLDOWN")
-        out.append(
-            (lock if cooldown else mark("LOCKED", lock), p.banner_yellow if cooldown else p.banner_red)
-        )
+        soft = lock.startswith(("COOLDOWN", "EXITS ONLY"))  # exits stay open: yellow, not red
+        out.append((lock if soft else mark("LOCKED", lock), p.banner_yellow if soft else p.banner_red))
     if view is not None and view.observe_only:
         out.append((OBSERVE_BANNER, p.banner_yellow))
     return out

@@ -46,7 +46,8 @@ def left(ctx: ViewContext, until: Any) -> str:
 
 
 def account_status(ctx: ViewContext) -> Text:
-    """``● OK TO TRADE`` / ``● COOLDOWN 4m 12s`` / ``✗ LOCKED until 17:00 CT`` / ``! OBSERVE-ONLY`` / ``? UNKNOWN``."""
+    """``● OK TO TRADE`` / ``● COOLDOWN 4m 12s`` / ``▼ EXITS ONLY until 17:00 CT`` / ``✗ LOCKED until 17:00 CT`` /
+    ``! OBSERVE-ONLY`` / ``? UNKNOWN``."""
     p = ctx.palette
     view = ctx.view
     if view is None or ctx.offline:
@@ -57,26 +58,36 @@ def account_status(ctx: ViewContext) -> Text:
     cool = view.cooldown()
     if cool is not None:
         return Text(f"● COOLDOWN {left(ctx, cool.get('until'))}", style=p.warn)
+    rung = view.reduce_only()
+    if rung is not None:
+        return Text(f"▼ EXITS ONLY {until_text(ctx, rung.get('until'))}", style=p.warn)
     if view.observe_only:
         return Text("! OBSERVE-ONLY", style=p.warn)
     return Text("● OK TO TRADE", style=p.ok)
 
 
+#: the local API's lockout ``kind`` as a trader reads it (the ladder's rung is not a lock: exits stay open)
+KIND_WORDS = {"cooldown": "COOLDOWN", "reduce_only": "EXITS ONLY"}
+
+
 def lockout_banner(ctx: ViewContext) -> str | None:
-    """``LOCKED — Daily realized loss … · until 17:00 CT (2h 37m 55s)`` for the account-wide lockout."""
+    """``LOCKED — Daily realized loss … · until 17:00 CT (2h 37m 55s)`` for the account-wide lockout;
+    ``EXITS ONLY — …`` for the action ladder's reduce-only rung (new entries are cancelled or closed,
+    closing what is held is allowed)."""
     view = ctx.view
     if view is None:
         return None
-    lock = view.hard_lockout() or view.cooldown()
+    lock = view.hard_lockout() or view.cooldown() or view.reduce_only()
     if lock is None:
         return None
     rule = view.rules.get(str(lock.get("ruleId")), {})
     name = rule.get("name") or lock.get("ruleId")
-    what = "COOLDOWN" if lock.get("kind") == "cooldown" else "LOCKED"
+    what = KIND_WORDS.get(str(lock.get("kind")), "LOCKED")
     until = lock.get("until")
     when = "permanent — ask your admin" if until is None else f"{until_text(ctx, until)} ({left(ctx, until)})"
     note = " if the daemon were running" if ctx.offline and until is not None else ""
-    return f"{what} — {name}: {lock.get('reason')} · {when}{note}"
+    exits = " · closing is allowed" if what == "EXITS ONLY" else ""
+    return f"{what} — {name}: {lock.get('reason')} · {when}{exits}{note}"
 
 
 def side_size(pos: dict[str, Any]) -> str:

@@ -34,6 +34,8 @@ HISTORY = [
 ]
 ACTIVE_W = {"rule": 20, "scope": 8, "since": 8, "until": 9, "left": 11}
 HISTORY_W = {"set": 8, "rule": 19, "scope": 8, "duration": 9, "ended": 18}
+#: the Kind shown after the rule's name (``reduce_only`` is the ladder's rung: exits only, not a lock)
+KINDS = {"cooldown": "cooldown", "reduce_only": "exits only"}
 ENDED = {
     "expiry": "expired",
     "daily_reset": "daily reset",
@@ -88,7 +90,7 @@ class LockoutsTab(Vertical):
         for key, lock in view.lockouts.items():
             rule = view.rules.get(str(lock.get("ruleId")), {})
             scope = "account" if lock.get("scope") == "account" else f"symbol {lock.get('symbol')}"
-            kind = "cooldown" if lock.get("kind") == "cooldown" else "lock"
+            kind = KINDS.get(str(lock.get("kind")), "lock")
             countdown = left(ctx, lock.get("until"))
             if ctx.offline and lock.get("until"):
                 countdown += " (if the daemon were running)"

@@ -1,4 +1,10 @@
-"""Tab 1, Overview: status, the day's P&L, the loss limit, positions, lockout, connection, closest rules."""
+"""Tab 1, Overview: status, the day's P&L, the loss limit, the drawdown floor, the week and the losing
+streak, positions, lockout, connection, closest rules.
+
+The drawdown line (RULE-013) says how far the net balance is above the floor line (floor + buffer),
+the figure a funded trader watches most; the week line shows RULE-014's weekly P&L against its limit
+and RULE-015's losing streak. Each line is hidden while its rules are off.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,8 @@ class OverviewTab(VerticalScroll):
                     yield Figure(id="ov-unrealized", favour=1)
                     yield Figure(id="ov-net", favour=1)
                 yield Figure(id="ov-limit")
+                yield Figure(id="ov-drawdown")
+                yield Figure(id="ov-week")
                 yield Figure(id="ov-positions")
                 yield Figure(id="ov-lockout")
                 yield Figure(id="ov-connection")
@@ -68,6 +76,16 @@ class OverviewTab(VerticalScroll):
         fig("#ov-unrealized", Figure).show(line("Unrealized  ", unreal), pnl.get("unrealized"), p)
         fig("#ov-net", Figure).show(line("Net  ", net, fresh), pnl.get("net"), p)
         fig("#ov-limit", Figure).show(self._limit(ctx), palette=p)
+        drawdown = fig("#ov-drawdown", Figure)
+        floor = drawdown_line(ctx)
+        drawdown.display = floor is not None
+        if floor is not None:
+            drawdown.show(floor, (view.drawdown or {}).get("distance"), palette=p)
+        week = fig("#ov-week", Figure)
+        weekly = week_line(ctx)
+        week.display = weekly is not None
+        if weekly is not None:
+            week.show(weekly, palette=p)
         held = " · ".join(
             f"{contract_name(cid, pos.get('symbol'))} {'long' if pos.get('type') == 1 else 'short'} {pos.get('size')} @ {price(pos.get('averagePrice'))}"
             for cid, pos in sorted(view.positions.items())
@@ -76,7 +94,10 @@ class OverviewTab(VerticalScroll):
             line("Positions   ", held or "flat", f"      Trades today {pnl.get('tradeCount', 0)}"), palette=p
         )
         banner = lockout_banner(ctx)
-        lock_text = Text(banner, style=p.crit) if banner else Text("none — all rules clear", style=p.ok)
+        soft = banner is not None and banner.startswith(("COOLDOWN", "EXITS ONLY"))  # exits stay open
+        lock_text = (
+            Text(banner, style=p.warn if soft else p.crit) if banner else Text("none — all rules clear", style=p.ok)
+        )
         fig("#ov-lockout", Figure).show(line("Lockout     ", lock_text), palette=p)
         fig("#ov-connection", Figure).show(self._connection(ctx), palette=p)
         fig("#ov-closest", Figure).show(self._closest(ctx), palette=p)
@@ -146,3 +167,66 @@ def _value(rule: dict[str, Any]) -> str:
     label = str(rule.get("label") or "")
     per = f" {label}" if label.startswith("per ") else ""
     return f"{rule.get('value')}/{rule.get('limit')}{per}"
+
+
+def drawdown_line(ctx: ViewContext) -> Text | None:
+    """``Floor       $630.00 above $49,000.00 · net $49,630.00  used 37 % ▕███░░░░░░░▏`` (the floor line:
+    the floor, plus the buffer when there is one);
+    None while RULE-013 is off. Before the first balance: ``waiting for the account balance``."""
+    p = ctx.palette
+    view = ctx.view
+    if view is None:
+        return None
+    rule = view.rules.get("RULE-013") or {}
+    dd = view.drawdown
+    if not rule.get("enabled") and dd is None:
+        return None
+    if dd is None or dd.get("netBalance") is None:
+        return line("Floor       ", Text("waiting for the account balance", style=p.muted))
+    distance = dec(dd.get("distance"))
+    used = rule.get("pctUsed") if rule.get("enabled") else None
+    buffer = dec(dd.get("buffer"))
+    at = money(dd.get("breachAt"), signed=False)
+    where = f" (floor + {money(buffer, signed=False)} buffer)" if buffer else ""
+    net = f" · net {money(dd.get('netBalance'), signed=False)}"
+    if distance is not None and distance <= 0:
+        head = Text(f"BREACHED: net at or below {at}", style=p.crit)
+    else:
+        head = Text(f"{money(distance, signed=False)} above {at}", style=p.level(used) if used is not None else "")
+    out = line("Floor       ", head, where, net)
+    if used is not None:
+        out.append("  used ")
+        out.append_text(p.pct(used))
+        out.append("  ")
+        out.append_text(p.bar(used))
+    return out
+
+
+def week_line(ctx: ViewContext) -> Text | None:
+    """``Week        P&L −$370.00 of loss $1,000.00 (37.0%) · Losing streak 2 of 3``; None while both
+    RULE-014 and RULE-015 are off."""
+    p = ctx.palette
+    view = ctx.view
+    if view is None:
+        return None
+    weekly = view.rules.get("RULE-014") or {}
+    streak = view.rules.get("RULE-015") or {}
+    parts: list[Text | str] = []
+    if weekly.get("enabled"):
+        loss = next((i for i in weekly.get("limits") or [] if i.get("key") == "loss"), None)
+        profit = next((i for i in weekly.get("limits") or [] if i.get("key") == "profit"), None)
+        item = loss or profit
+        value = item.get("value") if item else weekly.get("value")
+        parts += ["P&L ", p.money(value)]
+        if loss is not None:
+            parts += [f" of loss {money(loss.get('limit'), signed=False)} (", p.pct(loss.get("pctUsed")), ")"]
+        if profit is not None:
+            parts.append(f" · target {money(profit.get('limit'), signed=False)}")
+    if streak.get("enabled"):
+        if parts:
+            parts.append(" · ")
+        used = streak.get("pctUsed")
+        parts += ["Losing streak ", Text(f"{streak.get('value')} of {streak.get('limit')}", style=p.level(used))]
+    if not parts:
+        return None
+    return line("Week        " if weekly.get("enabled") else "Streak      ", *parts)

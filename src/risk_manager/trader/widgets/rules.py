@@ -1,8 +1,10 @@
-"""Tab 5, Rules: all twelve rules, current value against the limit, % used with a bar, and state.
+"""Tab 5, Rules: all fifteen rules, current value against the limit, % used with a bar, and state.
 
 Colour by % used: green below 70 %, yellow 70 % to below 90 %, red from 90 %; ``BREACHED`` in red.
 Rules without a percentage show their state text (cooldown left, inside/outside the session with the
 time to the boundary, blocked symbols held, broker permission). Enter expands a rule's every limit.
+The action ladder's reduce-only rung reads ``exits only`` (yellow): new entries are refused, closing is
+allowed, so it is not shown as a lock. RULE-013 shows the distance to its floor line.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from risk_manager.trader.style import Palette
 from risk_manager.trader.widgets.base import ViewContext
 from risk_manager.trader.widgets.table import KeyedTable, fit
 
-RULE_IDS = [f"RULE-{n:03d}" for n in range(1, 13)]
+RULE_IDS = [f"RULE-{n:03d}" for n in range(1, 16)]
 # Short names for the table (the daemon's full names are in the detail view).
 FALLBACK_NAMES = [
     "Max contracts",
@@ -34,6 +36,9 @@ FALLBACK_NAMES = [
     "Broker permission",
     "Symbol blocks",
     "Trade management",
+    "Trailing drawdown",
+    "Weekly limits",
+    "Losing streak",
 ]
 WIDTHS = {"n": 2, "rule": 21, "on": 2, "current": 13, "limit": 16, "used": 9}
 COLUMNS = [
@@ -70,6 +75,10 @@ def state_text(ctx: ViewContext, rule: dict[str, Any]) -> Text:
         text = f"{text} {duration((ends - ctx.now).total_seconds())}"
     if state == "locked":
         return Text(text or "locked", style=p.crit)
+    if state == "reduce_only":
+        out = p.bar(used) if used is not None else Text("")
+        out.append((" " if used is not None else "") + (text or "exits only"), style=p.warn)
+        return out
     if used is not None:
         out = p.bar(used)
         if used >= 80:
