@@ -68,6 +68,7 @@ from risk_manager.exit_codes import (
     EXIT_RUNTIME,
 )
 from risk_manager.platform.console_close import on_console_close
+from risk_manager.api_address import publish as publish_api_url
 from risk_manager.platform.file_modes import apply_modes, set_umask, umask_for
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
 from risk_manager.platform.permissions import secret_file_problem
@@ -386,6 +387,8 @@ class Daemon:
             raise StartupError(EXIT_PORT_IN_USE, str(exc)) from None
         self.notifier.subscribe(ApiPushSink(self.api, __version__))
         log.info("local API listening on ws://%s:%d", api.host, self.api.port)
+        host = f"[{api.host}]" if ":" in api.host else api.host
+        publish_api_url(self.options.data_dir, f"ws://{host}:{self.api.port}")
 
     def _prepare_recovery(self, engine: Engine) -> None:
         """Unfinished records of the last run, resumed per account once it is reconciled (§2.3)."""
