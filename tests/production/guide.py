@@ -32,7 +32,13 @@ from pathlib import Path
 from tests.service.helpers import as_user
 
 GUIDE_PATH = Path(__file__).resolve().parents[2] / "docs" / "INSTALLATION_GUIDE.md"
-SYSTEM_PATHS = ("/opt/risk-manager", "/usr/local/bin", "/etc/risk-manager", "/var/lib/risk-manager", "/var/log/risk-manager")
+SYSTEM_PATHS = (
+    "/opt/risk-manager",
+    "/usr/local/bin",
+    "/etc/risk-manager",
+    "/var/lib/risk-manager",
+    "/var/log/risk-manager",
+)
 _ABSOLUTE = re.compile(r"(?:^|[\s'\"=:])(/[^\s'\"]*)")
 
 PRELUDE = r"""
@@ -204,7 +210,9 @@ class Guide:
             self.ran.append(record)
         else:
             self.extra_output.append(output)
-        assert code is None or exit_code == code, f"{command!r} exited {exit_code} (expected {code}):\n{output}"
+        assert code is None or exit_code == code, (
+            f"{command!r} exited {exit_code} (expected {code}):\n{output}"
+        )
         return output
 
     def _interactive(
@@ -233,7 +241,9 @@ class Guide:
             child.expect(pexpect.EOF)
         except (pexpect.TIMEOUT, pexpect.EOF) as exc:
             child.close(force=True)
-            raise AssertionError(f"{type(exc).__name__} in an interactive command; output:\n{log.getvalue()}") from None
+            raise AssertionError(
+                f"{type(exc).__name__} in an interactive command; output:\n{log.getvalue()}"
+            ) from None
         child.close()
         return log.getvalue(), child.exitstatus if child.exitstatus is not None else -1
 

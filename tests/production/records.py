@@ -46,21 +46,29 @@ def jsonl(layout: Layout) -> list[dict[str, Any]]:
 
 def jsonl_done(layout: Layout, account: int) -> set[tuple[str, str]]:
     """(rule, action) of the account's enforcement lines that finished (done)."""
-    return {(r["rule"], r["action"]) for r in jsonl(layout) if r.get("account") == account and r.get("state") == "done"}
+    return {
+        (r["rule"], r["action"])
+        for r in jsonl(layout)
+        if r.get("account") == account and r.get("state") == "done"
+    }
 
 
 def wait_enforced(layout: Layout, account: int, rule: str, action: str, timeout: float = 15) -> None:
     """The rule's action on the account is done, in enforcement.jsonl and in the database."""
     wait_until(
-        lambda: (rule, action) in jsonl_done(layout, account)
-        and (rule, action, "done") in db_enforcement(layout, account),
+        lambda: (
+            (rule, action) in jsonl_done(layout, account)
+            and (rule, action, "done") in db_enforcement(layout, account)
+        ),
         timeout,
         f"{rule} {action} on {account} in enforcement.jsonl and the database",
         interval=0.05,
     )
 
 
-def wait_lockout(layout: Layout, account: int, rule: str, *, active: bool = True, timeout: float = 15) -> None:
+def wait_lockout(
+    layout: Layout, account: int, rule: str, *, active: bool = True, timeout: float = 15
+) -> None:
     wait_until(
         lambda: (rule in active_lockouts(layout, account)) is active,
         timeout,

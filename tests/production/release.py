@@ -10,8 +10,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 _IGNORED = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache", "*.pyc",
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "*.pyc",
 )
 
 
@@ -26,7 +34,10 @@ def build(source: Path, out: Path, *what: str, timeout: float = 300) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [sys.executable, "-m", "build", *what, "--outdir", str(out), str(source)],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return sorted(out.iterdir())

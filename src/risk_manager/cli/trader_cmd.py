@@ -165,7 +165,7 @@ def trader(
     ] = None,
     url: Annotated[
         str | None,
-        typer.Option("--url", help=f"Daemon local API (default {DEFAULT_URL} or daemon.yaml's port)."),
+        typer.Option("--url", help=f"Daemon local API (default: the address the daemon published beside its database, else daemon.yaml's port, else {DEFAULT_URL})."),
     ] = None,
     db: Annotated[
         Path | None,
