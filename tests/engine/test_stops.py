@@ -76,3 +76,20 @@ def test_breakeven_reached_within_a_second_of_the_stop_is_moved_on_a_later_quote
     moved = dict(ours, stopPrice=21000.25, updateTimestamp="2026-11-17T16:00:01.300Z")
     engine.evaluate("GatewayUserOrder", moved, T0 + 1300 * MS)
     assert engine.evaluate("GatewayQuote", quote(MNQ, 21001.75, T0), T0 + 3 * S) == []  # done once
+
+
+def test_a_stop_placed_for_a_size_that_changed_meanwhile_is_resized_when_reported() -> None:
+    """Found by the production test: a fill of 3 MNQ got a 3-lot stop from RULE-012 while RULE-002
+    reduced the position to 2; the stop must shrink to 2 once the broker reports it (a 3-lot stop on
+    a 2-lot long would open a short when it fills)."""
+    engine = engine_with_contracts(config({"trade_management": {"auto_stop_loss": {"enabled": True}}}))
+    [place] = engine.evaluate("GatewayUserPosition", pos(MNQ, 3, 21000.25, T0), T0)
+    assert place.size == 3
+    assert engine.evaluate("GatewayUserPosition", pos(MNQ, 2, 21000.25, T0 + MS), T0 + MS) == []
+    ours = dict(order(50, MNQ, side=1, size=3, stop=20997.75, at=T0 + 5 * MS), customTag="rm-" + "1" * 20)
+    out = engine.evaluate("GatewayUserOrder", ours, T0 + 5 * MS)
+    assert [(a.rule, str(a.kind), a.order_id, a.size, a.stop_price) for a in out] == [
+        ("RULE-012", "modify_stop", 50, 2, Decimal("20997.75"))
+    ]
+    resized = dict(ours, size=2, updateTimestamp="2026-11-17T16:00:00.100Z")
+    assert engine.evaluate("GatewayUserOrder", resized, T0 + 100 * MS) == []  # nothing more to do

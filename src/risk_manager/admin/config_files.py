@@ -204,7 +204,7 @@ class ConfigFiles:
         text = self.text(name)
         if text is None:
             return None
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        self.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         now = datetime.now(UTC)
         stem = Path(name).stem
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -214,12 +214,13 @@ class ConfigFiles:
             candidate = f"{stem}.{stamp}-{n}.yaml"
             n += 1
         target = self.backup_dir / candidate
-        private = name == SECRETS_FILE  # a backup of the keys is owner-only, whatever the original had
-        keep = None if private else fileperms.capture(self.path(name))
-        fileperms.write_atomic(target, text.encode("utf-8"), private=private, keep=keep)
+        # Owner-only, whatever the original had: backups are for the administrator (the service never
+        # reads them; the installer's permission table expects root-only files here).
+        fileperms.write_atomic(target, text.encode("utf-8"), private=True)
         entry = {"backup": candidate, "file": name, "time": now.isoformat(), "os_user": self.os_user}
         entry["summary"] = summary
-        with (self.backup_dir / BACKUP_INDEX).open("a", encoding="utf-8") as fh:
+        index = os.open(self.backup_dir / BACKUP_INDEX, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(index, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
         self._prune(stem)
         return candidate

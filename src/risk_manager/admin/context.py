@@ -21,6 +21,7 @@ from risk_manager.admin.exits import AdminExit
 from risk_manager.admin.password import PasswordStore
 from risk_manager.admin.service_control import ServiceControl, default_service_control
 from risk_manager.admin.ui import Ui
+from risk_manager.api_address import published
 from risk_manager.config.loader import DAEMON_FILE
 from risk_manager.paths import default_config_dir, default_data_dir, default_log_dir
 from risk_manager.platform.console import can_write_dir, host_name, os_user
@@ -38,14 +39,22 @@ def rights_error(what: str = "change the configuration", *extra: str) -> AdminEx
     return AdminExit(exits.RIGHTS, f"Administrator rights required to {what}.", *RIGHTS_LINES, *extra)
 
 
-def api_url_from_config(config_dir: Path) -> str:
-    """``ws://127.0.0.1:<port>`` with the port of ``daemon.yaml`` when it is readable and valid."""
+def api_url_from_config(config_dir: Path, data_dir: Path | None = None) -> str:
+    """``ws://127.0.0.1:<port>`` with the port of ``daemon.yaml`` when it is readable and valid; else
+    the address the daemon published in ``data_dir`` (a standard user cannot read the service's
+    ``daemon.yaml``), else the default port."""
     port, host = DEFAULT_PORT, "127.0.0.1"
-    with contextlib.suppress(Exception):
+    try:
         from risk_manager.config.models import DaemonSettings
         from risk_manager.config.yaml_source import parse_yaml
 
         text = (config_dir / DAEMON_FILE).read_text(encoding="utf-8")
+    except OSError:
+        announced = published(data_dir) if data_dir is not None else None
+        if announced is not None:
+            return announced
+        text = ""
+    with contextlib.suppress(Exception):
         settings = DaemonSettings.model_validate(parse_yaml(text, DAEMON_FILE).data or {})
         port, host = settings.api.port, settings.api.host
     if ":" in host and not host.startswith("["):
@@ -77,12 +86,13 @@ class AdminContext:
         debug: bool = False,
     ) -> AdminContext:
         cfg = (config_dir or default_config_dir(mode="service")).expanduser()
+        data = (data_dir or default_data_dir(mode="service")).expanduser()
         return cls(
             ui=ui,
             config_dir=cfg,
-            data_dir=(data_dir or default_data_dir(mode="service")).expanduser(),
+            data_dir=data,
             log_dir=(log_dir or default_log_dir(mode="service")).expanduser(),
-            api_url=api_url or api_url_from_config(cfg),
+            api_url=api_url or api_url_from_config(cfg, data),
             debug=debug,
         )
 

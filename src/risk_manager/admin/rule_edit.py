@@ -213,9 +213,14 @@ class RuleEditor:
                 if node.get(part) is None:
                     seed = CommentedMap()
                     current = get_path(effective_block(self.source(rule), rule), part)
-                    if current is None and part in WINDOW_DEFAULTS and self.scope.account_id is None:
-                        current = WINDOW_DEFAULTS[part]
-                    if self.scope.account_id is None and isinstance(current, dict):
+                    # Defaults: the block is written whole. An account override only carries what
+                    # differs, except when it turns on a RULE-006 window that is off (null) in effect:
+                    # merged over null, one key alone would be an incomplete window, and the other key
+                    # could never be set first either.
+                    whole = self.scope.account_id is None
+                    if current is None and part in WINDOW_DEFAULTS:
+                        current, whole = WINDOW_DEFAULTS[part], True
+                    if whole and isinstance(current, dict):
                         for k, v in current.items():
                             seed[k] = yaml_value(v)
                     seed.fa.set_flow_style()

@@ -1,8 +1,10 @@
 """``risk-manager trader``: the read-only trader dashboard (trader-cli.md §1, §3).
 
 Thin: options, the pre-flight account check (exit 7), the terminal check (exit 10), then the app.
-The dashboard never reads ``accounts.yaml``, ``secrets.yaml`` or the password hash; without ``--url``
-it reads only ``daemon.yaml`` for the local API port.
+The dashboard never reads ``accounts.yaml``, ``secrets.yaml`` or the password hash. Without ``--url``
+it connects to the address the daemon published beside the database (``api.url``: an installed
+service's ``daemon.yaml`` is not readable by the trader's standard account), else to the port of the
+user's own ``daemon.yaml``, else to 8765.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ DEFAULT_URL = "ws://127.0.0.1:8765"
 NOT_INTERACTIVE = "The trader dashboard needs an interactive terminal."
 
 
-def default_url(config_dir: Path | None = None) -> str:
-    """The local API URL: ``api.port`` from ``daemon.yaml`` when it is readable, else port 8765."""
+def default_url(config_dir: Path | None = None, db: Path | None = None) -> str:
+    """The local API URL: the one published by the daemon of ``db``, else ``api.port`` from
+    ``daemon.yaml`` when it is readable, else port 8765."""
+    from risk_manager.api_address import published
     from risk_manager.paths import default_config_dir
 
+    announced = published(db.parent) if db is not None else None
+    if announced is not None:
+        return announced
     path = (config_dir or default_config_dir()) / "daemon.yaml"
     try:
         from ruamel.yaml import YAML
@@ -104,8 +111,8 @@ def run_trader(
     no_bell: bool,
     no_notify: bool,
 ) -> int:
-    api_url = url or default_url()
     db_path = db or default_db()
+    api_url = url or default_url(db=db_path)
     account_id: int | None = None
     if account is not None:
         accounts = known_accounts(api_url, db_path)
@@ -158,7 +165,7 @@ def trader(
     ] = None,
     url: Annotated[
         str | None,
-        typer.Option("--url", help=f"Daemon local API (default {DEFAULT_URL} or daemon.yaml's port)."),
+        typer.Option("--url", help=f"Daemon local API (default: the address the daemon published beside its database, else daemon.yaml's port, else {DEFAULT_URL})."),
     ] = None,
     db: Annotated[
         Path | None,

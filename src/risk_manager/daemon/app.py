@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from risk_manager import __version__
+from risk_manager.api_address import publish as publish_api_url
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
 from risk_manager.daemon.api.connection import PortInUseError
@@ -68,7 +69,7 @@ from risk_manager.exit_codes import (
     EXIT_RUNTIME,
 )
 from risk_manager.platform.console_close import on_console_close
-from risk_manager.platform.file_modes import apply_modes, set_umask, umask_for
+from risk_manager.platform.file_modes import apply_modes, restrict_backup, set_umask, umask_for
 from risk_manager.platform.filelock import AlreadyLockedError, InstanceLock
 from risk_manager.platform.permissions import secret_file_problem
 from risk_manager.security.admin_token import token_path
@@ -249,8 +250,10 @@ class Daemon:
         except DatabaseError as exc:
             raise StartupError(EXIT_DATABASE, str(exc)) from None
         if o.set_umask:
-            written = [*o.data_dir.glob("risk.db*"), *o.data_dir.glob("backups/*"), *o.log_dir.glob("*")]
+            written = [*o.data_dir.glob("risk.db*"), *o.log_dir.glob("*")]
             apply_modes(written, umask_for(o.mode))
+            for backup in [o.data_dir / "backups", *o.data_dir.glob("backups/*")]:
+                restrict_backup(backup)
         if self.persist.previous_run.repeated_failures:
             self.notifier.publish(
                 RepeatedFailures(at=self.clock.now(), unclean_ends=self.persist.previous_run.unclean_ends_last_hour)
@@ -386,6 +389,8 @@ class Daemon:
             raise StartupError(EXIT_PORT_IN_USE, str(exc)) from None
         self.notifier.subscribe(ApiPushSink(self.api, __version__))
         log.info("local API listening on ws://%s:%d", api.host, self.api.port)
+        host = f"[{api.host}]" if ":" in api.host else api.host
+        publish_api_url(self.options.data_dir, f"ws://{host}:{self.api.port}")
 
     def _prepare_recovery(self, engine: Engine) -> None:
         """Unfinished records of the last run, resumed per account once it is reconciled (§2.3)."""

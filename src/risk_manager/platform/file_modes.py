@@ -43,3 +43,18 @@ def apply_modes(paths: Iterable[Path], umask: int) -> None:
                 path.chmod(file_mode)
         except OSError:
             continue  # not ours to change (the check is best effort; doctor reports modes)
+
+
+def restrict_backup(path: Path) -> None:
+    """Database copies are for administrators and the service: no access for other users, whatever
+    the umask gave (service: ``0750`` directories, ``0640`` files; console: owner-only already).
+    The installer's permission table (service/posix_access.py) expects exactly this."""
+    if sys.platform == "win32":
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+        wanted = mode & (0o750 if path.is_dir() else 0o640)
+        if wanted != mode:
+            path.chmod(wanted)
+    except OSError:
+        pass  # not ours to change (doctor reports modes)

@@ -95,6 +95,7 @@ def _nologin() -> str:
 
 
 ADMIN_TOKEN_FILE = "admin.token"
+_SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
 
 
 class AccountError(Exception):
@@ -142,9 +143,10 @@ class PosixAccess:
 
     def _tool(self, *args: str) -> None:
         prefix = ["--prefix", str(self.root)] if self.root is not None else []
-        tool = args[0]
-        if shutil.which(tool) is None:
-            raise AccountError(f"{tool} not found: create the user {SERVICE_USER!r} and group by hand")
+        # The sbin directories too: a root shell opened with `su` (not `su -`) has none on its PATH.
+        tool = shutil.which(args[0]) or shutil.which(args[0], path=_SBIN)
+        if tool is None:
+            raise AccountError(f"{args[0]} not found: create the user {SERVICE_USER!r} and group by hand")
         proc = subprocess.run(
             [tool, *prefix, *args[1:]], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
         )

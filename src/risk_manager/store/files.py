@@ -11,6 +11,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from risk_manager.platform.file_modes import restrict_backup
+
 SIDE_FILES = ("", "-wal", "-shm")
 
 
@@ -20,14 +22,17 @@ def stamp(now: datetime) -> str:
 
 
 def backup_database(source: sqlite3.Connection, target: Path) -> None:
-    """A consistent copy through the SQLite backup API (safe while the daemon writes)."""
+    """A consistent copy through the SQLite backup API (safe while the daemon writes); the copy and
+    its directory are closed to other users (a backup is for administrators)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    restrict_backup(target.parent)
     partial = target.with_name(target.name + ".partial")
     dest = sqlite3.connect(str(partial))
     try:
         source.backup(dest)
     finally:
         dest.close()
+    restrict_backup(partial)
     os.replace(partial, target)
 
 

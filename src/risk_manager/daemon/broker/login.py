@@ -205,6 +205,12 @@ class BrokerLogin:
             self._pipeline.broker_event(target, payload, self.name)
 
     def _on_user_state(self, state: HubState, detail: str) -> None:
+        # Remembered at once (shown with the next change: the reconcile that follows a connect), so
+        # a protected account never shows its user hub as "down".
+        for account_id in self.account_ids:
+            prot = self._board.get(account_id)
+            if prot is not None:
+                prot.user_hub = state.value
         if state is HubState.CONNECTED:
             return  # protected again only after the reconcile (on_gap / start)
         if state is HubState.RECONNECTING:

@@ -158,6 +158,24 @@ class TradeManagement(Rule):
                 and (ours or update.stop_price == managed.stop_price)
             ):
                 managed.order_id = update.order_id
+                if update.size != pos.size:
+                    # The position changed while the stop was on its way (e.g. RULE-002 reduced it):
+                    # a stop larger than the position would open the opposite one when it fills.
+                    managed.size = pos.size
+                    info = ctx.contract(pos.contract_id)
+                    text = fmt_price(managed.stop_price, info.tick_size if info is not None else None)
+                    return [
+                        ctx.act(
+                            self.rule_id,
+                            ActionKind.MODIFY_STOP,
+                            f"position size now {pos.size}: resize stop",
+                            contract_id=pos.contract_id,
+                            order_id=update.order_id,
+                            stop_price=managed.stop_price,
+                            stop_price_text=text,
+                            size=pos.size,
+                        )
+                    ]
         elif managed.order_id == update.order_id and not update.working:
             pos.managed_stop = None  # cancelled or filled: RULE-008 watches the position again
         return []

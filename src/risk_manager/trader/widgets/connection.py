@@ -57,7 +57,7 @@ class ConnectionTab(VerticalScroll):
             f" {market or 'unknown'}",
         )
         if hubs:
-            broker.append(f" · hubs {', '.join(f'{k}: {v}' for k, v in hubs.items())}"[:120])
+            broker.append(f" · hubs {hubs_text(hubs)}"[:120])
         self.query_one("#conn-broker", Figure).show(broker, palette=p)
         prot = ctx.view.protection if ctx.view else "unknown"
         since = parse_time(conn.get("since"))
@@ -91,3 +91,14 @@ class ConnectionTab(VerticalScroll):
 
 def _up(state: Any) -> bool:
     return str(state) in ("connected", "up")
+
+
+def hubs_text(hubs: dict[str, Any]) -> str:
+    """``demo: user connected, market connected; other: …`` (the heartbeat's per-login hub states)."""
+    parts = []
+    for login, states in hubs.items():
+        if isinstance(states, dict):
+            parts.append(f"{login}: " + ", ".join(f"{hub} {state}" for hub, state in states.items()))
+        else:
+            parts.append(f"{login}: {states}")
+    return "; ".join(parts)
