@@ -92,7 +92,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
                 try:
                     await rig.settle(ids[: 2 * i + 2], timeout=25)
                 except AssertionError as exc:
-                    raise AssertionError(f"{where} (after a hub gap): {exc}") from None
+                    raise AssertionError(f"{where} (after a hub gap): {exc}{_log_tail(rig)}") from None
             _pause(rng.choice([0.0, rng.uniform(0.0, 0.01), rng.uniform(0.0, 0.08)]))  # often mid-enforcement
             rig.kill()
             kills += 1
@@ -108,7 +108,7 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
             try:
                 took = await rig.settle(ids[: 2 * i + 2], timeout=25)
             except AssertionError as exc:
-                raise AssertionError(f"{where}: {exc}") from None
+                raise AssertionError(f"{where}: {exc}{_log_tail(rig)}") from None
             agree_after.append(took)
             print(f"iteration {i}: cut after {cut}/{len(script)} steps; agreement {took:.2f} s after ready")
     finally:
@@ -119,6 +119,16 @@ async def test_kill9_at_random_points_loses_nothing_and_owes_nothing(tmp_path: P
         f"agreement at most {max(agree_after):.2f} s after ready, {total:.1f} s in all"
     )
     assert len(agree_after) == ITERATIONS
+
+
+def _log_tail(rig: Rig, lines: int = 80) -> str:
+    """The end of the daemon's log (every run of it writes there), so a failure in CI explains itself."""
+    path = rig.root / "logs" / "daemon.log"
+    try:
+        tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError as exc:
+        return f"\n(no daemon log: {exc})"
+    return "\n--- daemon.log (last lines) ---\n" + "\n".join(line[:300] for line in tail)
 
 
 def _pause(seconds: float) -> None:

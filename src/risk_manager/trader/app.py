@@ -269,7 +269,11 @@ class TraderApp(App[int]):
     def _chrome(self, ctx: ViewContext) -> None:
         self._set("#header", header(ctx, self.link))
         lines = banners(
-            ctx, protocol=self.protocol_error, offline_error=self.offline_error, notice=self.notice
+            ctx,
+            protocol=self.protocol_error,
+            offline_error=self.offline_error,
+            notice=self.notice,
+            connecting=self.link is not None and self.link.first_attempt,
         )
         text = Text()
         for i, (line_text, style) in enumerate(lines[:2]):

@@ -83,6 +83,12 @@ class Link:
         self.sink.link_state(self.reason)
 
     @property
+    def first_attempt(self) -> bool:
+        """Still on the very first connection attempt: nothing is known yet, so the dashboard says
+        "connecting", not "offline" (trader-cli.md §4.4: offline is entered when that attempt fails)."""
+        return self.state == CONNECTING and not self._ever_live and self.retry_at is None and not self.reason
+
+    @property
     def current_delay(self) -> float:
         return 0.0 if self.retry_at is None else max(0.0, self.retry_at - time.monotonic())
 

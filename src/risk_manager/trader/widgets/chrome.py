@@ -11,6 +11,7 @@ from risk_manager.trader.widgets.base import ViewContext, line
 from risk_manager.trader.widgets.common import account_status, lockout_banner
 
 OFFLINE_BANNER = "DAEMON OFFLINE — accounts NOT protected. Showing last saved data."
+CONNECTING_BANNER = "Connecting to the risk manager…"
 OBSERVE_BANNER = "OBSERVE-ONLY — rules are evaluated but NOT enforced on this account"
 
 
@@ -36,15 +37,23 @@ def header(ctx: ViewContext, link: Any) -> Text:
 
 
 def banners(
-    ctx: ViewContext, *, protocol: str | None, offline_error: str | None, notice: str | None
+    ctx: ViewContext,
+    *,
+    protocol: str | None,
+    offline_error: str | None,
+    notice: str | None,
+    connecting: bool = False,
 ) -> list[tuple[str, str]]:
-    """(text, style) lines in priority order; the caller shows the first two."""
+    """(text, style) lines in priority order; the caller shows the first two. ``connecting``: the
+    first attempt has not failed yet, so nothing is claimed about protection."""
     p = ctx.palette
     mark = (lambda word, text: f"!! {word} !! {text}") if p.mono else (lambda word, text: text)
     out: list[tuple[str, str]] = []
     if notice:
         out.append((notice, p.banner_red))
-    if not ctx.live:
+    if not ctx.live and connecting and not protocol:
+        out.append((CONNECTING_BANNER, p.banner_yellow))
+    elif not ctx.live:
         text = OFFLINE_BANNER + (f" No saved data available: {offline_error}" if offline_error else "")
         out.append((mark("OFFLINE", text), p.banner_red))
     if protocol:
