@@ -13,17 +13,19 @@ from tests.daemon.enforcement.conftest import (
     NQ,
     OTHER,
     RTY,
+    SETTINGS,
     Rig,
     cancel,
     cancel_all,
     close,
     close_all,
     finish,
+    make_rig,
     place_stop,
     reduce,
     settle,
 )
-from tests.daemon.enforcement.fake_broker import Call
+from tests.daemon.enforcement.fake_broker import WAIT_S, Call, HeldClock
 
 
 async def test_flatten_cancels_and_closes_in_parallel_then_rereads(rig: Rig) -> None:
@@ -171,3 +173,26 @@ async def test_a_stop_in_flight_is_not_left_working_on_a_flattened_position(rig:
     await finish(stop, flatten)
     assert b.size(ACCT, ES) == 0
     assert b.working(ACCT) == []
+
+
+async def test_a_close_parked_after_its_bound_never_holds_back_a_flatten() -> None:
+    """A close that failed its bound rests until its periodic retry (30 s); it closes nothing
+    meanwhile, so a flatten decided then closes that contract itself instead of waiting for it
+    (seen in the kill -9 chaos run: an account held over its limit for the whole retry period)."""
+    clock = HeldClock(SETTINGS.retry_failed_every_s)
+    rig = make_rig(clock)
+    b = rig.broker
+    b.open_position(ACCT, ES, 1)
+    b.open_position(ACCT, NQ, 2)
+    b.always("close_contract", "noop")  # accepted, never executed: the close fails its bound
+    parked = rig.submit(close(ES))
+    await asyncio.wait_for(clock.waiting.wait(), WAIT_S)
+    assert parked.state is WorkState.FAILED and not parked.done.is_set()
+
+    b.always("close_contract", "ok")  # the broker acts again; a new breach decides a flatten
+    flatten = rig.submit(close_all(), cause="evt-2")
+    await finish(flatten, parked)  # no wait for the periodic retry (the held clock never releases it)
+    assert flatten.state is WorkState.DONE
+    assert parked.state is WorkState.DONE  # the broker's flat event verified it
+    assert b.size(ACCT, ES) == 0 and b.size(ACCT, NQ) == 0
+    assert clock.slept.count(SETTINGS.retry_failed_every_s) == 1

@@ -223,13 +223,16 @@ class Procedures:
         return True
 
     def _closing(self, item: WorkItem) -> set[str]:
-        """Contracts another item in flight is already closing: the flatten does not send a second close."""
+        """Contracts another item in flight is already closing: the flatten does not send a second
+        close. An item that failed its bound and rests until its periodic retry is closing nothing:
+        the flatten closes that contract itself (the resting item then verifies on the flat event)."""
         return {
             i.action.contract_id
             for i in self._companions(item)
             if i.action.kind in (ActionKind.CLOSE_POSITION, ActionKind.REDUCE_POSITION)
             and i.action.contract_id is not None
             and not i.done.is_set()
+            and i.state is not WorkState.FAILED
         }
 
     async def _flatten_round(
