@@ -53,6 +53,11 @@ def owed_reason(trades: list[dict[str, Any]], limit: Decimal) -> str | None:
     return None
 
 
+def _signed(position: dict[str, Any]) -> int:
+    """A wire position's size with its direction (``type`` 1 long, 2 short): sizes are unsigned."""
+    return int(position["size"]) * (-1 if position.get("type") == 2 else 1)
+
+
 def _db(root: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"file:{root / 'data' / 'risk.db'}?mode=ro", uri=True, timeout=5)
     db.row_factory = sqlite3.Row
@@ -76,14 +81,15 @@ async def problems(
             trades = broker_trades(sim, account)
             realized = broker_realized(trades)
             positions = {
-                p["contractId"]: p["size"]
-                for p in sim.state(account)["positions"]
-                if p["accountId"] == account
+                p["contractId"]: _signed(p) for p in sim.state(account)["positions"] if p["accountId"] == account
             }
             view = views.get(account)
             if view is None:
                 out.append(f"{account}: not in the snapshot")
                 continue
+            held = {p["contractId"]: _signed(p) for p in view.get("positions") or [] if p.get("size")}
+            if held != positions:
+                out.append(f"{account}: snapshot positions {held} != broker {positions}")
             # realized P&L: broker = snapshot = daily_pnl = history.pnl, to the cent
             shown = _dec(view["pnl"]["realized"])
             if shown != realized.quantize(CENT):
@@ -135,8 +141,8 @@ async def problems(
                     out.append(f"{account}: locked but holds {positions}")
             elif locks or active:
                 out.append(f"{account}: RULE-003 lockout not owed: {[lk['reason'] for lk in locks]}")
-            if sum(positions.values()) > max_size:
-                out.append(f"{account}: {positions} over the limit of {max_size}")
+            if abs(sum(positions.values())) > max_size:  # RULE-001's "net" count: long minus short
+                out.append(f"{account}: {positions} (signed) over the net limit of {max_size}")
             shown_pos = {p["contractId"]: p["size"] for p in view.get("positions") or []}
             if shown_pos != positions:
                 out.append(f"{account}: snapshot positions {shown_pos} != broker {positions}")
