@@ -126,6 +126,20 @@ def test_not_a_terminal_exits_10(stack: Stack) -> None:
 
 
 # ----- 3: keys ------------------------------------------------------------------------------------------
+async def test_keys_pressed_in_quick_succession_land_on_the_last_tab(stack: Stack) -> None:
+    """A tab with a table focuses it; Textual then activates the pane holding the focused widget, a
+    message later. A second key before that message must still win (seen in the guardrails test:
+    ``6`` then ``1`` left the dashboard on Lockouts)."""
+    app = app_for(stack, 6001)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await live(pilot, app)
+        for first, second, want in (("6", "1", "overview"), ("3", "2", "pnl"), ("7", "8", "connection")):
+            await pilot.press(first, second)
+            for _ in range(5):  # let every message the two keys caused be handled
+                await pilot.pause()
+            assert app.active_tab == want, (first, second, app.active_tab)
+
+
 async def test_keys_switch_tabs_show_help_and_selection_and_quit_cleanly(stack: Stack) -> None:
     app = app_for(stack, 6001)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -42,6 +42,7 @@ from risk_manager.trader.widgets.pnl import PnlTab
 from risk_manager.trader.widgets.positions import PositionsTab
 from risk_manager.trader.widgets.rules import RulesTab
 from risk_manager.trader.widgets.table import KeyedTable
+from risk_manager.trader.widgets.tabs import DashboardTabs
 
 log = logging.getLogger("risk_manager.trader")
 
@@ -150,7 +151,7 @@ class TraderApp(App[int]):
         yield Static(id="header")
         yield Static(id="banners")
         with Vertical(id="main"):
-            with TabbedContent(id="tabs", initial="overview"):
+            with DashboardTabs(id="tabs", initial="overview"):
                 for tab, label in TABS:
                     with TabPane(label, id=tab):
                         yield self._tab_widget(tab)
