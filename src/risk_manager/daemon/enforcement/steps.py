@@ -87,10 +87,19 @@ class Steps:
     @contextlib.contextmanager
     def sending(self, item: WorkItem) -> Iterator[None]:
         """Around money-moving calls: the moment a request is on the wire the pipeline may go on
-        (urgency released) and the item is reported ``sent``; released in any case at the end."""
+        (urgency released) and the item is reported ``sent``; released in any case at the end.
+
+        Once per call site: aiohttp may signal a body as sent more than once, and the last signal
+        can come after the broker's events already moved the item on to ``verifying``; a state
+        is never told twice nor walked back."""
+        fired = False
 
         def sent() -> None:
+            nonlocal fired
             self.release(item)
+            if fired or item.state in (WorkState.VERIFYING, WorkState.DONE):
+                return
+            fired = True
             self.set(item, WorkState.SENT)
 
         token = REQUEST_SENT.set(sent)
