@@ -39,8 +39,14 @@ async def test_sign_in_reads_close_and_user_events(
 
         hub = hubs.UserHub(api.token, hub_url=urls["user_hub_url"])
         hub.on_order(on_order)
+        opened = threading.Event()
+        hub.on_open(opened.set)
         await hub.connect()
         try:
+            # signalrcore's start() returns before the handshake: an invocation sent before the
+            # connection is open is dropped (on a loaded machine), so subscribe once it is open,
+            # as a user of this client must.
+            await wait_until(opened.is_set, 10, "the user hub open")
             await hub.subscribe_orders(1001)
             await wait_subscribed(control, "SubscribeOrders:1001")
             await sim_post(
