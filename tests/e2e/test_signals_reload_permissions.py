@@ -3,6 +3,7 @@ daemon processes against a real simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,9 +84,9 @@ async def test_sighup_reloads_and_hot_reload_applies_accounts_logins_and_keys(ma
         accounts["logins"][0]["accounts"] = accounts_for([3202], {3202: MAX_TWO})
         _write(stack.config_dir / "accounts.yaml", accounts)
         os.kill(pid, signal.SIGHUP)
-        for _ in range(200):  # status is not rate-limited; the condition is the daemon's own count
-            if (await api.request("status"))["data"]["accounts"] == 2:
-                break
+        deadline = time.monotonic() + 15  # status is not rate-limited; the condition is the daemon's own count
+        while (await api.request("status"))["data"]["accounts"] != 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # polling interval, not synchronisation
         assert await _account_ids(api) == [3202, 3203]
     assert daemon.proc.p.poll() is None, "SIGHUP must reload, not end the daemon"
     logs = (daemon.workdir / "logs" / "daemon.log").read_text(encoding="utf-8")
