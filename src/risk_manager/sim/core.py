@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from risk_manager.sim.auth import TokenService
 from risk_manager.sim.contracts import BUILTIN_PRODUCTS, ContractTable, Product
@@ -23,10 +23,6 @@ from risk_manager.sim.market import Market
 from risk_manager.sim.matching import Account, Broker
 from risk_manager.sim.settings import Settings
 from risk_manager.sim.wire import utcnow
-
-if TYPE_CHECKING:
-    from risk_manager.sim.hubs import HubServer
-    from risk_manager.sim.scenario import ScenarioRunner
 
 
 @dataclass(slots=True)
@@ -48,6 +44,27 @@ def _later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
     return asyncio.get_running_loop().call_later(delay_s, callback)
 
 
+
+class Hubs(Protocol):
+    """What the simulator and its HTTP layers need of the hub server (``hubs.HubServer``), which
+    attaches itself here when it starts: the simulator never imports the layers built on it."""
+
+    on_subscribe: list[Any]
+
+    def publish(self, event: Event) -> None: ...
+    async def flush(self) -> None: ...
+    def describe(self) -> list[dict[str, Any]]: ...
+    def matching(self, hub: str, user: str | None) -> list[Any]: ...
+    async def close_all(self, message: str | None = None, reason: str = "reset") -> None: ...
+
+
+class Scenario(Protocol):
+    """What the control API and the server need of a loaded scenario (``scenario.ScenarioRunner``)."""
+
+    def arm(self) -> None: ...
+    async def stop(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
 class Simulator:
     def __init__(
         self,
@@ -66,8 +83,8 @@ class Simulator:
         self.market = Market(self.table, self.emit, seed)
         self.broker = Broker(self.table, self.market, self.settings, self.emit)
         self.broker.scheduler = _later
-        self.hubs: HubServer | None = None
-        self.scenario: ScenarioRunner | None = None
+        self.hubs: Hubs | None = None
+        self.scenario: Scenario | None = None
         self.reference_quotes: dict[str, tuple[Decimal, Decimal]] = {}
 
     # -- users -------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -31,8 +31,15 @@ from risk_manager.sim.settings import Settings, SettingsError
 from risk_manager.sim.wire import BUY, LIMIT, SELL, STOP, STOP_LIMIT, to_decimal
 
 if TYPE_CHECKING:
-    from risk_manager.sim.control import ControlApi
     from risk_manager.sim.core import Simulator
+
+
+class Controls(Protocol):
+    """What scenario steps need of the control API (``control.ControlApi``): its account lookup and
+    its fault arming, so a step is checked exactly as the same ``/sim`` request would be."""
+
+    def _account(self, ref: Any) -> Any: ...
+    async def sim_arm(self, fault: Any) -> Any: ...
 
 log = logging.getLogger("risk_manager.sim.scenario")
 
@@ -373,7 +380,7 @@ def parse_scenario(data: Any, source: str) -> Scenario:
 
 
 class ScenarioRunner:
-    def __init__(self, sim: Simulator, scenario: Scenario, control: ControlApi) -> None:
+    def __init__(self, sim: Simulator, scenario: Scenario, control: Controls) -> None:
         self.sim = sim
         self.scenario = scenario
         self.control = control
