@@ -21,9 +21,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from risk_manager import __version__
+from risk_manager import __version__, latency_trace
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
+from risk_manager.daemon import runtime
 from risk_manager.daemon.api.connection import PortInUseError
 from risk_manager.daemon.api.protocol import LocalApiError
 from risk_manager.daemon.api.provider import DaemonProvider
@@ -79,10 +80,6 @@ SECRET_FILES = ("secrets.yaml", "admin_password.hash")
 LOGIN_WAIT_S = 30.0  # start-up waits this long for the first sign-ins before saying "running"
 DRAIN_S = 3.0  # in-flight enforcement gets this long at shutdown
 HEARTBEAT_EVERY_TICKS = 5  # the store's heartbeat every 5 ticks of 1 s
-# The event loop shares the GIL with the store's writer thread and the log writer. With the default
-# 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of them runs;
-# 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class StartupError(Exception):
@@ -138,6 +135,8 @@ class Daemon:
         self._previous_umask: int | None = None
         self._stopped = threading.Event()  # set when shutdown is complete (a closing console waits)
         self.ready = asyncio.Event()
+        #: why this event loop (``runtime.choose_loop``'s note), logged at start
+        self.loop_note = ""
 
     @property
     def config(self) -> AppConfig | None:
@@ -233,6 +232,11 @@ class Daemon:
             o.data_dir,
             o.log_dir,
         )
+        self.lifecycle.event_loop = runtime.loop_name(asyncio.get_running_loop())
+        log.info("event loop: %s%s", self.lifecycle.event_loop, f" ({self.loop_note})" if self.loop_note else "")
+        if latency_trace.TRACE is not None:
+            latency_trace.TRACE.meta["eventLoop"] = self.lifecycle.event_loop
+            log.warning("latency tracing is on (%s): stamps are kept in memory", latency_trace.ENV)
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
@@ -581,9 +585,17 @@ def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = (), clock: Clock 
     """Synchronous entry point: runs the daemon to completion and returns its exit code.
 
     ``sinks`` are extra notification sinks (the service layer's Event Log / journal / systemd notify)."""
+    choice = runtime.choose_loop()
     daemon = Daemon(options, clock=clock, sinks=sinks)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    daemon.loop_note = choice.note
+    runtime.tune_process()
+    tracer = latency_trace.from_env()
     try:
-        return asyncio.run(daemon.run())
+        return runtime.run(daemon.run(), choice)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    finally:
+        if tracer is not None:
+            latency_trace.disable()
+            with contextlib.suppress(OSError):
+                tracer.dump()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from risk_manager import latency_trace
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.engine import Action, Engine, MalformedEvent, events
 
@@ -78,6 +79,9 @@ class Pipeline:
         self._seq += 1
         event.seq = self._seq
         self._fifo.put_nowait(event)
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.queued(event.seq)
         self._wake.set()
         if self._fifo.qsize() > FIFO_WARN and not self._fifo_warned:
             self._fifo_warned = True
@@ -123,12 +127,16 @@ class Pipeline:
         self._wake.set()
 
     def _run_later(self) -> None:
+        trace = latency_trace.TRACE
+        started = latency_trace.now_ns() if trace is not None else 0
         while self._later:
             work = self._later.popleft()
             try:
                 work()
             except Exception:
                 log.exception("deferred state push failed")
+        if trace is not None:
+            trace.span("later", started)
 
     # ----- buffering during reconciliation -------------------------------------------------------
     def pause_account(self, account_id: int) -> None:
@@ -202,6 +210,14 @@ class Pipeline:
                     log.warning("reconcile buffer full: the oldest buffered events give way", extra={"acct": account})
                 buffered.append(event)  # beyond PAUSED_MAX the oldest one is dropped
                 return
+        trace = latency_trace.TRACE
+        started, marking = 0, False
+        if trace is not None:
+            started = latency_trace.now_ns()
+            latency_trace.KEY.set(event.seq)
+            marking = event.name != events.QUOTE  # quotes: a span each, no stage marks
+            if marking:
+                trace.mark(event.seq, "start", started)
         now = self._clock()
         actions: list[Action]
         try:
@@ -221,6 +237,8 @@ class Pipeline:
             log.exception("engine error on %s (event skipped, daemon keeps running)", event.name)
             return
         self.events_processed += 1
+        if marking and trace is not None:
+            trace.mark(event.seq, "engine")
         if self._on_applied is not None and event.control is None:
             try:
                 self._on_applied(event)
@@ -233,3 +251,7 @@ class Pipeline:
                     await pending
             except Exception:
                 log.exception("action dispatch failed")
+            if trace is not None:
+                trace.mark(event.seq, "dispatched")
+        if trace is not None:
+            trace.span(event.name, started)

@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 
 import aiohttp
 
+from risk_manager import latency_trace
 from risk_manager.gateway.backoff import READ_RETRY_DELAYS_S
 from risk_manager.gateway.errors import (
     ApiError,
@@ -125,6 +126,9 @@ money-moving request is on the wire (see ``daemon/urgency.py``)."""
 async def _on_sent(session: Any, ctx: Any, params: Any) -> None:
     hook = getattr(ctx, "trace_request_ctx", None)
     if isinstance(hook, dict) and callable(hook.get("sent")):
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.mark(latency_trace.KEY.get(), "written")
         hook["sent"]()
 
 
@@ -186,6 +190,9 @@ class GatewaySession:
     ) -> HttpAnswer:
         hook = REQUEST_SENT.get()
         ctx = {"sent": hook} if hook is not None else None
+        trace = latency_trace.TRACE
+        if trace is not None and hook is not None:
+            trace.mark(latency_trace.KEY.get(), "http")
         try:
             async with self._client().request(
                 method, self._base + path, data=data, headers=headers, trace_request_ctx=ctx
