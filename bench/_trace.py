@@ -29,6 +29,7 @@ STAGES = (
     ("aiohttp until written", "http", "written"),
     ("daemon -> sim handler", "written", "close"),
 )
+INSIDE = ("inside: socket -> written", "rx", "written")
 OWN_EVENT = "GatewayUserPosition"
 
 
@@ -78,6 +79,7 @@ def breakdown(doc: dict[str, Any], stamps: list[tuple[int, int, int]]) -> dict[s
             if a in m and b in m:
                 stages[label].append((m[b] - m[a]) / 1000)
         stages["total"].append((close_ns - event_ns) / 1000)
+        stages[INSIDE[0]].append((m["written"] - m["rx"]) / 1000)
         lo, hi = m["rx"], m["written"]
         sums: dict[str, float] = defaultdict(float)
         j = max(0, bisect.bisect_left(span_starts, lo - 50_000_000))
@@ -141,6 +143,9 @@ def print_breakdown(b: dict[str, Any], floor: dict[str, Any]) -> None:
         s = b["stages"].get(label)
         if s:
             print(f"{label:<28} {s['p50']:>8.0f} {s['p99']:>8.0f} {s['mean']:>8.0f}")
+    inside = b["stages"].get(INSIDE[0])
+    if inside:
+        print(f"{INSIDE[0]:<28} {inside['p50']:>8.0f} {inside['p99']:>8.0f} {inside['mean']:>8.0f}")
     t = b["stages"].get("total")
     if t:
         print(f"{'total (journal)':<28} {t['p50']:>8.0f} {t['p99']:>8.0f} {t['mean']:>8.0f}")

@@ -59,6 +59,7 @@ RULE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enf
 LIMIT_WINDOW_NS = 60_000_000_000
 LIMIT_BUDGET = 192  # of the 200 per 60 s: headroom for the verification read still in flight
 WALK_MIN_EVERY_S = 0.010  # the simulator's random walk sleeps at least 10 ms per step
+JOURNAL_FIRST_READ_S = 0.010  # a breach takes a few ms: the journal is read after it, not during it
 WALK_SIGMA = 6.0  # ticks per step: with sigma 6 about 93 % of steps move the price (others are no quote)
 
 
@@ -136,11 +137,13 @@ def _position_data(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 async def breach_stamps(
-    http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0
+    http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0, until_flat: bool = False
 ) -> tuple[int, int]:
-    """(ts_ns of the breaching position event, ts_ns of the close call), read from the journal."""
+    """(ts_ns of the breaching position event, ts_ns of the close call), read from the journal; with
+    ``until_flat`` it returns only once the journal also shows the position closed (size 0)."""
     order_seq: int | None = None
     event_ns: int | None = None
+    close_ns: int | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         page = await _get(http, f"/sim/journal?since={since}&kinds=rest,event,control&limit=400")
@@ -162,8 +165,18 @@ async def breach_stamps(
                     and _position_data(e).get("size") == 2
                 ):
                     event_ns = e["ts_ns"]
-            elif kind == "rest" and e.get("path") in CLOSE_PATHS and body.get("accountId") == account:
-                return event_ns, e["ts_ns"]
+            elif close_ns is None:
+                if kind == "rest" and e.get("path") in CLOSE_PATHS and body.get("accountId") == account:
+                    close_ns = e["ts_ns"]
+                    if not until_flat:
+                        return event_ns, close_ns
+            elif (
+                kind == "event"
+                and e.get("target") == "GatewayUserPosition"
+                and e.get("accountId") == account
+                and _position_data(e).get("size") == 0
+            ):
+                return event_ns, close_ns
         if not page["entries"]:
             await asyncio.sleep(0.01)  # the journal has no newer entries yet
     raise RuntimeError(f"breach on {account}: no order/event/close found in the journal (order {order_seq})")
@@ -361,12 +374,16 @@ async def run_breaches(
     count: int,
     budget: DaemonBudget | None,
     label: str,
-    watch: PositionWatch,
+    watch: PositionWatch | None,
     stamps: list[tuple[int, int, int]] | None = None,
 ) -> list[float]:
-    """Breach ``count`` times; latencies in ms (and, into ``stamps``, (account, event ns, close ns))."""
+    """Breach ``count`` times; latencies in ms (and, into ``stamps``, (account, event ns, close ns)).
+
+    With a ``watch`` the account is known flat from its user-hub events; without one, from the
+    journal (nothing but the journal reads, which start 10 ms after the order, loads the simulator)."""
     latencies: list[float] = []
-    await watch.flat(accounts[0])
+    if watch is not None:
+        await watch.flat(accounts[0])
     since = await journal_seq(http)
     started = time.monotonic()
     for i in range(count):
@@ -376,11 +393,17 @@ async def run_breaches(
             await budget.room_for(http, 3)
             since = await journal_seq(http)
         body = {"accountId": account, "contractId": contract, "type": "market", "side": "buy", "size": 2}
-        watch.sizes[account] = 2  # known at once: the order fills before the control call answers
+        if watch is not None:
+            watch.sizes[account] = 2  # known at once: the order fills before the control call answers
         await _post(http, "/sim/orders", body)
-        await watch.flat(account)
-        next_since = await journal_seq(http)
-        event_ns, close_ns = await breach_stamps(http, since, account)
+        if watch is not None:
+            await watch.flat(account)
+        else:
+            await asyncio.sleep(JOURNAL_FIRST_READ_S)  # pacing: no journal read while the breach is handled
+        next_since = await journal_seq(http) if watch is not None else since
+        event_ns, close_ns = await breach_stamps(http, since, account, until_flat=watch is None)
+        if watch is None:
+            next_since = await journal_seq(http)
         latencies.append((close_ns - event_ns) / 1e6)
         if stamps is not None:
             stamps.append((account, event_ns, close_ns))
@@ -475,7 +498,7 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         print(f"floor client connected; {args.breaches} breaches ...", flush=True)
         floor_stamps: list[tuple[int, int, int]] = []
         floor_lat = await run_breaches(
-            http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", floor_watch, floor_stamps
+            http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", None, floor_stamps
         )
         floor_quotes = floor.quotes
         floor_reads = list(floor.reads)
@@ -490,13 +513,10 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         status = await wait_protected(api_url, len(DAEMON_ACCOUNTS))
         loop_used = status.get("eventLoop", "?")
         print(f"daemon ready after {ready_s:.2f} s on {loop_used}, all {len(DAEMON_ACCOUNTS)} accounts protected")
-        daemon_watch = PositionWatch()
-        observer = Observer(sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, daemon_watch)
-        await observer.start()  # after the daemon: the simulator writes to the daemon's socket first
         budget = DaemonBudget()
         # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
         # contract of the load before measuring, as in steady trading.
-        await run_breaches(http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up", daemon_watch)
+        await run_breaches(http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up", None)
         rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
         result["load_daemon"] = load_now()
         print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
@@ -508,10 +528,9 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
             args.breaches,
             budget,
             "daemon",
-            daemon_watch,
+            None,
             daemon_stamps,
         )
-        await observer.stop()
         rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
     finally:
         await http.aclose()
@@ -587,6 +606,9 @@ def print_summary(results: dict[float, list[dict[str, Any]]], contend: bool) -> 
         r99 = med([r["ratio_p99"] for r in runs])
         per_run = ", ".join(f"{r['ratio_p50']:.2f}/{r['ratio_p99']:.2f}" for r in runs)
         loads = ", ".join(r.get("load_daemon", r["load_start"]) for r in runs)
+        inside = [r["breakdown"]["stages"].get(_trace.INSIDE[0]) for r in runs if "breakdown" in r]
+        if inside and all(inside):
+            per_run += "; inside the daemon p50/p99 us " + ", ".join(f"{i['p50']:.0f}/{i['p99']:.0f}" for i in inside)
         print(
             f"{med([r['rate'] for r in runs]):>9.0f} {len(runs):>4} {med([r['floor']['p50'] for r in runs]):>9.2f}"
             f" {med([r['floor']['p99'] for r in runs]):>9.2f} {med([r['daemon']['p50'] for r in runs]):>10.2f}"

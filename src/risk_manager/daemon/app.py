@@ -279,6 +279,8 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._scheduler(self.pipeline, self.persist), name="scheduler"))
         if not self.stop_requested.is_set():
             self._announce_running(config)
+        if "gc" in os.environ.get("RM_EXP", ""):
+            log.info("garbage collector settled after start-up: %s", runtime.settle_gc())
 
     async def _load_config(self) -> AppConfig:
         o = self.options

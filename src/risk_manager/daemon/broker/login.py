@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from risk_manager.daemon.broker.contracts import ContractCatalog
+from risk_manager.daemon.broker.market_feed import MarketFeed, QuoteBatch
 from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
 from risk_manager.daemon.broker.reconcile import Reconciled, Reconciler
 from risk_manager.daemon.clock import Clock
@@ -29,6 +30,7 @@ from risk_manager.gateway.rest import RestClient
 from risk_manager.gateway.session import RestSettings
 
 log = logging.getLogger("risk_manager.daemon.broker")
+import os as _os  # EXPERIMENT SWITCH
 
 SWEEP_INTERVAL_S = 60.0
 UNWATCH_AFTER_S = 60.0  # quotes of a contract no longer held or worked are dropped after this
@@ -88,15 +90,26 @@ class BrokerLogin:
             token_rejected=self._token_rejected,
             name=f"{name}/user",
         )
-        self.market_hub = MarketHub(
-            market_hub_url,
-            self.rest.token,
-            self._on_market_event,
-            on_state=self._on_market_state,
-            on_gap=None,
-            token_rejected=self._token_rejected,
-            name=f"{name}/market",
-        )
+        self.market_hub: MarketHub | MarketFeed
+        if "market" in _os.environ.get("RM_EXP", ""):
+            self.market_hub = MarketFeed(
+                market_hub_url,
+                self.rest.token,
+                self._on_quotes,
+                on_state=self._on_market_state,
+                token_rejected=self._token_rejected,
+                name=f"{name}/market",
+            )
+        else:
+            self.market_hub = MarketHub(
+                market_hub_url,
+                self.rest.token,
+                self._on_market_event,
+                on_state=self._on_market_state,
+                on_gap=None,
+                token_rejected=self._token_rejected,
+                name=f"{name}/market",
+            )
         self.reconciler = Reconciler(
             self.rest,
             pipeline,
@@ -203,6 +216,11 @@ class BrokerLogin:
     def _on_market_event(self, target: str, payload: Any) -> None:
         if target == events.QUOTE:
             self._pipeline.broker_event(target, payload, self.name)
+
+    def _on_quotes(self, batch: QuoteBatch) -> None:
+        broker_event = self._pipeline.broker_event
+        for payload, received_ns in batch.values():
+            broker_event(events.QUOTE, payload, self.name, received_ns)
 
     def _on_user_state(self, state: HubState, detail: str) -> None:
         if state is HubState.CONNECTED:
