@@ -58,7 +58,7 @@ FLOOR_ACCOUNTS = list(range(4001, 4021))
 RULE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "reduce_to_limit"}}
 LIMIT_WINDOW_NS = 60_000_000_000
 LIMIT_BUDGET = 192  # of the 200 per 60 s: headroom for the verification read still in flight
-WALK_MIN_EVERY_S = 0.010  # the simulator's random walk sleeps at least 10 ms per step
+WALK_MIN_EVERY_S = 0.001  # the simulator's random walk steps at most every 1 ms (sim/scenario.py)
 JOURNAL_FIRST_READ_S = 0.010  # a breach takes a few ms: the journal is read after it, not during it
 WALK_SIGMA = 6.0  # ticks per step: with sigma 6 about 93 % of steps move the price (others are no quote)
 
@@ -319,22 +319,6 @@ class PositionWatch:
                 await asyncio.wait_for(self.changed.wait(), left)
 
 
-class Observer(FloorClient):
-    """A user-hub connection that only watches positions (for the daemon's accounts)."""
-
-    def __init__(
-        self, urls: dict[str, str], user: str, key: str, accounts: list[int], watch: PositionWatch
-    ) -> None:
-        super().__init__(urls, [], watch)
-        self.user, self.key, self.accounts = user, key, accounts
-
-    async def start(self) -> None:
-        r = await self.http.post("/api/Auth/loginKey", json={"userName": self.user, "apiKey": self.key})
-        self.token = r.json()["token"]
-        user = await self._hub(self.urls["user_hub_url"], self.watch.on_user)
-        await self._invoke(user, [("SubscribePositions", [a]) for a in self.accounts])
-
-
 # ----- breach loops ----------------------------------------------------------------------------------------
 class DaemonBudget:
     """The daemon login's REST requests seen in the journal, to keep its 60 s window under the limit."""
@@ -506,13 +490,12 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
 
         # --- daemon --------------------------------------------------------------------------------
         config = write_config(root / "config", sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, RULE)
-        env = {"RISK_MANAGER_EVENT_LOOP": args.loop}
+        env = {}
         if args.trace:
             env["RISK_MANAGER_LATENCY_TRACE"] = str(trace_file)
         daemon, api_url, ready_s = start_daemon(config, root / "daemon", env=env)
-        status = await wait_protected(api_url, len(DAEMON_ACCOUNTS))
-        loop_used = status.get("eventLoop", "?")
-        print(f"daemon ready after {ready_s:.2f} s on {loop_used}, all {len(DAEMON_ACCOUNTS)} accounts protected")
+        await wait_protected(api_url, len(DAEMON_ACCOUNTS))
+        print(f"daemon ready after {ready_s:.2f} s, all {len(DAEMON_ACCOUNTS)} accounts protected")
         budget = DaemonBudget()
         # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
         # contract of the load before measuring, as in steady trading.
@@ -548,7 +531,7 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         f"{rate_daemon:.0f}/s after daemon warm-up ({share_daemon:.0%} delivered), "
         f"{rate_end:.0f}/s at the end ({share_end:.0%} delivered); floor client decoded {floor_quotes} quotes"
     )
-    print(f"event loop: {loop_used}; load average at start {result['load_start']}, daemon phase {result['load_daemon']}"
+    print(f"load average at start {result['load_start']}, daemon phase {result['load_daemon']}"
           f"{'; CPU-bound neighbour running' if args.contend else ''}")
     print_table([("floor", fs), ("daemon", ds)])
     r50, r99 = ds["p50"] / fs["p50"], ds["p99"] / fs["p99"]
@@ -557,7 +540,6 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
     floor_hop = _trace.floor_hops(floor_stamps, floor_reads)
     result.update(
         rate=statistics.fmean([r for r in (rate_floor, rate_daemon, rate_end) if r > 0] or [0.0]),
-        event_loop=loop_used,
         floor=fs,
         daemon=ds,
         ratio_p50=r50,
@@ -664,9 +646,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs per quote rate; the summary shows their median")
     parser.add_argument("--contend", action="store_true", help="run one CPU-bound neighbour process meanwhile")
     parser.add_argument("--trace", action="store_true", help="per-stage timestamps inside the daemon (breakdown)")
-    parser.add_argument(
-        "--loop", default="auto", choices=("auto", "asyncio", "uvloop", "winloop"), help="the daemon's event loop"
-    )
     parser.add_argument("--json", help="write every run's figures to this file (for bench/plot_latency.py)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 breaches")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (daemon logs)")

@@ -135,8 +135,9 @@ class Daemon:
         self._previous_umask: int | None = None
         self._stopped = threading.Event()  # set when shutdown is complete (a closing console waits)
         self.ready = asyncio.Event()
-        #: why this event loop (``runtime.choose_loop``'s note), logged at start
-        self.loop_note = ""
+        #: the process is the daemon's own (``run_daemon``): its collector is settled once running
+        #: (``runtime.settle_gc``); a daemon hosted in-process by a test leaves the host's alone
+        self.owns_process = False
 
     @property
     def config(self) -> AppConfig | None:
@@ -232,10 +233,7 @@ class Daemon:
             o.data_dir,
             o.log_dir,
         )
-        self.lifecycle.event_loop = runtime.loop_name(asyncio.get_running_loop())
-        log.info("event loop: %s%s", self.lifecycle.event_loop, f" ({self.loop_note})" if self.loop_note else "")
         if latency_trace.TRACE is not None:
-            latency_trace.TRACE.meta["eventLoop"] = self.lifecycle.event_loop
             log.warning("latency tracing is on (%s): stamps are kept in memory", latency_trace.ENV)
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
@@ -279,8 +277,8 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._scheduler(self.pipeline, self.persist), name="scheduler"))
         if not self.stop_requested.is_set():
             self._announce_running(config)
-        if "gc" in os.environ.get("RM_EXP", ""):
-            log.info("garbage collector settled after start-up: %s", runtime.settle_gc())
+            if self.owns_process:
+                log.info("garbage collector settled after start-up: %s", runtime.settle_gc())
 
     async def _load_config(self) -> AppConfig:
         o = self.options
@@ -587,13 +585,12 @@ def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = (), clock: Clock 
     """Synchronous entry point: runs the daemon to completion and returns its exit code.
 
     ``sinks`` are extra notification sinks (the service layer's Event Log / journal / systemd notify)."""
-    choice = runtime.choose_loop()
     daemon = Daemon(options, clock=clock, sinks=sinks)
-    daemon.loop_note = choice.note
+    daemon.owns_process = True
     runtime.tune_process()
     tracer = latency_trace.from_env()
     try:
-        return runtime.run(daemon.run(), choice)
+        return asyncio.run(daemon.run())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:

@@ -24,7 +24,6 @@ class Lifecycle:
     mode: str
     version: str = __version__
     state: RunState = RunState.STARTING
-    event_loop: str = "asyncio"  # the loop the daemon runs on (daemon/runtime.py)
     started_at: datetime = field(init=False)
     _started_mono: float = field(init=False)
 

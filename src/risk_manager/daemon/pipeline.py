@@ -27,11 +27,9 @@ from risk_manager.engine import Action, Engine, MalformedEvent, events
 log = logging.getLogger("risk_manager.daemon.pipeline")
 
 QUOTE_MAX_DELAY = 0.05
-import os as _os  # EXPERIMENT SWITCH (removed before merge)
-_EXP = _os.environ.get("RM_EXP", "")
 # Deferred bookkeeping waits until account events have paused this long (the events of one fill
 # arrive as a burst: the bookkeeping of its first event must not delay the breaching one) ...
-LATER_QUIET_S = 0.002 if "later" in _EXP else 0.0
+LATER_QUIET_S = 0.002
 # ... but never longer than this after it was deferred (a continuous flow still gets its pushes).
 LATER_MAX_DELAY_S = 0.05
 LATER_MAX = 1000  # deferred pushes run at once beyond this many (memory stays bounded)

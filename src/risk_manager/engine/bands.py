@@ -18,14 +18,13 @@ from decimal import Decimal
 from functools import partial
 
 from risk_manager.engine.context import RuleContext
-from risk_manager.engine.isolation import enabled_in, guarded
+from risk_manager.engine.isolation import guarded
 from risk_manager.engine.quiet import INF, Priced, QuietBand
 from risk_manager.engine.rulebook import RULES
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import NO_BAND, AccountState, EngineState
 
 _MARGIN_ULPS = 4
-_PRICE_RULES = tuple(rule for rule in RULES if rule.price_driven)
 
 
 def _inward(lo: Decimal, hi: Decimal) -> tuple[float, float]:
@@ -58,9 +57,8 @@ def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
         k = info.tick_value / info.tick_size * pos.size * pos.direction
         priced.append(Priced(pos, price, k, (price - pos.average_price) * k))
     band = QuietBand(priced)
-    drawing = enabled_in(ctx, _PRICE_RULES)  # only enabled rules draw (``_draw``)
-    for rule in _PRICE_RULES if drawing is None else drawing:
-        if not guarded(ctx, rule, "quiet_band", partial(_draw, rule, ctx, band), False):
+    for rule in RULES:
+        if rule.price_driven and not guarded(ctx, rule, "quiet_band", partial(_draw, rule, ctx, band), False):
             for item in priced:  # a rule that cannot draw its band: every quote matters
                 band.always_evaluate(item)
     for cid, parts in band.intervals.items():

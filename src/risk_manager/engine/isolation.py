@@ -14,7 +14,7 @@ a defect someone must see even when no action comes out of the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -62,37 +62,6 @@ def rule_failed(ctx: RuleContext, rule_id: str, where: str, exc: BaseException) 
     return [ctx.act(rule_id, ActionKind.WARN, reason)]
 
 
-# Which rules a configuration enables, per rule list: the configuration objects are frozen, so the
-# answer for one object never changes; computing it for every event was a sizeable part of the
-# engine's cost on the enforcement path (docs/performance.md). Entries keep their configuration
-# alive, so an id is never reused while its entry exists; the table is emptied when it grows.
-_ENABLED: dict[tuple[int, int], tuple[object, Sequence[Rule], tuple[Rule, ...]]] = {}
-_ENABLED_MAX = 256
-import os as _os  # EXPERIMENT SWITCH
-
-_EXP_ENGINE = "engine" in _os.environ.get("RM_EXP", "")
-
-
-def enabled_in(ctx: RuleContext, rules: Iterable[Rule]) -> tuple[Rule, ...] | None:
-    """The rules of ``rules`` enabled by the account's configuration, in order; None when it cannot
-    be said without running them one by one (a rule whose ``enabled`` raises, or an ad-hoc list)."""
-    if not isinstance(rules, tuple | list) or not _EXP_ENGINE:
-        return None
-    cfg = ctx.rules
-    key = (id(cfg), id(rules))
-    hit = _ENABLED.get(key)
-    if hit is not None and hit[0] is cfg and hit[1] is rules:
-        return hit[2]
-    try:
-        chosen = tuple(rule for rule in rules if rule.enabled(ctx))
-    except Exception:
-        return None  # the slow path reports the failing rule
-    if len(_ENABLED) >= _ENABLED_MAX:
-        _ENABLED.clear()
-    _ENABLED[key] = (cfg, rules, chosen)
-    return chosen
-
-
 def run_rules(
     ctx: RuleContext,
     rules: Iterable[Rule],
@@ -105,16 +74,6 @@ def run_rules(
     when ``locked_only``; disabled ones too, when ``disabled_too``: a reload may switch a rule off),
     each on its own: a failure gives ``rule_failed``'s warning instead."""
     out: list[Action] = []
-    chosen = None if disabled_too else enabled_in(ctx, rules)
-    if chosen is not None:
-        for rule in chosen:
-            if locked_only and not rule.runs_while_locked:
-                continue
-            try:
-                out += getattr(rule, method)(ctx, *args)
-            except Exception as exc:
-                out += rule_failed(ctx, rule.rule_id, method, exc)
-        return out
     for rule in rules:
         if locked_only and not rule.runs_while_locked:
             continue

@@ -55,18 +55,6 @@ from risk_manager.gateway.errors import HubError
 from risk_manager.gateway.urls import append_path, redact_url, to_http, to_ws, with_query
 
 log = logging.getLogger("risk_manager.gateway.hub")
-import os as _os  # EXPERIMENT SWITCH
-
-if "orjson" in _os.environ.get("RM_EXP", ""):
-    import orjson
-
-    _loads = orjson.loads
-elif "msgspec" in _os.environ.get("RM_EXP", ""):
-    import msgspec
-
-    _loads = msgspec.json.decode
-else:
-    _loads = json.loads
 logsafe.install()
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -547,7 +535,7 @@ class HubConnection:
     def _handle_record(self, record: str) -> bool:
         """Process one record; True means the server closed the connection (type 7)."""
         try:
-            msg = _loads(record)
+            msg = json.loads(record)
         except ValueError:
             self._skip("not JSON", record)
             return False

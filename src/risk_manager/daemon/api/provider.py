@@ -122,7 +122,6 @@ class DaemonProvider:
         return {
             "state": str(self.lifecycle.state),
             "version": self.lifecycle.version,
-            "eventLoop": self.lifecycle.event_loop,
             "accounts": len(board),
             "protected": protected,
             "notProtected": len(board) - protected,

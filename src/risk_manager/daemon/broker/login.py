@@ -25,12 +25,11 @@ from risk_manager.engine import Engine, events
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps
 from risk_manager.gateway.errors import AuthRejected, GatewayError
 from risk_manager.gateway.hub import HubState
-from risk_manager.gateway.hubs import MarketHub, UserHub
+from risk_manager.gateway.hubs import UserHub
 from risk_manager.gateway.rest import RestClient
 from risk_manager.gateway.session import RestSettings
 
 log = logging.getLogger("risk_manager.daemon.broker")
-import os as _os  # EXPERIMENT SWITCH
 
 SWEEP_INTERVAL_S = 60.0
 UNWATCH_AFTER_S = 60.0  # quotes of a contract no longer held or worked are dropped after this
@@ -90,26 +89,15 @@ class BrokerLogin:
             token_rejected=self._token_rejected,
             name=f"{name}/user",
         )
-        self.market_hub: MarketHub | MarketFeed
-        if "market" in _os.environ.get("RM_EXP", ""):
-            self.market_hub = MarketFeed(
-                market_hub_url,
-                self.rest.token,
-                self._on_quotes,
-                on_state=self._on_market_state,
-                token_rejected=self._token_rejected,
-                name=f"{name}/market",
-            )
-        else:
-            self.market_hub = MarketHub(
-                market_hub_url,
-                self.rest.token,
-                self._on_market_event,
-                on_state=self._on_market_state,
-                on_gap=None,
-                token_rejected=self._token_rejected,
-                name=f"{name}/market",
-            )
+        # Quotes arrive on a thread of their own, coalesced, so a fill never waits behind them.
+        self.market_hub = MarketFeed(
+            market_hub_url,
+            self.rest.token,
+            self._on_quotes,
+            on_state=self._on_market_state,
+            token_rejected=self._token_rejected,
+            name=f"{name}/market",
+        )
         self.reconciler = Reconciler(
             self.rest,
             pipeline,
@@ -213,11 +201,8 @@ class BrokerLogin:
         if target in USER_EVENTS:
             self._pipeline.broker_event(target, payload, self.name)
 
-    def _on_market_event(self, target: str, payload: Any) -> None:
-        if target == events.QUOTE:
-            self._pipeline.broker_event(target, payload, self.name)
-
     def _on_quotes(self, batch: QuoteBatch) -> None:
+        """Quotes handed over by the market-data thread (already coalesced per contract)."""
         broker_event = self._pipeline.broker_event
         for payload, received_ns in batch.values():
             broker_event(events.QUOTE, payload, self.name, received_ns)
