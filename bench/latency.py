@@ -319,6 +319,22 @@ class PositionWatch:
                 await asyncio.wait_for(self.changed.wait(), left)
 
 
+class Observer(FloorClient):
+    """A user-hub connection that only watches positions (for the daemon's accounts; bench/api_flood.py)."""
+
+    def __init__(
+        self, urls: dict[str, str], user: str, key: str, accounts: list[int], watch: PositionWatch
+    ) -> None:
+        super().__init__(urls, [], watch)
+        self.user, self.key, self.accounts = user, key, accounts
+
+    async def start(self) -> None:
+        r = await self.http.post("/api/Auth/loginKey", json={"userName": self.user, "apiKey": self.key})
+        self.token = r.json()["token"]
+        user = await self._hub(self.urls["user_hub_url"], self.watch.on_user)
+        await self._invoke(user, [("SubscribePositions", [a]) for a in self.accounts])
+
+
 # ----- breach loops ----------------------------------------------------------------------------------------
 class DaemonBudget:
     """The daemon login's REST requests seen in the journal, to keep its 60 s window under the limit."""
