@@ -61,6 +61,7 @@ def plot(docs: list[dict[str, Any]], path: Path, title: str | None = None) -> No
     for ax in (left, right):
         ax.set_xscale("symlog", linthresh=100)
         ax.set_xticks(rates, [f"{r:,.0f}" for r in rates])
+        ax.set_xlim(rates[0] - 20 if rates[0] <= 0 else rates[0] * 0.8, rates[-1] * 1.2)
         ax.set_xlabel("background quotes per second")
         ax.grid(True, alpha=0.3)
     left.set_ylabel("position event -> closeContract (ms)")
