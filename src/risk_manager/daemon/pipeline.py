@@ -133,8 +133,10 @@ class Pipeline:
 
     def later(self, work: Callable[[], None]) -> None:
         """Informational work (dashboard pushes, state snapshots): run once the events that are
-        already queued have been decided, so a fill's position event never waits behind the
-        bookkeeping of the order and trade events before it."""
+        already queued have been decided and account events have paused for ``LATER_QUIET_S``
+        (at most ``LATER_MAX_DELAY_S`` after it was deferred), so a fill's position event never waits
+        behind the bookkeeping of the order and trade events before it, even when they arrive in
+        separate frames."""
         if not self._later:
             self._later_since = time.monotonic()
         self._later.append(work)

@@ -87,11 +87,17 @@ class Steps:
     @contextlib.contextmanager
     def sending(self, item: WorkItem) -> Iterator[None]:
         """Around money-moving calls: the moment a request is on the wire the pipeline may go on
-        (urgency released) and the item is reported ``sent``; released in any case at the end."""
+        (urgency released) and the item is reported ``sent``; released in any case at the end.
+
+        The HTTP layer calls ``sent`` right after the write (``gateway/session.py``); by then the
+        broker's own event may already have moved the item on (``mutate_until``): a newer state is
+        never set back to ``sent``."""
+        started = item.state
 
         def sent() -> None:
             self.release(item)
-            self.set(item, WorkState.SENT)
+            if item.state is started:
+                self.set(item, WorkState.SENT)
 
         token = REQUEST_SENT.set(sent)
         try:
