@@ -109,9 +109,12 @@ def write_config(
     return directory
 
 
-def start_daemon(config_dir: Path, workdir: Path, timeout: float = 30) -> tuple[Proc, str, float]:
-    """Start the daemon; returns (process, local API url, seconds from Popen to the ready line)."""
-    proc = Proc(daemon_command(config_dir, workdir))
+def start_daemon(
+    config_dir: Path, workdir: Path, timeout: float = 30, env: dict[str, str] | None = None
+) -> tuple[Proc, str, float]:
+    """Start the daemon (``env``: extra environment); returns (process, local API url, seconds from
+    Popen to the ready line)."""
+    proc = Proc(daemon_command(config_dir, workdir), env=env)
     at, line = proc.wait_line(API_LINE, timeout)
     match = API_LINE.search(line)
     assert match is not None

@@ -32,7 +32,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +46,7 @@ import aiohttp
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+import _trace
 from _stack import SYMBOLS, Sim, percentile, start_daemon, users_file, write_config
 
 RS = "\x1e"
@@ -55,7 +58,8 @@ FLOOR_ACCOUNTS = list(range(4001, 4021))
 RULE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "reduce_to_limit"}}
 LIMIT_WINDOW_NS = 60_000_000_000
 LIMIT_BUDGET = 192  # of the 200 per 60 s: headroom for the verification read still in flight
-WALK_MIN_EVERY_S = 0.010  # the simulator's random walk sleeps at least 10 ms per step
+WALK_MIN_EVERY_S = 0.001  # the simulator's random walk steps at most every 1 ms (sim/scenario.py)
+JOURNAL_FIRST_READ_S = 0.010  # a breach takes a few ms: the journal is read after it, not during it
 WALK_SIGMA = 6.0  # ticks per step: with sigma 6 about 93 % of steps move the price (others are no quote)
 
 
@@ -132,10 +136,14 @@ def _position_data(entry: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-async def breach_latency(http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0) -> float:
-    """Milliseconds from the breaching position event to the close call, read from the journal."""
+async def breach_stamps(
+    http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0, until_flat: bool = False
+) -> tuple[int, int]:
+    """(ts_ns of the breaching position event, ts_ns of the close call), read from the journal; with
+    ``until_flat`` it returns only once the journal also shows the position closed (size 0)."""
     order_seq: int | None = None
     event_ns: int | None = None
+    close_ns: int | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         page = await _get(http, f"/sim/journal?since={since}&kinds=rest,event,control&limit=400")
@@ -157,11 +165,27 @@ async def breach_latency(http: httpx.AsyncClient, since: int, account: int, time
                     and _position_data(e).get("size") == 2
                 ):
                     event_ns = e["ts_ns"]
-            elif kind == "rest" and e.get("path") in CLOSE_PATHS and body.get("accountId") == account:
-                return (e["ts_ns"] - event_ns) / 1e6
+            elif close_ns is None:
+                if kind == "rest" and e.get("path") in CLOSE_PATHS and body.get("accountId") == account:
+                    close_ns = e["ts_ns"]
+                    if not until_flat:
+                        return event_ns, close_ns
+            elif (
+                kind == "event"
+                and e.get("target") == "GatewayUserPosition"
+                and e.get("accountId") == account
+                and _position_data(e).get("size") == 0
+            ):
+                return event_ns, close_ns
         if not page["entries"]:
             await asyncio.sleep(0.01)  # the journal has no newer entries yet
     raise RuntimeError(f"breach on {account}: no order/event/close found in the journal (order {order_seq})")
+
+
+async def breach_latency(http: httpx.AsyncClient, since: int, account: int, timeout: float = 10.0) -> float:
+    """Milliseconds from the breaching position event to the close call, read from the journal."""
+    event_ns, close_ns = await breach_stamps(http, since, account, timeout)
+    return (close_ns - event_ns) / 1e6
 
 
 # ----- the floor: a minimal bare client --------------------------------------------------------------------
@@ -181,6 +205,8 @@ class FloorClient:
         self.tasks: list[asyncio.Task[Any]] = []
         self.quotes = 0
         self.closes = 0
+        self.frame_ns = 0
+        self.reads: list[tuple[int, int]] = []  # (account, frame read ns) of each breaching event
 
     async def start(self) -> None:
         r = await self.http.post("/api/Auth/loginKey", json={"userName": FLOOR_USER, "apiKey": FLOOR_KEY})
@@ -217,6 +243,7 @@ class FloorClient:
 
     async def _read(self, ws: ClientConnection, handler: Any) -> None:
         async for frame in ws:
+            self.frame_ns = time.monotonic_ns()  # for the breakdown: when the frame reached the client
             for record in str(frame).split(RS):
                 if not record:
                     continue
@@ -241,6 +268,7 @@ class FloorClient:
             body = {"accountId": data["accountId"], "contractId": data["contractId"]}
             self.tasks.append(asyncio.create_task(self._close_request(body)))
             self.closes += 1
+            self.reads.append((data["accountId"], self.frame_ns))
         self.watch.on_user(target, args)  # after the close is on its way: the floor pays nothing for it
 
     async def _close_request(self, body: dict[str, Any]) -> None:
@@ -292,7 +320,7 @@ class PositionWatch:
 
 
 class Observer(FloorClient):
-    """A user-hub connection that only watches positions (for the daemon's accounts)."""
+    """A user-hub connection that only watches positions (for the daemon's accounts; bench/api_flood.py)."""
 
     def __init__(
         self, urls: dict[str, str], user: str, key: str, accounts: list[int], watch: PositionWatch
@@ -346,10 +374,16 @@ async def run_breaches(
     count: int,
     budget: DaemonBudget | None,
     label: str,
-    watch: PositionWatch,
+    watch: PositionWatch | None,
+    stamps: list[tuple[int, int, int]] | None = None,
 ) -> list[float]:
+    """Breach ``count`` times; latencies in ms (and, into ``stamps``, (account, event ns, close ns)).
+
+    With a ``watch`` the account is known flat from its user-hub events; without one, from the
+    journal (nothing but the journal reads, which start 10 ms after the order, loads the simulator)."""
     latencies: list[float] = []
-    await watch.flat(accounts[0])
+    if watch is not None:
+        await watch.flat(accounts[0])
     since = await journal_seq(http)
     started = time.monotonic()
     for i in range(count):
@@ -359,11 +393,20 @@ async def run_breaches(
             await budget.room_for(http, 3)
             since = await journal_seq(http)
         body = {"accountId": account, "contractId": contract, "type": "market", "side": "buy", "size": 2}
-        watch.sizes[account] = 2  # known at once: the order fills before the control call answers
+        if watch is not None:
+            watch.sizes[account] = 2  # known at once: the order fills before the control call answers
         await _post(http, "/sim/orders", body)
-        await watch.flat(account)
-        next_since = await journal_seq(http)
-        latencies.append(await breach_latency(http, since, account))
+        if watch is not None:
+            await watch.flat(account)
+        else:
+            await asyncio.sleep(JOURNAL_FIRST_READ_S)  # pacing: no journal read while the breach is handled
+        next_since = await journal_seq(http) if watch is not None else since
+        event_ns, close_ns = await breach_stamps(http, since, account, until_flat=watch is None)
+        if watch is None:
+            next_since = await journal_seq(http)
+        latencies.append((close_ns - event_ns) / 1e6)
+        if stamps is not None:
+            stamps.append((account, event_ns, close_ns))
         since = next_since
         if (i + 1) % 50 == 0:
             print(f"  {label}: {i + 1}/{count} breaches ({time.monotonic() - started:.0f} s)", flush=True)
@@ -371,7 +414,8 @@ async def run_breaches(
 
 
 # ----- status of the daemon ----------------------------------------------------------------------------
-async def wait_protected(api_url: str, accounts: int, timeout: float = 30.0) -> None:
+async def wait_protected(api_url: str, accounts: int, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll ``status`` until every account is protected; returns that status."""
     async with connect(api_url, max_size=None) as ws:
         deadline = time.monotonic() + timeout
         n = 0
@@ -384,7 +428,7 @@ async def wait_protected(api_url: str, accounts: int, timeout: float = 30.0) -> 
                     break
             data = msg.get("data") or {}
             if data.get("accounts") == accounts and data.get("protected") == accounts:
-                return
+                return dict(data)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"daemon not protected within {timeout}s: {data.get('unprotected')}")
             await asyncio.sleep(0.05)  # status poll interval
@@ -410,73 +454,91 @@ def print_table(rows: list[tuple[str, dict[str, float]]]) -> None:
         )
 
 
-async def main_async(args: argparse.Namespace) -> int:
+def load_now() -> str:
+    """The 1/5/15-minute load averages (the machine is shared: every figure is reported with it)."""
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # Windows
+        return "n/a"
+
+
+# ----- a CPU-bound neighbour (--contend) -------------------------------------------------------------------
+NEIGHBOUR = "import time\nwhile True:\n    sum(i * i for i in range(10_000))\n"
+
+
+def start_neighbour() -> subprocess.Popen[bytes]:
+    """One process that keeps one core busy, as a trading platform beside the daemon would."""
+    return subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+
+
+# ----- one run -------------------------------------------------------------------------------------------
+async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[str, Any]:
+    """Floor, then daemon, on one fresh simulator at ``rate`` quotes/s; returns the run's figures."""
     t_start = time.monotonic()
-    keep_dir = tempfile.mkdtemp(prefix="rm-bench-latency-") if args.keep else None
-    with (
-        contextlib.nullcontext(keep_dir)
-        if keep_dir
-        else tempfile.TemporaryDirectory(prefix="rm-bench-latency-") as tmp
-    ):
-        root = Path(tmp)
-        if keep_dir:
-            print(f"keeping the working directory {keep_dir} (daemon logs: {keep_dir}/daemon/logs)")
-        users = {DAEMON_USER: (DAEMON_KEY, DAEMON_ACCOUNTS), FLOOR_USER: (FLOOR_KEY, FLOOR_ACCOUNTS)}
-        sim = Sim(users_file(root / "users.json", users))
-        daemon = None
-        http = httpx.AsyncClient(base_url=sim.urls["api_url"], timeout=30)
-        try:
-            # The floor client has no limiter; the daemon's own limiter is paced below. A bounded journal
-            # keeps every journal read cheap for the simulator.
-            sim.control("POST", "/settings", {"rate_limit_enabled": False, "journal_max_entries": 60000})
-            contracts = [c["id"] for c in sim.control("GET", "/state?accountId=0")["contracts"]]
-            rate0 = await calibrate(sim, http, args.quote_rate)
-            print(f"quote load: {len(contracts)} contracts, random walk, {rate0:.0f} quotes/s (journal)")
+    users = {DAEMON_USER: (DAEMON_KEY, DAEMON_ACCOUNTS), FLOOR_USER: (FLOOR_KEY, FLOOR_ACCOUNTS)}
+    sim = Sim(users_file(root / "users.json", users))
+    daemon = None
+    neighbour = start_neighbour() if args.contend else None
+    http = httpx.AsyncClient(base_url=sim.urls["api_url"], timeout=30)
+    trace_file = root / "daemon-trace.json"
+    result: dict[str, Any] = {"rate_target": rate, "load_start": load_now(), "contend": bool(args.contend)}
+    try:
+        # The floor client has no limiter; the daemon's own limiter is paced below. A bounded journal
+        # keeps every journal read cheap for the simulator.
+        sim.control("POST", "/settings", {"rate_limit_enabled": False, "journal_max_entries": 60000})
+        contracts = [c["id"] for c in sim.control("GET", "/state?accountId=0")["contracts"]]
+        rate0 = await calibrate(sim, http, rate) if rate > 0 else 0.0
+        print(f"quote load: {len(contracts)} contracts, random walk, {rate0:.0f} quotes/s (journal)")
 
-            # --- floor ---------------------------------------------------------------------------------
-            floor_watch = PositionWatch()
-            floor = FloorClient(sim.urls, contracts, floor_watch)
-            await floor.start()
-            rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
-            print(f"floor client connected; {args.breaches} breaches ...", flush=True)
-            floor_lat = await run_breaches(
-                http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", floor_watch
-            )
-            floor_quotes = floor.quotes
-            await floor.stop()
+        # --- floor ---------------------------------------------------------------------------------
+        floor_watch = PositionWatch()
+        floor = FloorClient(sim.urls, contracts, floor_watch)
+        await floor.start()
+        rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
+        print(f"floor client connected; {args.breaches} breaches ...", flush=True)
+        floor_stamps: list[tuple[int, int, int]] = []
+        floor_lat = await run_breaches(
+            http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", None, floor_stamps
+        )
+        floor_quotes = floor.quotes
+        floor_reads = list(floor.reads)
+        await floor.stop()
 
-            # --- daemon --------------------------------------------------------------------------------
-            config = write_config(root / "config", sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, RULE)
-            daemon, api_url, ready_s = start_daemon(config, root / "daemon")
-            await wait_protected(api_url, len(DAEMON_ACCOUNTS))
-            print(f"daemon ready after {ready_s:.2f} s, all {len(DAEMON_ACCOUNTS)} accounts protected")
-            daemon_watch = PositionWatch()
-            observer = Observer(sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, daemon_watch)
-            await observer.start()  # after the daemon: the simulator writes to the daemon's socket first
-            budget = DaemonBudget()
-            # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
-            # contract of the load before measuring, as in steady trading.
-            await run_breaches(
-                http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up", daemon_watch
-            )
-            rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
-            print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
-            daemon_lat = await run_breaches(
-                http,
-                DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1],
-                contracts,
-                args.breaches,
-                budget,
-                "daemon",
-                daemon_watch,
-            )
-            await observer.stop()
-            rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
-        finally:
-            await http.aclose()
-            if daemon is not None:
-                daemon.terminate()
-            sim.close()
+        # --- daemon --------------------------------------------------------------------------------
+        config = write_config(root / "config", sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, RULE)
+        env = {}
+        if args.trace:
+            env["RISK_MANAGER_LATENCY_TRACE"] = str(trace_file)
+        daemon, api_url, ready_s = start_daemon(config, root / "daemon", env=env)
+        await wait_protected(api_url, len(DAEMON_ACCOUNTS))
+        print(f"daemon ready after {ready_s:.2f} s, all {len(DAEMON_ACCOUNTS)} accounts protected")
+        budget = DaemonBudget()
+        # Warm-up: one breach per contract, so the daemon watches (and receives quotes of) every
+        # contract of the load before measuring, as in steady trading.
+        await run_breaches(http, DAEMON_ACCOUNTS, contracts, len(contracts), budget, "warm-up", None)
+        rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
+        result["load_daemon"] = load_now()
+        print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
+        daemon_stamps: list[tuple[int, int, int]] = []
+        daemon_lat = await run_breaches(
+            http,
+            DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1],
+            contracts,
+            args.breaches,
+            budget,
+            "daemon",
+            None,
+            daemon_stamps,
+        )
+        rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
+    finally:
+        await http.aclose()
+        if daemon is not None:
+            daemon.terminate()  # a clean stop: the trace is written on the way out
+        sim.close()
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
 
     fs, ds = stats(floor_lat), stats(daemon_lat)
     print("\n== Enforcement latency: breaching GatewayUserPosition -> closeContract (simulator journal) ==")
@@ -485,20 +547,122 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{rate_daemon:.0f}/s after daemon warm-up ({share_daemon:.0%} delivered), "
         f"{rate_end:.0f}/s at the end ({share_end:.0%} delivered); floor client decoded {floor_quotes} quotes"
     )
+    print(f"load average at start {result['load_start']}, daemon phase {result['load_daemon']}"
+          f"{'; CPU-bound neighbour running' if args.contend else ''}")
     print_table([("floor", fs), ("daemon", ds)])
     r50, r99 = ds["p50"] / fs["p50"], ds["p99"] / fs["p99"]
-    print(f"\nratio p50/p50floor = {r50:.2f} (target <= 1.5)  {'OK' if r50 <= 1.5 else 'OVER'}")
-    print(f"ratio p99/p99floor = {r99:.2f} (target <= 2.0)  {'OK' if r99 <= 2.0 else 'OVER'}")
-    print(
-        f"pacing wait for the daemon's REST limit: {budget.waited_s:.1f} s; total run {time.monotonic() - t_start:.0f} s"
+    print(f"ratio p50 = {r50:.2f}, p99 = {r99:.2f}")
+    print(f"pacing wait for the daemon's REST limit: {budget.waited_s:.1f} s; run {time.monotonic() - t_start:.0f} s")
+    floor_hop = _trace.floor_hops(floor_stamps, floor_reads)
+    result.update(
+        rate=statistics.fmean([r for r in (rate_floor, rate_daemon, rate_end) if r > 0] or [0.0]),
+        floor=fs,
+        daemon=ds,
+        ratio_p50=r50,
+        ratio_p99=r99,
+        floor_hop_in=floor_hop,
     )
+    if args.trace:
+        if trace_file.exists():
+            breakdown = _trace.breakdown(json.loads(trace_file.read_text()), daemon_stamps)
+            result["breakdown"] = breakdown
+            _trace.print_breakdown(breakdown, floor_hop)
+        else:
+            print("no trace file was written by the daemon")
+    return result
+
+
+# ----- sweeps and the summary ------------------------------------------------------------------------------
+TARGETS = {  # (rate, contended) -> (p50 ratio, p99 ratio) targets of issue 14 / spec/daemon.md §13
+    (1000.0, False): (1.5, 2.0),
+    (5000.0, False): (None, 3.0),
+}
+CONTENDED_P99 = 2.5
+
+
+def verdict(rate: float, contend: bool, r50: float, r99: float) -> str:
+    if contend:
+        return "p99 " + ("OK" if r99 <= CONTENDED_P99 else "OVER") + f" (<= {CONTENDED_P99})"
+    t50, t99 = TARGETS.get((rate, False), (None, None))
+    parts = []
+    if t50 is not None:
+        parts.append(f"p50 {'OK' if r50 <= t50 else 'OVER'} (<= {t50})")
+    if t99 is not None:
+        parts.append(f"p99 {'OK' if r99 <= t99 else 'OVER'} (<= {t99})")
+    return ", ".join(parts) or "-"
+
+
+def print_summary(results: dict[float, list[dict[str, Any]]], contend: bool) -> None:
+    print("\n== Summary: daemon / floor ratios (median of the runs at each quote rate) ==")
+    print(
+        f"{'quotes/s':>9} {'runs':>4} {'floor p50':>9} {'floor p99':>9} {'daemon p50':>10} {'daemon p99':>10}"
+        f" {'ratio p50':>9} {'ratio p99':>9}  per-run p50 / p99 ratios; load averages; verdict"
+    )
+    for rate, runs in results.items():
+        med = statistics.median
+        r50 = med([r["ratio_p50"] for r in runs])
+        r99 = med([r["ratio_p99"] for r in runs])
+        per_run = ", ".join(f"{r['ratio_p50']:.2f}/{r['ratio_p99']:.2f}" for r in runs)
+        loads = ", ".join(r.get("load_daemon", r["load_start"]) for r in runs)
+        inside = [r["breakdown"]["stages"].get(_trace.INSIDE[0]) for r in runs if "breakdown" in r]
+        if inside and all(inside):
+            per_run += "; inside the daemon p50/p99 us " + ", ".join(f"{i['p50']:.0f}/{i['p99']:.0f}" for i in inside)
+        print(
+            f"{med([r['rate'] for r in runs]):>9.0f} {len(runs):>4} {med([r['floor']['p50'] for r in runs]):>9.2f}"
+            f" {med([r['floor']['p99'] for r in runs]):>9.2f} {med([r['daemon']['p50'] for r in runs]):>10.2f}"
+            f" {med([r['daemon']['p99'] for r in runs]):>10.2f} {r50:>9.2f} {r99:>9.2f}"
+            f"  [{per_run}]; load [{loads}]; {verdict(rate, contend, r50, r99)}"
+        )
+
+
+def parse_rates(text: str) -> list[float]:
+    if text == "sweep":
+        return list(SWEEP)
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+SWEEP = (0.0, 200.0, 1000.0, 5000.0)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    rates = parse_rates(args.quote_rate)
+    results: dict[float, list[dict[str, Any]]] = {}
+    for rate in rates:
+        for run in range(args.runs):
+            print(f"\n##### {rate:.0f} quotes/s, run {run + 1} of {args.runs} (load {load_now()}) #####", flush=True)
+            keep_dir = tempfile.mkdtemp(prefix="rm-bench-latency-") if args.keep else None
+            with (
+                contextlib.nullcontext(keep_dir)
+                if keep_dir
+                else tempfile.TemporaryDirectory(prefix="rm-bench-latency-") as tmp
+            ):
+                if keep_dir:
+                    print(f"keeping the working directory {keep_dir} (daemon logs: {keep_dir}/daemon/logs)")
+                results.setdefault(rate, []).append(await run_once(args, rate, Path(tmp)))
+    print_summary(results, args.contend)
+    if args.json:
+        doc = {
+            "machine": {"cpus": os.cpu_count(), "platform": sys.platform, "python": sys.version.split()[0]},
+            "args": {k: v for k, v in vars(args).items() if k != "json"},
+            "results": {str(rate): runs for rate, runs in results.items()},
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        print(f"results written to {args.json} (plot: python bench/plot_latency.py {args.json})")
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--breaches", type=int, default=200)
-    parser.add_argument("--quote-rate", type=float, default=1000.0)
+    parser.add_argument(
+        "--quote-rate",
+        default="1000",
+        help="quotes/s of the background load; a comma list, or 'sweep' for 0,200,1000,5000",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="runs per quote rate; the summary shows their median")
+    parser.add_argument("--contend", action="store_true", help="run one CPU-bound neighbour process meanwhile")
+    parser.add_argument("--trace", action="store_true", help="per-stage timestamps inside the daemon (breakdown)")
+    parser.add_argument("--json", help="write every run's figures to this file (for bench/plot_latency.py)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 breaches")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (daemon logs)")
     args = parser.parse_args()

@@ -21,10 +21,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from risk_manager import __version__
+from risk_manager import __version__, latency_trace
 from risk_manager.api_address import publish as publish_api_url
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.config.loader import AppConfig, ConfigError, load_config
+from risk_manager.daemon import runtime
 from risk_manager.daemon.api.connection import PortInUseError
 from risk_manager.daemon.api.protocol import LocalApiError
 from risk_manager.daemon.api.provider import DaemonProvider
@@ -80,10 +81,6 @@ SECRET_FILES = ("secrets.yaml", "admin_password.hash")
 LOGIN_WAIT_S = 30.0  # start-up waits this long for the first sign-ins before saying "running"
 DRAIN_S = 3.0  # in-flight enforcement gets this long at shutdown
 HEARTBEAT_EVERY_TICKS = 5  # the store's heartbeat every 5 ticks of 1 s
-# The event loop shares the GIL with the store's writer thread and the log writer. With the default
-# 5 ms switch interval a wake-up of the loop can wait that long for the GIL while one of them runs;
-# 0.5 ms bounds that wait (enforcement latency, bench/latency.py).
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class StartupError(Exception):
@@ -139,6 +136,9 @@ class Daemon:
         self._previous_umask: int | None = None
         self._stopped = threading.Event()  # set when shutdown is complete (a closing console waits)
         self.ready = asyncio.Event()
+        #: the process is the daemon's own (``run_daemon``): its collector is settled once running
+        #: (``runtime.settle_gc``); a daemon hosted in-process by a test leaves the host's alone
+        self.owns_process = False
 
     @property
     def config(self) -> AppConfig | None:
@@ -234,6 +234,8 @@ class Daemon:
             o.data_dir,
             o.log_dir,
         )
+        if latency_trace.TRACE is not None:
+            log.warning("latency tracing is on (%s): stamps are kept in memory", latency_trace.ENV)
         self.lock = InstanceLock(o.data_dir / "daemon.lock")
         try:
             self.lock.acquire()
@@ -278,6 +280,8 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._scheduler(self.pipeline, self.persist), name="scheduler"))
         if not self.stop_requested.is_set():
             self._announce_running(config)
+            if self.owns_process:
+                log.info("garbage collector settled after start-up: %s", runtime.settle_gc())
 
     async def _load_config(self) -> AppConfig:
         o = self.options
@@ -587,8 +591,15 @@ def run_daemon(options: DaemonOptions, sinks: Sequence[Sink] = (), clock: Clock 
 
     ``sinks`` are extra notification sinks (the service layer's Event Log / journal / systemd notify)."""
     daemon = Daemon(options, clock=clock, sinks=sinks)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    daemon.owns_process = True
+    runtime.tune_process()
+    tracer = latency_trace.from_env()
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    finally:
+        if tracer is not None:
+            latency_trace.disable()
+            with contextlib.suppress(OSError):
+                tracer.dump()

@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from risk_manager import latency_trace
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.engine import Action, Engine, MalformedEvent, events
 
 log = logging.getLogger("risk_manager.daemon.pipeline")
 
 QUOTE_MAX_DELAY = 0.05
+# Deferred bookkeeping waits until account events have paused this long (the events of one fill
+# arrive as a burst: the bookkeeping of its first event must not delay the breaching one) ...
+LATER_QUIET_S = 0.002
+# ... but never longer than this after it was deferred (a continuous flow still gets its pushes).
+LATER_MAX_DELAY_S = 0.05
 LATER_MAX = 1000  # deferred pushes run at once beyond this many (memory stays bounded)
 PAUSED_MAX = 10_000  # buffered events per reconciling account
 FIFO_WARN = 10_000  # a FIFO this long means the pipeline is not keeping up: said once
@@ -41,6 +47,14 @@ class InternalEvent:
     login: str | None = None
     control: Callable[[], Awaitable[list[Action]] | list[Action]] | None = None
     seq: int = 0
+
+
+def merge_quote(previous: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Coalescing two quotes of one contract: the newer one's fields win, except those it leaves
+    out (None), which keep the older value (a partial update only carries what changed)."""
+    merged = dict(previous)
+    merged.update({k: v for k, v in update.items() if v is not None})
+    return merged
 
 
 ActionSink = Callable[[list[Action], InternalEvent], Awaitable[None] | None]
@@ -69,6 +83,8 @@ class Pipeline:
         self._fifo_warned = False
         self._overflowed: set[int] = set()
         self._later: deque[Callable[[], None]] = deque()
+        self._later_since = 0.0  # monotonic time the oldest deferred work was queued
+        self._last_arrival = 0.0  # monotonic time the last account event arrived
         self.events_processed = 0
         self.malformed = 0
         self._stopped = False
@@ -78,6 +94,9 @@ class Pipeline:
         self._seq += 1
         event.seq = self._seq
         self._fifo.put_nowait(event)
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.queued(event.seq)
         self._wake.set()
         if self._fifo.qsize() > FIFO_WARN and not self._fifo_warned:
             self._fifo_warned = True
@@ -96,13 +115,12 @@ class Pipeline:
                 return
             previous = self._quotes.get(cid)
             if previous is not None:
-                merged = dict(previous[0])
-                merged.update({k: v for k, v in payload.items() if v is not None})
-                self._quotes[cid] = (merged, previous[1])
+                self._quotes[cid] = (merge_quote(previous[0], payload), previous[1])
             else:
                 self._quotes[cid] = (payload, ns)
             self._wake.set()
             return
+        self._last_arrival = time.monotonic()
         self.put(InternalEvent(name, payload, ns, login))
 
     def control(
@@ -115,20 +133,44 @@ class Pipeline:
 
     def later(self, work: Callable[[], None]) -> None:
         """Informational work (dashboard pushes, state snapshots): run once the events that are
-        already queued have been decided, so a fill's position event never waits behind the
-        bookkeeping of the order and trade events before it."""
+        already queued have been decided and account events have paused for ``LATER_QUIET_S``
+        (at most ``LATER_MAX_DELAY_S`` after it was deferred), so a fill's position event never waits
+        behind the bookkeeping of the order and trade events before it, even when they arrive in
+        separate frames."""
+        if not self._later:
+            self._later_since = time.monotonic()
         self._later.append(work)
         if len(self._later) > LATER_MAX:
             self._run_later()
         self._wake.set()
 
+    def _later_wait(self) -> float:
+        """Seconds until the deferred bookkeeping may run: account events have paused for
+        ``LATER_QUIET_S``, or the oldest deferred work has waited ``LATER_MAX_DELAY_S``."""
+        now = time.monotonic()
+        due = min(self._last_arrival + LATER_QUIET_S, self._later_since + LATER_MAX_DELAY_S)
+        return max(0.0, due - now)
+
+    async def _idle(self, timeout: float) -> None:
+        """Wait for the next input, at most ``timeout`` seconds."""
+        self._wake.clear()
+        handle = asyncio.get_running_loop().call_later(timeout, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            handle.cancel()
+
     def _run_later(self) -> None:
+        trace = latency_trace.TRACE
+        started = latency_trace.now_ns() if trace is not None else 0
         while self._later:
             work = self._later.popleft()
             try:
                 work()
             except Exception:
                 log.exception("deferred state push failed")
+        if trace is not None:
+            trace.span("later", started)
 
     # ----- buffering during reconciliation -------------------------------------------------------
     def pause_account(self, account_id: int) -> None:
@@ -167,6 +209,11 @@ class Pipeline:
                 if self._later:
                     if self.urgency is not None and self.urgency.held:
                         await self.urgency.wait_clear()  # bookkeeping never delays a request
+                        continue
+                    wait = self._later_wait()
+                    if wait > 0:
+                        await self._idle(wait)  # an event arriving meanwhile goes first
+                        continue
                     self._run_later()
                     continue
                 self._wake.clear()
@@ -181,7 +228,12 @@ class Pipeline:
             else:
                 last_quotes = time.monotonic()
                 await self._process_quotes()
-            if self._later and self._fifo.empty() and not (self.urgency and self.urgency.held):
+            if (
+                self._later
+                and self._fifo.empty()
+                and not (self.urgency and self.urgency.held)
+                and self._later_wait() <= 0
+            ):
                 self._run_later()  # the queued events are decided: now the bookkeeping
             await asyncio.sleep(0)  # let hub readers and the API breathe between events
 
@@ -202,6 +254,14 @@ class Pipeline:
                     log.warning("reconcile buffer full: the oldest buffered events give way", extra={"acct": account})
                 buffered.append(event)  # beyond PAUSED_MAX the oldest one is dropped
                 return
+        trace = latency_trace.TRACE
+        started, marking = 0, False
+        if trace is not None:
+            started = latency_trace.now_ns()
+            latency_trace.KEY.set(event.seq)
+            marking = event.name != events.QUOTE  # quotes: a span each, no stage marks
+            if marking:
+                trace.mark(event.seq, "start", started)
         now = self._clock()
         actions: list[Action]
         try:
@@ -221,6 +281,8 @@ class Pipeline:
             log.exception("engine error on %s (event skipped, daemon keeps running)", event.name)
             return
         self.events_processed += 1
+        if marking and trace is not None:
+            trace.mark(event.seq, "engine")
         if self._on_applied is not None and event.control is None:
             try:
                 self._on_applied(event)
@@ -233,3 +295,7 @@ class Pipeline:
                     await pending
             except Exception:
                 log.exception("action dispatch failed")
+            if trace is not None:
+                trace.mark(event.seq, "dispatched")
+        if trace is not None:
+            trace.span(event.name, started)

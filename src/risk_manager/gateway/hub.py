@@ -42,6 +42,7 @@ import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from risk_manager import latency_trace
 from risk_manager.gateway import logsafe
 from risk_manager.gateway import signalr_protocol as sp
 from risk_manager.gateway.backoff import (
@@ -379,6 +380,7 @@ class HubConnection:
                 close_timeout=2.0,
                 max_size=self.settings.max_message_bytes,
                 compression=None,
+                create_connection=_StampedConnection if latency_trace.TRACE is not None else None,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -506,6 +508,10 @@ class HubConnection:
         try:
             async for frame in ws:
                 self._last_rx = time.monotonic()
+                trace = latency_trace.TRACE
+                if trace is not None:
+                    started = latency_trace.now_ns()
+                    trace.frame(getattr(ws, "rx_ns", started), started)
                 if isinstance(frame, bytes):
                     try:
                         frame = frame.decode("utf-8")
@@ -515,6 +521,9 @@ class HubConnection:
                 for record in splitter.feed(frame):
                     if self._handle_record(record):
                         return "server sent Close"
+                if trace is not None:
+                    trace.span(f"{self.kind}-frame", started)
+                    trace.rx_ns = 0
         except ConnectionClosed as exc:
             return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         return "connection closed"
@@ -530,6 +539,9 @@ class HubConnection:
         except ValueError:
             self._skip("not JSON", record)
             return False
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.decoded_ns = latency_trace.now_ns()
         if not isinstance(msg, dict):
             self._skip("not an object", record)
             return False
@@ -586,6 +598,16 @@ class HubConnection:
             self._on_event(target, payload)
         except Exception:
             log.exception("%s: event callback raised on %s (connection kept)", self.name, target)
+
+
+class _StampedConnection(ClientConnection):
+    """Only while latency tracing is on: notes when bytes last arrived from the socket."""
+
+    rx_ns = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.rx_ns = latency_trace.now_ns()
+        super().data_received(data)
 
 
 MAX_RETRY_AFTER_S = 300.0

@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 
 import aiohttp
 
+from risk_manager import latency_trace
 from risk_manager.gateway.backoff import READ_RETRY_DELAYS_S
 from risk_manager.gateway.errors import (
     ApiError,
@@ -116,7 +117,8 @@ def _retry_after(response: HttpAnswer) -> float | None:
 REQUEST_SENT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
     "risk_manager_request_sent", default=None
 )
-"""A callback run once the request body has been written to the socket (or the attempt failed).
+"""A callback run once the request body has been written to the socket (or the attempt failed),
+from the event loop right after the write.
 
 The daemon sets it around enforcement calls so that its pipeline can step aside exactly until the
 money-moving request is on the wire (see ``daemon/urgency.py``)."""
@@ -124,8 +126,20 @@ money-moving request is on the wire (see ``daemon/urgency.py``)."""
 
 async def _on_sent(session: Any, ctx: Any, params: Any) -> None:
     hook = getattr(ctx, "trace_request_ctx", None)
-    if isinstance(hook, dict) and callable(hook.get("sent")):
-        hook["sent"]()
+    sent = hook.get("sent") if isinstance(hook, dict) else None
+    if callable(sent):
+        # aiohttp calls this just *before* it writes the body (with the headers it buffered): the
+        # bytes leave in this same step of the task, so the hook runs right after it (call_soon,
+        # ahead of any I/O). Its bookkeeping (the "sent" record, the store's queue, whose writer
+        # thread then wants the GIL) must not delay the request (docs/performance.md).
+        asyncio.get_running_loop().call_soon(_written, sent)
+
+
+def _written(sent: Callable[[], None]) -> None:
+    trace = latency_trace.TRACE
+    if trace is not None:
+        trace.mark(latency_trace.KEY.get(), "written")
+    sent()
 
 
 def _trace_config() -> aiohttp.TraceConfig:
@@ -186,6 +200,9 @@ class GatewaySession:
     ) -> HttpAnswer:
         hook = REQUEST_SENT.get()
         ctx = {"sent": hook} if hook is not None else None
+        trace = latency_trace.TRACE
+        if trace is not None and hook is not None:
+            trace.mark(latency_trace.KEY.get(), "http")
         try:
             async with self._client().request(
                 method, self._base + path, data=data, headers=headers, trace_request_ctx=ctx

@@ -70,6 +70,7 @@ ACTIONS = {
     "say",
     "end",
 }
+WALK_MIN_STEP_S = 0.001  # a walk steps at most 1,000 times a second (bench/latency.py drives 5,000 quotes/s)
 STEP_KEYS = {"at", "repeat", "every"} | ACTIONS
 ACCOUNT_KEYS = {"id", "name", "balance", "canTrade", "simulated", "isVisible", "active"}
 _ORDER_KEYS = {
@@ -463,7 +464,7 @@ class ScenarioRunner:
         self, contract: Any, every: float, sigma: float, drift: float, rng: random.Random
     ) -> None:
         while True:
-            await asyncio.sleep(max(every, 0.01))
+            await asyncio.sleep(max(every, WALK_MIN_STEP_S))
             if contract.id in self._walk_paused:
                 continue
             q = self.sim.market.quotes[contract.id]

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from risk_manager.daemon.broker.contracts import ContractCatalog
+from risk_manager.daemon.broker.market_feed import MarketFeed, QuoteBatch
 from risk_manager.daemon.broker.protection import ProtectionBoard, ProtectionState
 from risk_manager.daemon.broker.reconcile import Reconciled, Reconciler
 from risk_manager.daemon.clock import Clock
@@ -24,7 +25,7 @@ from risk_manager.engine import Engine, events
 from risk_manager.gateway.broker_ops_impl import RestBrokerOps
 from risk_manager.gateway.errors import AuthRejected, GatewayError
 from risk_manager.gateway.hub import HubState
-from risk_manager.gateway.hubs import MarketHub, UserHub
+from risk_manager.gateway.hubs import UserHub
 from risk_manager.gateway.rest import RestClient
 from risk_manager.gateway.session import RestSettings
 
@@ -88,12 +89,12 @@ class BrokerLogin:
             token_rejected=self._token_rejected,
             name=f"{name}/user",
         )
-        self.market_hub = MarketHub(
+        # Quotes arrive on a thread of their own, coalesced, so a fill never waits behind them.
+        self.market_hub = MarketFeed(
             market_hub_url,
             self.rest.token,
-            self._on_market_event,
+            self._on_quotes,
             on_state=self._on_market_state,
-            on_gap=None,
             token_rejected=self._token_rejected,
             name=f"{name}/market",
         )
@@ -200,9 +201,11 @@ class BrokerLogin:
         if target in USER_EVENTS:
             self._pipeline.broker_event(target, payload, self.name)
 
-    def _on_market_event(self, target: str, payload: Any) -> None:
-        if target == events.QUOTE:
-            self._pipeline.broker_event(target, payload, self.name)
+    def _on_quotes(self, batch: QuoteBatch) -> None:
+        """Quotes handed over by the market-data thread (already coalesced per contract)."""
+        broker_event = self._pipeline.broker_event
+        for payload, received_ns in batch.values():
+            broker_event(events.QUOTE, payload, self.name, received_ns)
 
     def _on_user_state(self, state: HubState, detail: str) -> None:
         # Remembered at once (shown with the next change: the reconcile that follows a connect), so

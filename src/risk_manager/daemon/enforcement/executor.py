@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from risk_manager import latency_trace
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
 from risk_manager.daemon.enforcement.evidence import BrokerEvidence
@@ -241,6 +242,9 @@ class Executor:
             log.exception("enforcement update hook failed")
 
     async def _run(self, item: WorkItem, slot: Slot) -> None:
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.mark(latency_trace.KEY.get(), "exec")
         steps = self._steps
         target = item.target
         lock_key = (item.account_id, "*" if item.action.kind is ActionKind.CLOSE_ALL else target)

@@ -89,18 +89,15 @@ class Steps:
         """Around money-moving calls: the moment a request is on the wire the pipeline may go on
         (urgency released) and the item is reported ``sent``; released in any case at the end.
 
-        Once per call site: aiohttp may signal a body as sent more than once, and the last signal
-        can come after the broker's events already moved the item on to ``verifying``; a state
-        is never told twice nor walked back."""
-        fired = False
+        The HTTP layer calls ``sent`` right after the write (``gateway/session.py``); by then the
+        broker's own event may already have moved the item on (``mutate_until``), and aiohttp may
+        signal one body more than once: ``sent`` is told once, and a newer state is never set back."""
+        started = item.state
 
         def sent() -> None:
-            nonlocal fired
             self.release(item)
-            if fired or item.state in (WorkState.VERIFYING, WorkState.DONE):
-                return
-            fired = True
-            self.set(item, WorkState.SENT)
+            if item.state is started:
+                self.set(item, WorkState.SENT)
 
         token = REQUEST_SENT.set(sent)
         try:
