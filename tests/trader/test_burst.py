@@ -26,7 +26,9 @@ BURST = 12
 
 @pytest.fixture(scope="module")
 def stack(module_root: Path) -> Iterator[Stack]:
-    yield from make_stack(module_root, {ACCOUNT: {"daily_realized_loss": {"enabled": True, "loss_limit": 5000}}})
+    yield from make_stack(
+        module_root, {ACCOUNT: {"daily_realized_loss": {"enabled": True, "loss_limit": 5000}}}
+    )
 
 
 def fill(stack: Stack, n: int) -> None:

@@ -463,6 +463,15 @@ class TraderApp(App[int]):
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
+        focused = self.focused
+        if (
+            focused is not None
+            and any(isinstance(node, TabPane) for node in focused.ancestors)
+            and not self.query_one(f"#{tab}-view").query(KeyedTable)
+        ):
+            # Nothing to focus in the new tab: let go of the old tab's table first. Left focused while
+            # its pane hides, Textual hands focus to a sibling table in that pane, which switches back.
+            self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = tab
         self._safe(lambda: self._redraw(None))
         self._focus_table(tab)
