@@ -122,26 +122,21 @@ class KeyedTable(CellCachedTable):
             self._relayout(keys, wanted, now)
         else:
             for key in keys:
-                self._write_row(key, wanted[key], now)
+                old = self._shown.get(key, {})
+                for col, _ in self.columns_wanted:
+                    cell = self._styled(key, col, wanted[key].get(col, Text("")), now)
+                    if (
+                        old.get(col) is None
+                        or old[col].plain != cell.plain
+                        or old[col].style != cell.style
+                        or old[col].spans != cell.spans
+                    ):
+                        self.update_cell(key, col, cell)
+                self._shown[key] = {
+                    c: self._styled(key, c, wanted[key].get(c, Text("")), now) for c, _ in self.columns_wanted
+                }
         self._loaded = True
         return new
-
-    def _write_row(self, key: str, cells: Mapping[str, Text], now: float) -> None:
-        """Write the cells of a shown row that differ from what it shows."""
-        old = self._shown.get(key, {})
-        shown = {}
-        for col, _ in self.columns_wanted:
-            cell = self._styled(key, col, cells.get(col, Text("")), now)
-            before = old.get(col)
-            if (
-                before is None
-                or before.plain != cell.plain
-                or before.style != cell.style
-                or before.spans != cell.spans
-            ):
-                self.update_cell(key, col, cell)
-            shown[col] = cell
-        self._shown[key] = shown
 
     def patch(self, key: str, cells: Mapping[str, Any]) -> None:
         """Change some cells of one row (a quote: Last and Unrealized only); nothing else is touched."""
@@ -196,48 +191,17 @@ class KeyedTable(CellCachedTable):
 
     def _relayout(self, keys: list[str], wanted: dict[str, dict[str, Text]], now: float) -> None:
         cursor_key = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
-        if not self._shift(keys, wanted, now):
-            self.clear()
-            self._shown = {}
-            for key in keys:
-                self._add(key, wanted[key], now)
+        self.clear()
+        self._shown = {}
+        for key in keys:
+            cells = [
+                self._styled(key, col, wanted[key].get(col, Text("")), now) for col, _ in self.columns_wanted
+            ]
+            self.add_row(*cells, key=key, height=None if self._widths else 1)
+            self._shown[key] = dict(zip([c for c, _ in self.columns_wanted], cells, strict=True))
         self._order = keys
         if cursor_key in keys:
             self.move_cursor(row=keys.index(cursor_key), animate=False)
-
-    def _add(self, key: str, cells: Mapping[str, Text], now: float) -> None:
-        row = [self._styled(key, col, cells.get(col, Text("")), now) for col, _ in self.columns_wanted]
-        self.add_row(*row, key=key, height=None if self._widths else 1)
-        self._shown[key] = dict(zip([c for c, _ in self.columns_wanted], row, strict=True))
-
-    def _shift(self, keys: list[str], wanted: dict[str, dict[str, Text]], now: float) -> bool:
-        """A few rows in or out of a table of one-line rows (a new trade on top, the oldest dropping
-        off): add and remove only those, write the changed cells, then put the rows in order. Textual
-        then measures the new rows only, not every row again. False: lay the table out from scratch."""
-        shown, target = set(self._order), set(keys)
-        gone = [k for k in self._order if k not in target]
-        added = [k for k in keys if k not in shown]
-        if (
-            self._widths
-            or not self._order
-            or len(target) != len(keys)
-            or 2 * (len(gone) + len(added)) > len(keys)
-        ):
-            return False
-        for key in gone:
-            self.remove_row(key)
-            self._shown.pop(key, None)
-        for key in keys:
-            if key in shown:
-                self._write_row(key, wanted[key], now)
-            else:
-                self._add(key, wanted[key], now)
-        # the sort key sees a row's cells only: find the row by the identity of its cell objects
-        place = {tuple(map(id, self.get_row(key))): i for i, key in enumerate(keys)}
-        if len(place) != len(keys):
-            return False  # two rows share all their cell objects: cannot tell them apart
-        self.sort(key=lambda cells: place[tuple(map(id, cells))])
-        return True
 
     def _styled(self, key: str, col: str, cell: Text, now: float) -> Text:
         flash = self._flash.get((key, col))
