@@ -30,7 +30,7 @@ from risk_manager.trader.model import DashboardModel
 from risk_manager.trader.notifier import Notifier, SystemNotifier
 from risk_manager.trader.screens import AccountScreen, DetailScreen, HelpScreen
 from risk_manager.trader.style import Palette
-from risk_manager.trader.widgets.base import ViewContext
+from risk_manager.trader.widgets.base import ViewContext, show_text
 from risk_manager.trader.widgets.chrome import banners, header, status_bar
 from risk_manager.trader.widgets.common import account_status
 from risk_manager.trader.widgets.connection import ConnectionTab
@@ -256,16 +256,18 @@ class TraderApp(App[int]):
             self._refresh_tab(tab, ctx, topics)
 
     def _set(self, selector: str, content: Any) -> None:
-        """Update a line of the frame only when its text or style changed (no needless repaint)."""
+        """Update a line of the frame only when its text or style changed (no needless repaint), and
+        without a layout of the screen when its height stays (``show_text``)."""
         key = (
             (content.plain, tuple(content.spans), str(content.style))
             if isinstance(content, Text)
             else content
         )
-        if self._chrome_cache.get(selector) == key:
+        cached = self._chrome_cache.get(selector)
+        if cached is not None and cached[0] == key:
             return
-        self._chrome_cache[selector] = key
-        self.query_one(selector, Static).update(content)
+        self._chrome_cache[selector] = (key, content)
+        show_text(self.query_one(selector, Static), content, None if cached is None else cached[1])
 
     def _chrome(self, ctx: ViewContext) -> None:
         self._set("#header", header(ctx, self.link))
@@ -282,16 +284,16 @@ class TraderApp(App[int]):
                 text.append("\n")
             text.append(line_text.ljust(max(0, self.size.width)), style=style)
         banner = self.query_one("#banners", Static)
-        banner.update(text)
-        banner.display = bool(lines)
-        self.query_one("#statusbar", Static).update(status_bar(ctx, muted=self.muted))
+        if banner.display != bool(lines):
+            banner.display = bool(lines)
+            self._chrome_cache.pop("#banners", None)  # shown or hidden: lay it out again
+        self._set("#banners", text)
+        self._set("#statusbar", status_bar(ctx, muted=self.muted))
         if self.narration is not None:
             said = [
                 s.strip().removeprefix("[scenario]").strip() for s in list(self.narration)[-2:] if s.strip()
             ]
-            self.query_one("#narration", Static).update(
-                Text("Demo: " + "  ·  ".join(said), style="italic") if said else ""
-            )
+            self._set("#narration", Text("Demo: " + "  ·  ".join(said), style="italic") if said else "")
 
     def _refresh_tab(self, tab: str, ctx: ViewContext, topics: set[str] | None) -> None:
         widget = self.query_one(f"#{tab}-view")
@@ -462,6 +464,15 @@ class TraderApp(App[int]):
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
+        focused = self.focused
+        if (
+            focused is not None
+            and any(isinstance(node, TabPane) for node in focused.ancestors)
+            and not self.query_one(f"#{tab}-view").query(KeyedTable)
+        ):
+            # Nothing to focus in the new tab: let go of the old tab's table first. Left focused while
+            # its pane hides, Textual hands focus to a sibling table in that pane, which switches back.
+            self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = tab
         self._safe(lambda: self._redraw(None))
         self._focus_table(tab)

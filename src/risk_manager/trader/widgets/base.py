@@ -1,5 +1,12 @@
-"""What every tab needs: the render context (account, clock, palette, online or offline) and a figure
-that flashes when its value changes (trader-cli.md §8.1)."""
+"""What every tab needs: the render context (account, clock, palette, online or offline), a figure
+that flashes when its value changes (trader-cli.md §8.1), and ``show_text``: a line of text updated
+without a screen layout when its height cannot change.
+
+Why ``show_text``: Textual's ``Static.update`` asks for a layout of the whole screen by default (the
+new text might need more lines). At 10 fills a second that reflow, run for every P&L figure and the
+status bar, cost more than everything else the dashboard does per message (trader-cli.md §12: no full
+redraw per message); a repaint of the one widget is enough when the text keeps its line count.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -93,23 +101,45 @@ class Figure(Static):
         ):
             if self._flash_until <= time.monotonic():
                 return
-        self._text = text
-        self._repaint()
+        before, self._text = self._text, text
+        self._repaint(before)
 
     @property
     def flashing(self) -> bool:
         return self._flash_until > time.monotonic()
 
-    def _repaint(self) -> None:
+    def _repaint(self, before: Text | None = None) -> None:
         text = self._text
         if self._flash_style and self.flashing:
             text = text.copy()
             text.stylize(self._flash_style)
-        self.update(text)
+        show_text(self, text, self._text if before is None else before)
 
     @property
     def text(self) -> str:
         return self._text.plain
+
+
+def show_text(widget: Static, text: Text | str, before: Text | str | None) -> None:
+    """``widget.update(text)``, asking for a screen layout only when the height may change: the widget
+    sizes itself to its content, and ``before`` (what it showed) and ``text`` do not both fit its
+    width in the same number of lines. Unknown ``before`` or an unsized widget: a layout, as always."""
+    widget.update(text, layout=before is None or not _same_height(widget, before, text))
+
+
+def _same_height(widget: Static, before: Text | str, after: Text | str) -> bool:
+    width = widget.content_size.width
+    styles = widget.styles
+    if width <= 0 or (styles.width is not None and styles.width.is_auto):
+        return False
+    if styles.height is not None and not styles.height.is_auto:
+        return True  # a fixed height: the text is clipped or padded, never resizes the widget
+    old_plain = before.plain if isinstance(before, Text) else before
+    new_plain = after.plain if isinstance(after, Text) else after
+    if not old_plain or not new_plain:
+        return False  # an empty text may take no line at all
+    old, new = old_plain.split("\n"), new_plain.split("\n")
+    return len(old) == len(new) and all(cell_len(part) <= width for part in (*old, *new))
 
 
 def line(*parts: Text | str) -> Text:

@@ -39,6 +39,8 @@ class PnlTab(Vertical):
         self._chart_key: object = None
         self._chart_at = 0.0
         self._chart_timer = False
+        self._chart_args: tuple[ViewContext, Decimal | None] | None = None
+        self.chart_draws = 0  # plotext renders asked for (tests read it)
 
     def compose(self) -> ComposeResult:
         yield Figure(id="pnl-summary", favour=1)
@@ -106,19 +108,24 @@ class PnlTab(Vertical):
 
     def _chart(self, ctx: ViewContext, limit: Decimal | None) -> None:
         """Redraw the chart at most every 0.5 s: a plotext render costs tens of milliseconds, and at
-        10 fills a second it must not delay the figures (they are drawn at once)."""
-        now = time.monotonic()
-        if now - self._chart_at < CHART_EVERY_S:
+        10 fills a second it must not delay the figures (they are drawn at once). A change inside the
+        window is drawn when it ends, from the newest data the tab was given (``_chart_args``), so the
+        last point is always drawn and a burst costs one render."""
+        self._chart_args = (ctx, limit)
+        wait = CHART_EVERY_S - (time.monotonic() - self._chart_at)
+        if wait > 0:
             if not self._chart_timer:
                 self._chart_timer = True
-                self.set_timer(CHART_EVERY_S - (now - self._chart_at), lambda: self._chart_later(ctx, limit))
+                self.set_timer(wait, self._chart_later)
             return
-        self._chart_at = now
+        self._chart_at = time.monotonic()
         self._chart_key = draw_chart(self.query_one("#pnl-chart", PlotextPlot), ctx, limit, self._chart_key)
+        self.chart_draws += 1
 
-    def _chart_later(self, ctx: ViewContext, limit: Decimal | None) -> None:
+    def _chart_later(self) -> None:
         self._chart_timer = False
-        self._chart(ctx, limit)
+        if self._chart_args is not None and self.is_on_screen:
+            self._chart(*self._chart_args)  # hidden meanwhile: drawn when the tab is shown again
 
     def _trades(self, ctx: ViewContext) -> None:
         view = ctx.view

@@ -4,7 +4,8 @@ A push changes one row or one cell; rebuilding the table per message would redra
 ``sync`` compares the wanted rows with what is shown: same keys in the same order -> only changed cells
 are written; otherwise (a row added or removed) the rows are laid out again, keeping the cursor.
 Changed cells flash for 1 s (green when the figure moved in the trader's favour, red when against,
-neutral otherwise), at most once per 500 ms per cell; new rows are highlighted for 3 s.
+neutral otherwise), at most once per 500 ms per cell; new rows are highlighted for 3 s. Painting
+re-renders only cells whose content changed (``cell_cache.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from risk_manager.trader.style import Palette
+from risk_manager.trader.widgets.cell_cache import CellCachedTable
 
 FLASH_S = 1.0
 NEW_ROW_S = 3.0
@@ -48,7 +49,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-class KeyedTable(DataTable[Any]):
+class KeyedTable(CellCachedTable):
     DEFAULT_CSS = "KeyedTable { height: auto; max-height: 100%; }"
 
     def __init__(self, palette: Palette, **kwargs: Any) -> None:
