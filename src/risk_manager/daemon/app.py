@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from risk_manager import __version__, latency_trace
@@ -80,6 +80,11 @@ log = logging.getLogger("risk_manager.daemon.app")
 SECRET_FILES = ("secrets.yaml", "admin_password.hash")
 LOGIN_WAIT_S = 30.0  # start-up waits this long for the first sign-ins before saying "running"
 DRAIN_S = 3.0  # in-flight enforcement gets this long at shutdown
+# The rest of a stop is bounded too: a part that hangs is named in the log and left behind, so the
+# process still ends (the service manager waits only so long) and the database is still closed.
+STOP_LOGINS_S = 2.0
+STOP_TASKS_S = 0.5
+STOP_API_S = 1.0
 HEARTBEAT_EVERY_TICKS = 5  # the store's heartbeat every 5 ticks of 1 s
 
 
@@ -96,6 +101,18 @@ def apply_observe_only(config: AppConfig, forced: bool) -> list[Any]:
             s.observe_only = True
     return settings
 
+
+
+async def _bounded(what: str, step: Awaitable[Any], timeout: float) -> None:
+    """One step of the shutdown, given ``timeout`` seconds; ``asyncio.wait`` (not ``wait_for``), so a
+    part that ignores its cancellation cannot hold the stop either."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        log.warning("shutdown: %s did not finish within %.1f s; going on without it", what, timeout)
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("shutdown: %s failed", what, exc_info=task.exception())
 
 class Daemon:
     def __init__(
@@ -552,13 +569,12 @@ class Daemon:
                     "enforcement interrupted by shutdown: %s", item.action.kind, extra={"acct": item.account_id}
                 )
         if self.logins is not None:
-            await self.logins.stop()
+            await _bounded("stopping the broker sessions", self.logins.stop(), STOP_LOGINS_S)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _bounded("the daemon's tasks", asyncio.gather(*self._tasks, return_exceptions=True), STOP_TASKS_S)
         if self.api is not None:
-            with contextlib.suppress(Exception):
-                await self.api.stop()
+            await _bounded("stopping the local API", self.api.stop(), STOP_API_S)
         if self.persist is not None:
             with contextlib.suppress(Exception):
                 await self.persist.close(clean=True)
