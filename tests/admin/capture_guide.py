@@ -106,7 +106,7 @@ def wait_for(check: Callable[[], object], timeout: float = 10) -> None:
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling interval: the condition is checked above
     raise SystemExit("timed out")
 
 
