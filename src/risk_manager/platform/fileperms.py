@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from risk_manager.platform.permissions import restrict_to_owner
+
 
 @dataclass(frozen=True)
 class FilePerms:
@@ -55,11 +57,8 @@ def restore(path: Path, perms: FilePerms) -> None:
 
 
 def make_private(path: Path) -> None:
-    """Owner-only: POSIX ``0600``; Windows SYSTEM + Administrators + this user, inheritance cut."""
-    if sys.platform == "win32":
-        _win_private(path)
-    else:
-        os.chmod(path, 0o600)
+    """Owner-only: POSIX ``0600``; Windows SYSTEM + Administrators + the owner, inheritance cut."""
+    restrict_to_owner(path)
 
 
 def write_atomic(path: Path, data: bytes, *, private: bool = False, keep: FilePerms | None = None) -> None:
@@ -77,7 +76,7 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False, keep: FilePe
         if sys.platform != "win32" and not private and keep is None:
             os.chmod(tmp, 0o644 & ~_umask())
         if private and sys.platform == "win32":
-            _win_private(tmp)
+            restrict_to_owner(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -129,20 +128,3 @@ def _win_set_dacl(path: Path, dacl: Any) -> None:
         dacl,
         None,
     )
-
-
-def _win_private(path: Path) -> None:
-    import ntsecuritycon  # type: ignore[import-untyped,unused-ignore]
-    import win32api  # type: ignore[import-untyped,unused-ignore]
-    import win32security  # type: ignore[import-untyped,unused-ignore]
-
-    token = win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY)
-    me = win32security.GetTokenInformation(token, win32security.TokenUser)[0]
-    dacl = win32security.ACL()
-    for sid in (
-        win32security.CreateWellKnownSid(win32security.WinLocalSystemSid),
-        win32security.CreateWellKnownSid(win32security.WinBuiltinAdministratorsSid),
-        me,
-    ):
-        dacl.AddAccessAllowedAce(win32security.ACL_REVISION, ntsecuritycon.FILE_ALL_ACCESS, sid)
-    _win_set_dacl(path, dacl)

@@ -16,8 +16,9 @@ import hmac
 import logging
 import os
 import secrets
-import sys
 from pathlib import Path
+
+from risk_manager.platform.permissions import restrict_to_owner
 
 log = logging.getLogger("risk_manager.daemon.api.server")  # the daemon writes it; its log says so
 
@@ -149,39 +150,3 @@ def remove_token(path: Path) -> None:
         pass
     except OSError as exc:
         log.warning("could not remove the admin token %s: %s", path, exc)
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows
-
-    def restrict_to_owner(path: Path) -> None:
-        """A protected DACL (nothing inherited): full control for SYSTEM, Administrators and the
-        account the daemon runs as; nobody else may even read it."""
-        import ntsecuritycon
-        import win32api
-        import win32security
-
-        token = win32security.OpenProcessToken(win32api.GetCurrentProcess(), win32security.TOKEN_QUERY)
-        me = win32security.GetTokenInformation(token, win32security.TokenUser)[0]
-        sids = [
-            win32security.CreateWellKnownSid(win32security.WinLocalSystemSid, None),
-            win32security.CreateWellKnownSid(win32security.WinBuiltinAdministratorsSid, None),
-            me,
-        ]
-        dacl = win32security.ACL()
-        for sid in sids:
-            dacl.AddAccessAllowedAce(win32security.ACL_REVISION, ntsecuritycon.FILE_ALL_ACCESS, sid)
-        win32security.SetNamedSecurityInfo(
-            str(path),
-            win32security.SE_FILE_OBJECT,
-            win32security.DACL_SECURITY_INFORMATION | win32security.PROTECTED_DACL_SECURITY_INFORMATION,
-            None,
-            None,
-            dacl,
-            None,
-        )
-
-else:
-
-    def restrict_to_owner(path: Path) -> None:
-        """Mode 0600 whatever the umask: the daemon's account (and root) only."""
-        os.chmod(path, 0o600)
