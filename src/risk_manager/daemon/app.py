@@ -508,9 +508,9 @@ class Daemon:
             self.logs.redactor.add(secret)
 
     # ----- routing between parts ---------------------------------------------------------------------
-    async def _on_actions(self, actions: list[Any], event: Any) -> None:
+    def _on_actions(self, actions: list[Any], event: Any) -> None:
         assert self.dispatch is not None
-        await self.dispatch.on_actions(actions, event)
+        self.dispatch.on_actions(actions, event)
 
     def _on_applied(self, event: Any) -> None:
         assert self.dispatch is not None and self.feed is not None

@@ -168,8 +168,9 @@ class Dispatcher:
         self._update("account", account_summary_view(self._engine, acct, now), acct, now)
 
     # ----- decisions (stage 5-6) ---------------------------------------------------------------------
-    async def on_actions(self, actions: list[Action], event: InternalEvent) -> None:
-        """Hand the decision over; returns without awaiting anything (nothing here touches a disk)."""
+    def on_actions(self, actions: list[Action], event: InternalEvent) -> None:
+        """Hand the decision over without waiting for anything (nothing here touches a disk): the
+        pipeline may call this from a hub reader's callback (an event decided on arrival)."""
         cause = f"e{event.seq}"
         for action in actions:  # the broker calls first: nothing below may delay a request
             if action.kind in BROKER_KINDS and action.lockout is None:

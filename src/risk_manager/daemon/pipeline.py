@@ -6,6 +6,13 @@ is logged). Quotes are coalesced latest-wins per contract and processed when the
 at least every 50 ms under a continuous flow), so a burst of quotes costs one evaluation per contract.
 The events of an account being reconciled are buffered, at most ``PAUSED_MAX`` of them (the oldest go
 first: the REST snapshot read after them supersedes them). ``docs/persistence.md`` lists every queue.
+
+An account event that finds the pipeline idle (nothing queued, nothing being decided, no enforcement
+request waiting to leave) is decided on arrival, inside the hub reader's callback, instead of being
+queued for the pipeline's task: the order is the same (there is nothing ahead of it), and a breach no
+longer waits for a turn of the event loop (docs/performance.md). At most ``INLINE_MAX`` events are
+decided that way in a row before the loop turns; beyond that they queue, so a burst cannot keep the
+loop from the local API and the other hub.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ LATER_MAX_DELAY_S = 0.05
 LATER_MAX = 1000  # deferred pushes run at once beyond this many (memory stays bounded)
 PAUSED_MAX = 10_000  # buffered events per reconciling account
 FIFO_WARN = 10_000  # a FIFO this long means the pipeline is not keeping up: said once
+INLINE_MAX = 16  # account events decided on arrival before the loop must turn (then they queue)
 
 
 @dataclass
@@ -87,7 +95,12 @@ class Pipeline:
         self._last_arrival = 0.0  # monotonic time the last account event arrived
         self.events_processed = 0
         self.malformed = 0
+        self.decided_on_arrival = 0
         self._stopped = False
+        self._busy = False  # an event is being decided (a control may be awaiting I/O meanwhile)
+        self._running = False  # run() is serving the FIFO
+        self._inline_run = 0  # events decided on arrival since the pipeline's task last ran
+        self._side: set[asyncio.Future[Any]] = set()
 
     # ----- inputs -------------------------------------------------------------------------------
     def put(self, event: InternalEvent) -> None:
@@ -121,7 +134,47 @@ class Pipeline:
             self._wake.set()
             return
         self._last_arrival = time.monotonic()
-        self.put(InternalEvent(name, payload, ns, login))
+        event = InternalEvent(name, payload, ns, login)
+        if self._may_decide_now():
+            self._decide_now(event)
+        else:
+            self.put(event)
+
+    def _may_decide_now(self) -> bool:
+        """Nothing is ahead of an arriving event: deciding it now keeps the order (module doc)."""
+        return (
+            self._running
+            and not self._busy
+            and self._inline_run < INLINE_MAX
+            and self._fifo.empty()
+            and not (self.urgency is not None and self.urgency.held)
+        )
+
+    def wants_the_loop(self) -> bool:
+        """An enforcement request is waiting to leave: a hub reader should let the loop turn
+        before it reads its next frame (the request's task runs first)."""
+        return self.urgency is not None and self.urgency.held
+
+    def _decide_now(self, event: InternalEvent) -> None:
+        self._seq += 1
+        event.seq = self._seq
+        self._inline_run += 1
+        self.decided_on_arrival += 1
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.queued(event.seq)
+        pending = self._decide(event)
+        if pending is not None:  # an asynchronous action sink (tests): it runs beside, in order
+            future = asyncio.ensure_future(pending)
+            self._side.add(future)
+            future.add_done_callback(self._side_done)
+        if self._later:
+            self._wake.set()  # the pipeline's task runs the deferred bookkeeping after the lull
+
+    def _side_done(self, future: asyncio.Future[Any]) -> None:
+        self._side.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("action dispatch failed", exc_info=future.exception())
 
     def control(
         self, fn: Callable[[], Awaitable[list[Action]] | list[Action]], name: str = "control"
@@ -203,7 +256,15 @@ class Pipeline:
 
     async def run(self) -> None:
         last_quotes = time.monotonic()
+        self._running = True
+        try:
+            await self._serve(last_quotes)
+        finally:
+            self._running = False
+
+    async def _serve(self, last_quotes: float) -> None:
         while not self._stopped:
+            self._inline_run = 0  # the loop has turned since the last event decided on arrival
             if self._fifo.empty() and not self._quotes:
                 self._fifo_warned = False
                 if self._later:
@@ -245,7 +306,41 @@ class Pipeline:
             await self._process(InternalEvent(events.QUOTE, data, ns, seq=self._seq))
 
     async def _process(self, event: InternalEvent) -> None:
-        if event.name not in (events.QUOTE, events.TICK) and event.control is None and self._paused_accounts:
+        if event.control is None:
+            pending = self._decide(event)
+            if pending is not None:
+                try:
+                    await pending
+                except Exception:
+                    log.exception("action dispatch failed")
+            return
+        self._busy = True
+        try:
+            await self._control(event)
+        finally:
+            self._busy = False
+
+    async def _control(self, event: InternalEvent) -> None:
+        assert event.control is not None
+        try:
+            result = event.control()
+            actions = await result if inspect.isawaitable(result) else result
+        except Exception:
+            log.exception("engine error on %s (event skipped, daemon keeps running)", event.name)
+            return
+        self.events_processed += 1
+        if actions:
+            pending = self._dispatch(actions, event)
+            if pending is not None:
+                try:
+                    await pending
+                except Exception:
+                    log.exception("action dispatch failed")
+
+    def _decide(self, event: InternalEvent) -> Awaitable[None] | None:
+        """Apply one broker event or tick and hand its decision over; never waits (nothing here
+        touches a disk or the network). Returns the action sink's awaitable if it has one."""
+        if event.name not in (events.QUOTE, events.TICK) and self._paused_accounts:
             account = self._account_of(event)
             if account is not None and account in self._paused_accounts:
                 buffered = self._paused_accounts[account]
@@ -253,7 +348,14 @@ class Pipeline:
                     self._overflowed.add(account)
                     log.warning("reconcile buffer full: the oldest buffered events give way", extra={"acct": account})
                 buffered.append(event)  # beyond PAUSED_MAX the oldest one is dropped
-                return
+                return None
+        self._busy = True
+        try:
+            return self._apply(event)
+        finally:
+            self._busy = False
+
+    def _apply(self, event: InternalEvent) -> Awaitable[None] | None:
         trace = latency_trace.TRACE
         started, marking = 0, False
         if trace is not None:
@@ -265,10 +367,7 @@ class Pipeline:
         now = self._clock()
         actions: list[Action]
         try:
-            if event.control is not None:
-                result = event.control()
-                actions = await result if inspect.isawaitable(result) else result
-            elif event.name == events.TICK:
+            if event.name == events.TICK:
                 actions = self.engine.tick(now)
             else:
                 actions = self.engine.evaluate(event.name, event.data, now)
@@ -276,26 +375,31 @@ class Pipeline:
             self.malformed += 1
             log.warning("malformed %s skipped: %s", event.name, exc)
             log.debug("malformed payload: %r", event.data)
-            return
+            return None
         except Exception:
             log.exception("engine error on %s (event skipped, daemon keeps running)", event.name)
-            return
+            return None
         self.events_processed += 1
         if marking and trace is not None:
             trace.mark(event.seq, "engine")
-        if self._on_applied is not None and event.control is None:
+        if self._on_applied is not None:  # first: the executor's evidence must see this event
             try:
                 self._on_applied(event)
             except Exception:
                 log.exception("state push failed")
+        pending = None
         if actions:
-            try:
-                pending = self._on_actions(list(actions), event)
-                if pending is not None:
-                    await pending
-            except Exception:
-                log.exception("action dispatch failed")
             if trace is not None:
-                trace.mark(event.seq, "dispatched")
+                trace.mark(event.seq, "dispatched")  # handed over (the executor may start eagerly)
+            pending = self._dispatch(actions, event)
         if trace is not None:
             trace.span(event.name, started)
+        return pending
+
+    def _dispatch(self, actions: list[Action], event: InternalEvent) -> Awaitable[None] | None:
+        try:
+            pending = self._on_actions(list(actions), event)
+        except Exception:
+            log.exception("action dispatch failed")
+            return None
+        return pending

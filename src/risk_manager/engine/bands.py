@@ -18,9 +18,9 @@ from decimal import Decimal
 from functools import partial
 
 from risk_manager.engine.context import RuleContext
-from risk_manager.engine.isolation import guarded
+from risk_manager.engine.isolation import enabled_rules, guarded
 from risk_manager.engine.quiet import INF, Priced, QuietBand
-from risk_manager.engine.rulebook import RULES
+from risk_manager.engine.rulebook import PRICE_RULES
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import NO_BAND, AccountState, EngineState
 
@@ -37,14 +37,15 @@ def _inward(lo: Decimal, hi: Decimal) -> tuple[float, float]:
 
 
 def _draw(rule: Rule, ctx: RuleContext, band: QuietBand) -> bool:
-    if rule.enabled(ctx):
-        rule.quiet_band(ctx, band)
+    rule.quiet_band(ctx, band)
     return True
 
 
 def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
     acct = ctx.account
-    if acct.lockouts.has_hard():
+    drawing = enabled_rules(ctx, PRICE_RULES)
+    if not drawing or acct.lockouts.has_hard():
+        # No price rule on (a quote decides nothing; the quote path is cheap then) or hard-locked.
         return {cid: NO_BAND for cid in acct.positions}
     priced: list[Priced] = []
     bands: dict[str, tuple[float, float]] = {}
@@ -57,8 +58,8 @@ def _account_bands(ctx: RuleContext) -> dict[str, tuple[float, float]]:
         k = info.tick_value / info.tick_size * pos.size * pos.direction
         priced.append(Priced(pos, price, k, (price - pos.average_price) * k))
     band = QuietBand(priced)
-    for rule in RULES:
-        if rule.price_driven and not guarded(ctx, rule, "quiet_band", partial(_draw, rule, ctx, band), False):
+    for rule in drawing:
+        if not guarded(ctx, rule, "quiet_band", partial(_draw, rule, ctx, band), False):
             for item in priced:  # a rule that cannot draw its band: every quote matters
                 band.always_evaluate(item)
     for cid, parts in band.intervals.items():

@@ -20,7 +20,7 @@ from risk_manager.engine.gate import gate_order, gate_position
 from risk_manager.engine.isolation import guarded, run_rules
 from risk_manager.engine.lockouts import ClearedBy, LockoutKind
 from risk_manager.engine.plausible import PRICE_MAX_FLOAT, TEXT_MAX
-from risk_manager.engine.rulebook import RULES
+from risk_manager.engine.rulebook import PRICE_RULES, RULES
 from risk_manager.engine.rules.base import Rule
 from risk_manager.engine.state import (
     NO_BAND,
@@ -36,7 +36,6 @@ RESET = "RESET"  # the rule id of actions taken by the daily reset
 ADMIN = "ADMIN"  # ... and of an administrator's unlock
 _HOUR = timedelta(hours=1)
 _FALLBACK_TICK = timedelta(seconds=1)
-PRICE_RULES = [r for r in RULES if r.price_driven]
 
 
 def new_state(settings: Iterable[AccountSettings]) -> EngineState:

@@ -9,8 +9,7 @@ names the account the payload claims, so the log says whose event was skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -63,16 +62,23 @@ def _claimed_account(payload: Mapping[str, Any], key: str) -> int | None:
     return None
 
 
-@contextmanager
-def _about_account(payload: Mapping[str, Any], key: str = "accountId") -> Iterator[None]:
+class _about_account:  # noqa: N801 - used like the function it replaced (a class costs less per event)
     """Errors raised inside name the account the payload claims."""
-    try:
-        yield
-    except MalformedEvent as exc:
-        account = _claimed_account(payload, key)
-        if exc.account_id is not None or account is None:
-            raise
-        raise MalformedEvent(str(exc), account) from None
+
+    __slots__ = ("_key", "_payload")
+
+    def __init__(self, payload: Mapping[str, Any], key: str = "accountId") -> None:
+        self._payload = payload
+        self._key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, MalformedEvent) and exc.account_id is None:
+            account = _claimed_account(self._payload, self._key)
+            if account is not None:
+                raise MalformedEvent(str(exc), account) from None
 
 
 def unwrap(data: Any) -> Mapping[str, Any]:
@@ -96,6 +102,12 @@ def parse_time(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value or len(value) > TEXT_MAX:
         return None
+    try:  # the broker's usual form ("...T14:30:00.1234567+00:00" or "...Z") reads as it is
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -138,6 +150,8 @@ def _int(
 ) -> int | None:
     """An integer field within [low, high] (ids by default: 64-bit, as at the broker and in SQLite)."""
     value = payload.get(key)
+    if type(value) is int and low <= value <= high:
+        return value  # the usual case, decided at once
     if value is None:
         if required:
             raise MalformedEvent(f"missing field '{key}'")

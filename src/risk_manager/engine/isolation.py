@@ -14,7 +14,7 @@ a defect someone must see even when no action comes out of the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -62,9 +62,31 @@ def rule_failed(ctx: RuleContext, rule_id: str, where: str, exc: BaseException) 
     return [ctx.act(rule_id, ActionKind.WARN, reason)]
 
 
+def enabled_rules(ctx: RuleContext, rules: Sequence[Rule]) -> Sequence[Rule]:
+    """The rules of ``rules`` that the account's settings switch on, read once per settings
+    object (they are immutable; a reload or a scheduled change brings a new one). A rule whose
+    switch cannot be read is kept: calling it reports the failure like any other."""
+    cfg = ctx.rules
+    cache = ctx.account.enabled
+    hit = cache.get(id(rules))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    chosen: list[Rule] = []
+    for rule in rules:
+        try:
+            on = rule.enabled(ctx)
+        except Exception:
+            on = True
+        if on:
+            chosen.append(rule)
+    found = tuple(chosen)
+    cache[id(rules)] = (cfg, found)
+    return found
+
+
 def run_rules(
     ctx: RuleContext,
-    rules: Iterable[Rule],
+    rules: Sequence[Rule],
     method: str,
     *args: object,
     locked_only: bool = False,
@@ -74,12 +96,11 @@ def run_rules(
     when ``locked_only``; disabled ones too, when ``disabled_too``: a reload may switch a rule off),
     each on its own: a failure gives ``rule_failed``'s warning instead."""
     out: list[Action] = []
-    for rule in rules:
+    for rule in rules if disabled_too else enabled_rules(ctx, rules):
         if locked_only and not rule.runs_while_locked:
             continue
         try:
-            if disabled_too or rule.enabled(ctx):
-                out += getattr(rule, method)(ctx, *args)
+            out += getattr(rule, method)(ctx, *args)
         except Exception as exc:
             out += rule_failed(ctx, rule.rule_id, method, exc)
     return out

@@ -41,6 +41,8 @@ RULES: tuple[Rule, ...] = (
     ConsecutiveLosses(),
 )
 
+#: the rules that react to quotes
+PRICE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.price_driven)
 #: rule id -> rule ("RULE-003" -> DailyRealizedLoss())
 RULES_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
 #: config block name -> rule id ("daily_realized_loss" -> "RULE-003")

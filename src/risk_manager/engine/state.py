@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from risk_manager.engine.events import ContractInfo, OrderUpdate, TradeUpdate
@@ -170,6 +171,9 @@ class AccountState:
     drawdown: DrawdownState = field(default_factory=DrawdownState)
     week: WeekState = field(default_factory=WeekState)
     streak: StreakState = field(default_factory=StreakState)
+    # The enabled rules of a rule list, per list, for the settings they were read from
+    # (isolation.enabled_rules): the settings are immutable, so they are read once, not per event.
+    enabled: dict[int, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
 
     @property
     def account_id(self) -> int:

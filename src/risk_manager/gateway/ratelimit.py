@@ -83,6 +83,11 @@ class SlidingWindowLimiter:
 
     async def acquire(self, priority: bool = False) -> None:
         """Wait for a slot; ``priority`` callers overtake every waiting routine caller."""
+        if not self._waiters:  # nobody waits: room now means go now (the usual case, no waiter made)
+            now = self._clock()
+            if self._room_in(priority, now) <= 0:
+                self._grant(priority, now)
+                return
         me = _Waiter(0 if priority else 1, next(self._seq))
         heapq.heappush(self._waiters, me)
         try:
@@ -92,11 +97,7 @@ class SlidingWindowLimiter:
                     wait = self._room_in(priority, now)
                     if wait <= 0:
                         heapq.heappop(self._waiters)
-                        self._sent.append(now)
-                        if priority:
-                            self.granted_priority += 1
-                        else:
-                            self.granted_routine += 1
+                        self._grant(priority, now)
                         self._wake_head()
                         return
                     me.wake.clear()
@@ -113,6 +114,13 @@ class SlidingWindowLimiter:
                 heapq.heapify(self._waiters)
                 self._wake_head()
             raise
+
+    def _grant(self, priority: bool, now: float) -> None:
+        self._sent.append(now)
+        if priority:
+            self.granted_priority += 1
+        else:
+            self.granted_routine += 1
 
     def _wake_head(self) -> None:
         if self._waiters:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from risk_manager.daemon.enforcement.eager import EAGER
 from risk_manager.daemon.enforcement.work import WorkState
 from tests.daemon.enforcement.conftest import (
     ACCT,
@@ -99,9 +100,12 @@ async def test_urgent_close_reports_sent_first_and_releases_urgency_on_the_wire(
     rig.broker.open_position(ACCT, ES, 1)
     rig.broker.hold("close_contract")
     item = rig.submit(close())
-    assert rig.executor.urgency.held  # the pipeline steps aside from the moment of the decision
-    assert item.state is WorkState.PENDING
-    assert rig.reports == []
+    if EAGER:  # Python 3.12+: the request went on the wire inside submit()
+        assert rig.broker.count("close_contract") == 1
+    else:
+        assert rig.executor.urgency.held  # the pipeline steps aside from the moment of the decision
+        assert item.state is WorkState.PENDING
+        assert rig.reports == []
     await rig.broker.wait_calls("close_contract")
     assert not rig.executor.urgency.held  # the request is on the wire, the answer not yet in
     assert [r.state for r in rig.reports] == [WorkState.SENT]

@@ -28,6 +28,7 @@ from typing import Any
 from risk_manager import latency_trace
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
+from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.evidence import BrokerEvidence
 from risk_manager.daemon.enforcement.procedures import Procedures
 from risk_manager.daemon.enforcement.steps import ExecutorSettings, Steps
@@ -143,9 +144,11 @@ class Executor:
         return item
 
     def _start(self, item: WorkItem, slot: Slot) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(item, slot), name=f"enforce-{item.key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Eager where Python can: the first request may be on the wire before this returns.
+        task = start_now(self._run(item, slot), name=f"enforce-{item.key}")
+        if not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _wake(self, item: WorkItem, *, urgent: bool) -> None:
         """A new decision (``urgent``) or new broker evidence for an item already in flight: if it

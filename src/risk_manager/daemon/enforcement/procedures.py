@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
+from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.evidence import BrokerEvidence
 from risk_manager.daemon.enforcement.steps import Steps
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
@@ -250,7 +251,8 @@ class Procedures:
         calls += [ops.close_contract(acct, cid) for cid in cids if cid not in closing]
         steps.mark_request(item)
         with steps.sending(item):
-            sending = asyncio.ensure_future(asyncio.gather(*calls, return_exceptions=True))
+            started = [start_now(call) for call in calls]  # each on the wire as it is made
+            sending = asyncio.ensure_future(asyncio.gather(*started, return_exceptions=True))
             watching = asyncio.ensure_future(self.evidence.wait_all(acct, cids, oids, None))
             both: set[asyncio.Future[Any]] = {sending, watching}
             try:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.daemon.clock import Clock
+from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.gateway.errors import GatewayError
@@ -136,7 +137,7 @@ class Steps:
         event confirms the goal (``confirmed``): an answer held back by a slow or timing-out broker
         must not keep a position that is already flat reported as "sent". Returns True when the
         event confirmed it (the call's answer, if still outstanding, is abandoned)."""
-        sending = asyncio.ensure_future(self.mutate(item, call))
+        sending = start_now(self.mutate(item, call))  # on the wire before the watcher starts
         watching = asyncio.ensure_future(confirmed)
         try:
             await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
