@@ -230,6 +230,10 @@ class Pipeline:
         if account_id not in self._paused_accounts:
             self._paused_accounts[account_id] = deque(maxlen=PAUSED_MAX)
 
+    def buffered(self, account_id: int) -> int:
+        """How many events of the account are buffered (0 when it is not paused)."""
+        return len(self._paused_accounts.get(account_id, ()))
+
     def resume_account(self, account_id: int) -> None:
         """Re-queue buffered events of the account (after its REST snapshot was applied)."""
         self._overflowed.discard(account_id)

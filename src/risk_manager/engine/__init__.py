@@ -69,6 +69,11 @@ class Engine:
         _require_aware(now)
         return core.reconcile_account(self.state, account_id, now, **snapshot)
 
+    def replay_done(self, account_id: int) -> None:
+        """The hub events buffered while ``reconcile_account(..., replay_follows=True)`` read the
+        broker have been applied again (the daemon says so after the last of them)."""
+        core.replay_done(self.state, account_id)
+
     def evaluate_account(self, account_id: int, now: datetime) -> list[Action]:
         """Every rule over the account's current state (config reload, observe-only switched off)."""
         _require_aware(now)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from risk_manager.engine import catch_up, events, periods
+from risk_manager.engine import catch_up, events, periods, settling
 from risk_manager.engine.actions import Action, merge_actions
 from risk_manager.engine.bands import invalidate, refresh_bands
 from risk_manager.engine.context import RuleContext
@@ -116,7 +116,11 @@ def _prune_seen(acct: AccountState, now: datetime) -> None:
 def _apply_position(
     state: EngineState, acct: AccountState, upd: events.PositionUpdate, now: datetime
 ) -> tuple[PositionState | None, bool]:
-    """Update the position book; returns (the previous record, whether exposure grew)."""
+    """Update the position book; returns (the previous record, whether exposure grew).
+
+    A change of size or side is a fill: the position remembers the quote count at that moment (only
+    a later quote prices it for RULE-013's high) and the fill is paired with its trade and balance
+    (``settling.py``)."""
     cid = upd.contract_id
     previous = acct.positions.get(cid)
     if upd.size == 0:
@@ -126,6 +130,7 @@ def _apply_position(
             if holders is not None:
                 holders.discard(acct.account_id)
             acct.bands.pop(cid, None)
+            settling.on_position(acct, cid, True, now)
         return previous, False
     direction = -1 if upd.type == 2 else 1
     if previous is None or previous.direction != direction:
@@ -140,10 +145,17 @@ def _apply_position(
             average_price=upd.average_price,
             opened_at=opened,
             position_id=upd.position_id,
+            fill_quote_seq=state.quote_seq,
+            filled_at=now,
         )
         state.holders.setdefault(cid, set()).add(acct.account_id)
+        settling.on_position(acct, cid, previous is not None, now)
         return previous, True
     grew = upd.size > previous.size
+    if upd.size != previous.size:
+        previous.fill_quote_seq = state.quote_seq
+        previous.filled_at = now
+        settling.on_position(acct, cid, not grew, now)
     previous.size = upd.size
     previous.average_price = upd.average_price
     previous.position_id = upd.position_id
@@ -183,6 +195,7 @@ def _apply_trade(acct: AccountState, trade: events.TradeUpdate, now: datetime) -
         if existing is not None and trade.voided and not existing.voided:
             acct.realized -= _contribution(existing, fees)
             acct.trades[trade.trade_id] = trade
+            settling.on_void(acct, existing, now)
         return False
     acct.trade_ids.add(trade.trade_id)
     if trade.voided:
@@ -191,6 +204,7 @@ def _apply_trade(acct: AccountState, trade: events.TradeUpdate, now: datetime) -
         return False  # belongs to an earlier trading day
     acct.trades[trade.trade_id] = trade
     acct.realized += _contribution(trade, fees)
+    settling.on_trade(acct, trade, now)
     acct.session_trades += 1
     recent = acct.recent_trades
     recent.append(trade.created or now)
@@ -198,6 +212,15 @@ def _apply_trade(acct: AccountState, trade: events.TradeUpdate, now: datetime) -
     while recent and recent[0] < horizon:
         recent.popleft()
     return True
+
+
+def _apply_balance(acct: AccountState, balance: Decimal | None, now: datetime) -> None:
+    """The broker's balance (None: not in this event, keep ours); a change is paired with its fill."""
+    if balance is None:
+        return
+    if acct.balance is not None and balance != acct.balance:
+        settling.on_balance(acct, now)
+    acct.balance = balance
 
 
 def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
@@ -229,6 +252,8 @@ def _apply_quote(state: EngineState, data: Any, now: datetime) -> str:
     quote.timestamp = stamp or quote.timestamp
     quote.received = now
     quote._price = None
+    state.quote_seq += 1
+    quote.seq = state.quote_seq
     return cid
 
 
@@ -325,7 +350,7 @@ def _on_account(state: EngineState, upd: events.AccountUpdate, now: datetime) ->
     previous = acct.can_trade
     acct.can_trade = True if upd.can_trade is None else upd.can_trade
     acct.name = upd.name or acct.name
-    acct.balance = upd.balance if upd.balance is not None else acct.balance
+    _apply_balance(acct, upd.balance, now)
     ctx = RuleContext(state, acct, now)
     out += run_rules(ctx, RULES, "on_account", upd, previous, locked_only=acct.lockouts.has_hard())
     return _finish(state, acct, ctx, out)
@@ -476,7 +501,7 @@ def apply_only(state: EngineState, name: str, data: Any, now: datetime) -> None:
         if acct is not None:
             acct.can_trade = True if upd_a.can_trade is None else upd_a.can_trade
             acct.name = upd_a.name or acct.name
-            acct.balance = upd_a.balance if upd_a.balance is not None else acct.balance
+            _apply_balance(acct, upd_a.balance, now)
 
 
 def reconcile_account(
@@ -488,12 +513,15 @@ def reconcile_account(
     positions: Iterable[Mapping[str, Any]] = (),
     orders: Iterable[Mapping[str, Any]] = (),
     trades: Iterable[Mapping[str, Any]] = (),
+    replay_follows: bool = False,
 ) -> list[Action]:
     """Replace an account's positions and working orders with the broker's snapshot, book today's
     trades (idempotently), then evaluate every rule at once: breaches that happened while we were
     not watching are enforced now.
 
-    Everything is parsed before anything is applied, so a malformed snapshot changes nothing.
+    Everything is parsed before anything is applied, so a malformed snapshot changes nothing. The
+    snapshot is the baseline of which fills are in the balance (``settling.py``); ``replay_follows``:
+    hub events buffered while it was read come next, until ``replay_done``.
     """
     acct = state.accounts.get(account_id)
     if acct is None:
@@ -529,11 +557,21 @@ def reconcile_account(
         lambda t: run_rules(ctx, RULES, "on_trade", t, True),
     )
     out += replayed
+    settling.restart(acct)
     if parsed_account is not None:
         hard = acct.lockouts.has_hard()
         out += run_rules(ctx, RULES, "on_account", parsed_account, previous_can_trade, locked_only=hard)
     out += _evaluate_all(ctx, [], [] if counted else parsed_trades)
+    acct.settling.replaying = replay_follows
     return _finish(state, acct, ctx, out)
+
+
+def replay_done(state: EngineState, account_id: int) -> None:
+    """The hub events buffered during a reconcile have all been applied again: the account's state
+    is the broker's latest as far as we know, the baseline for what follows."""
+    acct = state.accounts.get(account_id)
+    if acct is not None:
+        settling.restart(acct)
 
 
 def _evaluate_all(ctx: RuleContext, counted: list[events.TradeUpdate], trades: list[events.TradeUpdate]) -> list[Action]:

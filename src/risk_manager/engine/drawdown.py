@@ -11,7 +11,6 @@ daemon's views call (no I/O, no clock of its own).
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -120,13 +119,3 @@ def drawdown_view(ctx: RuleContext) -> dict[str, Any] | None:
         if dd.last_eod is None
         else {"tradingDay": dd.last_eod[0].isoformat(), "netBalance": fmt_money(dd.last_eod[1])},
     }
-
-
-def fill_pending(dd: DrawdownState, now: datetime) -> bool:
-    until = dd.fill_pending_until
-    if until is None:
-        return False
-    if now >= until:
-        dd.fill_pending_until = None
-        return False
-    return True

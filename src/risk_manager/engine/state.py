@@ -31,6 +31,8 @@ class QuoteState:
     timestamp: str | None = None
     received: datetime | None = None
     _price: Decimal | None = None
+    #: arrival order among all quotes (``EngineState.quote_seq``): newer than a position's last fill?
+    seq: int = 0
 
     def raw_price(self) -> float | None:
         """Fast float view of the price for the quiet-band check (never used for decisions)."""
@@ -80,6 +82,10 @@ class PositionState:
     best_price: Decimal | None = None
     trailing_active: bool = False
     no_quote_warned: bool = False
+    # The last fill (size or side changed): the quotes received until then are older than it, and
+    # only a later one prices the position for RULE-013's high-water mark (engine/settling.py).
+    fill_quote_seq: int = 0
+    filled_at: datetime | None = None
 
     @property
     def signed(self) -> int:
@@ -100,10 +106,32 @@ class DrawdownState:
     anchor: tuple[Decimal | None, Decimal | None, Decimal, bool] | None = None
     #: a trading day ended without a usable balance (e.g. while stopped): sample the next one
     eod_pending: bool = False
-    #: a closing fill's P&L may not be in the broker's balance yet: no new high until then
-    fill_pending_until: datetime | None = None
     #: the latest end-of-day sample: (trading day, net balance)
     last_eod: tuple[date, Decimal] | None = None
+
+
+@dataclass(slots=True)
+class FillLead:
+    """One contract's fill events that arrived without their partner (engine/settling.py)."""
+
+    lead: int  # > 0: trades whose position event is still to come; < 0: position events before their trade
+    asked: bool  # the leading position events already expect the fill's balance change
+    until: datetime
+
+
+@dataclass(slots=True)
+class Settling:
+    """Whether the account's balance and positions are of one moment (engine/settling.py): the
+    broker orders nothing across event types, so a fill's trade, position and balance events may
+    arrive in any order. Transient: a reconcile starts it afresh."""
+
+    #: a fill whose balance change has not arrived (until then at most)
+    balance_due: datetime | None = None
+    #: a balance change that no fill seen explains yet (until then at most)
+    balance_ahead: datetime | None = None
+    leads: dict[str, FillLead] = field(default_factory=dict)
+    #: hub events buffered while a reconcile read the broker are being replayed over its snapshot
+    replaying: bool = False
 
 
 @dataclass(slots=True)
@@ -169,6 +197,7 @@ class AccountState:
     rule_errors: int = 0
     rule_error_logged: dict[str, datetime] = field(default_factory=dict)
     drawdown: DrawdownState = field(default_factory=DrawdownState)
+    settling: Settling = field(default_factory=Settling)
     week: WeekState = field(default_factory=WeekState)
     streak: StreakState = field(default_factory=StreakState)
     # The enabled rules of a rule list, per list, for the settings they were read from
@@ -191,6 +220,8 @@ class EngineState:
     contract_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     now: datetime | None = None
     lockout_seq: int = 0
+    #: quotes applied so far (each quote's ``seq``): orders quotes against fills without a clock
+    quote_seq: int = 0
     #: the quote fast path (quiet bands); off only to measure or verify it against full evaluation
     quiet_bands: bool = True
     #: rule failures on every account since start (each rule runs isolated: isolation.py)

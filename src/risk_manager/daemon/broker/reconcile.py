@@ -1,7 +1,9 @@
 """Reconciliation (spec/daemon.md §5.3): after start and after every gap, the broker's REST state of
 each account is read and adopted by the engine, which evaluates every rule at once; the account's
 hub events are buffered meanwhile and applied after the snapshot. Only then is the account
-protected again.
+protected again. Some buffered events are older than the snapshot they follow, so the engine is told
+when they begin (``replay_follows``) and end (``replay_done``): in between, balance and positions are
+not of one moment (RULE-013 takes no high-water mark from them; ``engine/settling.py``).
 
 The snapshot handed to ``on_reconciled`` carries ``caught_up``: the fills the engine counted in this
 reconcile (missed during a restart or a gap), which the daemon stores like live ones (§6.3).
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from risk_manager.daemon.broker.contracts import ContractCatalog
@@ -168,6 +171,10 @@ class Reconciler:
                 self._watch(cid)  # held or worked: its quotes matter
         return {"account": account, "positions": positions, "orders": orders, "trades": trades}
 
+    def _replayed(self, account_id: int) -> list[Action]:
+        self._engine.replay_done(account_id)
+        return []
+
     async def _apply(self, account_id: int, snap: Snapshot) -> None:
         """The engine adopts the snapshot between two pipeline events; buffered events follow."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -177,6 +184,7 @@ class Reconciler:
             acct = engine.state.accounts.get(account_id)
             known = set(acct.trade_ids) if acct is not None else set()
             voided = {t.trade_id for t in acct.trades.values() if t.voided} if acct is not None else set()
+            buffered = pipeline.buffered(account_id) > 0
             try:
                 actions = engine.reconcile_account(
                     account_id,
@@ -185,6 +193,7 @@ class Reconciler:
                     positions=snap["positions"],
                     orders=snap["orders"],
                     trades=snap["trades"],
+                    replay_follows=buffered,
                 )
             except Exception as exc:  # nothing was applied; the account's events stay buffered
                 if not done.done():
@@ -197,6 +206,8 @@ class Reconciler:
                 else []
             )
             pipeline.resume_account(account_id)
+            if buffered:  # queued behind the re-queued events: the engine learns when they are through
+                pipeline.control(partial(self._replayed, account_id), name=f"replayed {account_id}")
             try:
                 if self._on_reconciled is not None:
                     self._on_reconciled(account_id, snap)

@@ -2,7 +2,9 @@
 
 The arithmetic (floor, high-water mark, distance) lives in ``drawdown.py``; this module decides
 when to look: a new balance from the broker, a position or a quote (net balance includes unrealized
-P&L), a fill, and the daily reset (``eod`` mode samples the day's closing net balance there).
+P&L), a fill, and the daily reset (``eod`` mode samples the day's closing net balance there). A high
+is only taken from a settled net balance (``settling.py``: balance and positions of one moment,
+each position priced after its last fill); the breach check never waits for that.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from risk_manager.engine.drawdown import (
     adopt,
     anchor_of,
     describe,
-    fill_pending,
     net_balance,
     raise_high,
     room_and_limit,
@@ -26,11 +27,10 @@ from risk_manager.engine.lockouts import LockoutKind
 from risk_manager.engine.money import ZERO
 from risk_manager.engine.quiet import INF, QuietBand
 from risk_manager.engine.rules.base import Rule
+from risk_manager.engine.settling import settled
 from risk_manager.engine.state import PositionState
 from risk_manager.engine.trading_day import trading_date
 
-#: how long after a closing fill the broker's balance may lag behind it (no new high meanwhile)
-FILL_SETTLE = timedelta(seconds=5)
 _SECOND = timedelta(seconds=1)
 
 
@@ -40,8 +40,6 @@ class TrailingDrawdown(Rule):
     price_driven = True
 
     def on_account(self, ctx: RuleContext, update: AccountUpdate, previous: bool | None) -> list[Action]:
-        if update.balance is not None:
-            ctx.account.drawdown.fill_pending_until = None  # the balance now includes every fill
         return self._check(ctx)
 
     def on_position(
@@ -53,20 +51,19 @@ class TrailingDrawdown(Rule):
         return self._check(ctx)
 
     def on_trade(self, ctx: RuleContext, trade: TradeUpdate, counted: bool) -> list[Action]:
-        if counted and trade.pnl is not None:
-            ctx.account.drawdown.fill_pending_until = ctx.now + FILL_SETTLE
         return self._check(ctx)
 
     def on_reset(self, ctx: RuleContext, ended: datetime, started: datetime) -> list[Action]:
         """End of a trading day: ``eod`` mode raises the high-water mark to the day's closing net
         balance; without a usable balance (stopped over the reset, a fill not yet in the balance)
-        the next balance seen is taken instead."""
+        the next settled balance seen is taken instead."""
         cfg = ctx.rules.trailing_drawdown
         if not cfg.enabled:
             return []
         dd = ctx.account.drawdown
         net = net_balance(ctx)
-        if net is None or fill_pending(dd, ctx.now) or not adopt(dd, cfg, ctx.account.balance):
+        unsettled = not settled(ctx.state, ctx.account, ctx.now)
+        if net is None or unsettled or not adopt(dd, cfg, ctx.account.balance):
             dd.eod_pending = True
             return []
         s = ctx.settings
@@ -82,7 +79,7 @@ class TrailingDrawdown(Rule):
         if balance is None or not adopt(dd, cfg, balance):
             return []  # never judged on missing data
         net = balance + ctx.total_unrealized()
-        if not fill_pending(dd, ctx.now):
+        if settled(ctx.state, ctx.account, ctx.now):  # a net balance that really existed
             if dd.eod_pending:
                 dd.eod_pending = False
                 raise_high(dd, cfg, net)
@@ -125,8 +122,7 @@ class TrailingDrawdown(Rule):
         balance = ctx.account.balance
         if balance is None or dd.floor is None or dd.high is None:
             return  # nothing a quote changes: the rule waits for a balance
-        pending_fill = dd.fill_pending_until is not None and ctx.now < dd.fill_pending_until
-        if dd.eod_pending or pending_fill or dd.anchor != anchor_of(cfg):
+        if dd.eod_pending or dd.anchor != anchor_of(cfg) or not settled(ctx.state, ctx.account, ctx.now):
             band.constrain_total(None)
             return
         line = dd.floor + cfg.buffer
