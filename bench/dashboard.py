@@ -139,7 +139,8 @@ async def run(args: argparse.Namespace) -> int:
             )
             baseline = Baseline(url)
             baseline.start()
-            app = MeasuredApp(url, account=ACCOUNT, notifier=RecordingNotifier())
+            # settle_gc as ``risk-manager trader`` does (the bench process is the dashboard's)
+            app = MeasuredApp(url, account=ACCOUNT, notifier=RecordingNotifier(), settle_gc=True)
             driver = Driver(sim.urls["api_url"], args.fill_rate)
             async with app.run_test(size=(110, 32)) as pilot:
                 deadline = time.monotonic() + 30

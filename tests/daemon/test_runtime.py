@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 
+from risk_manager import collector
 from risk_manager.daemon import runtime
 
 
@@ -22,7 +23,7 @@ def test_settling_the_collector_freezes_start_up_objects_and_raises_the_young_th
     try:
         done = runtime.settle_gc()
         assert done["frozen"] > 0 and gc.get_freeze_count() == done["frozen"]
-        assert gc.get_threshold()[0] == runtime.GC_THRESHOLD_0
+        assert gc.get_threshold()[0] == collector.GC_THRESHOLD_0
         assert gc.get_threshold()[1:] == before_threshold[1:]
         assert gc.isenabled()
     finally:

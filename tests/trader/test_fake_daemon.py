@@ -154,3 +154,30 @@ async def test_no_bell_and_no_notify_keep_the_toast_and_mute_silences_the_rest()
                 pilot, lambda: any("trade loss" in n.message for n in app._notifications), 5, "its toast"
             )
             assert notifier.count("desktop") == 1  # muted: no new desktop notification
+
+
+async def test_the_collector_is_settled_once_after_the_first_snapshot_only_when_asked() -> None:
+    """``risk-manager trader`` settles the collector (risk_manager/collector.py) once the first
+    snapshot is on screen; an app hosted by another program (this test) leaves the host's alone."""
+    import gc
+
+    threshold = gc.get_threshold()
+    try:
+        async with FakeDaemon() as fake:
+            fake.snapshot_data = snapshot()
+            plain = app_for(fake)
+            async with plain.run_test(size=(100, 30)) as pilot:
+                await until(pilot, lambda: plain.link.state == "live" and plain.view is not None, 10, "live")
+                await pilot.pause()
+                assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+            settled = app_for(fake, settle_gc=True)
+            async with settled.run_test(size=(100, 30)) as pilot:
+                await until(pilot, lambda: gc.get_freeze_count() > 0, 10, "collector settled")
+                assert gc.get_threshold()[0] > threshold[0]
+                frozen = gc.get_freeze_count()
+                fake.push("snapshot", snapshot())  # a later snapshot (a reconnect) does not settle again
+                await pilot.pause(0.2)
+                assert gc.get_freeze_count() <= frozen  # frozen objects may die; none were added
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -68,6 +68,7 @@ async def _dashboard(url: str, stack: object, duration: float | None) -> None:
         narration=getattr(stack, "narration", None),
         log_file=None if workdir is None else workdir / "logs" / "trader.log",
         stop_after=duration,
+        settle_gc=True,
     )
     await app.run_async()
 

@@ -141,6 +141,7 @@ def run_trader(
             no_bell=no_bell,
             no_notify=no_notify,
             log_file=default_log_dir() / "trader.log",
+            settle_gc=True,
         )
         code = app.run()
     except Exception as exc:  # start-up failure: say what

@@ -23,6 +23,7 @@ from textual.containers import Vertical
 from textual.filter import Monochrome
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
+from risk_manager.collector import settle_gc
 from risk_manager.trader.alerts import Alert, AlertPolicy
 from risk_manager.trader.fmt import money, zone
 from risk_manager.trader.link import LIVE, Link
@@ -113,6 +114,7 @@ class TraderApp(App[int]):
         log_file: Path | None = None,
         link_options: dict[str, Any] | None = None,
         stop_after: float | None = None,
+        settle_gc: bool = False,
     ) -> None:
         super().__init__()
         if mono and not self.no_color:
@@ -145,6 +147,9 @@ class TraderApp(App[int]):
         self._flush_scheduled = False
         self._chrome_cache: dict[str, Any] = {}
         self._screen_ready = False
+        #: the program's own process (the CLI): settle the collector once the first snapshot is on
+        #: screen (``risk_manager/collector.py``; a full collection took 80 ms mid-update before)
+        self._settle_gc = settle_gc
 
     # ----- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -340,6 +345,9 @@ class TraderApp(App[int]):
         self._pick_account()
         self._load_history()
         self._redraw(None)
+        if self._settle_gc:
+            self._settle_gc = False
+            self.call_after_refresh(lambda: log.info("garbage collector settled: %s", settle_gc()))
 
     def _load_history(self) -> None:
         """Today's lockout history of the shown account (the snapshot carries only active lockouts)."""
