@@ -23,7 +23,7 @@ from textual.containers import Vertical
 from textual.filter import Monochrome
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from risk_manager.collector import settle_gc
+from risk_manager.collector import GC_THRESHOLD_0_DASHBOARD, settle_gc
 from risk_manager.trader.alerts import Alert, AlertPolicy
 from risk_manager.trader.fmt import money, zone
 from risk_manager.trader.link import LIVE, Link
@@ -347,7 +347,9 @@ class TraderApp(App[int]):
         self._redraw(None)
         if self._settle_gc:
             self._settle_gc = False
-            self.call_after_refresh(lambda: log.info("garbage collector settled: %s", settle_gc()))
+            self.call_after_refresh(
+                lambda: log.info("garbage collector settled: %s", settle_gc(GC_THRESHOLD_0_DASHBOARD))
+            )
 
     def _load_history(self) -> None:
         """Today's lockout history of the shown account (the snapshot carries only active lockouts)."""
