@@ -158,3 +158,10 @@ async def test_an_asynchronous_sink_still_runs_when_decided_on_arrival() -> None
     await wait_for(lambda: handed == [events.POSITION])
     pipeline.stop()
     await asyncio.wait_for(task, 5)
+
+
+async def test_nothing_is_decided_on_arrival_once_the_pipeline_is_stopping(rig: Any) -> None:
+    pipeline, sink, _ = rig
+    pipeline.stop()  # the daemon is shutting down: no new enforcement may start from here
+    pipeline.broker_event(events.POSITION, breach())
+    assert pipeline.decided_on_arrival == 0 and not sink.decided

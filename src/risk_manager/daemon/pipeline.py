@@ -144,6 +144,7 @@ class Pipeline:
         """Nothing is ahead of an arriving event: deciding it now keeps the order (module doc)."""
         return (
             self._running
+            and not self._stopped
             and not self._busy
             and self._inline_run < INLINE_MAX
             and self._fifo.empty()
