@@ -158,3 +158,16 @@ async def test_an_asynchronous_sink_still_runs_when_decided_on_arrival() -> None
     await wait_for(lambda: handed == [events.POSITION])
     pipeline.stop()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_stop_runs_the_deferred_bookkeeping_and_decides_nothing_after_it(rig: Any) -> None:
+    pipeline, sink, _ = rig
+    ran: list[str] = []
+    pipeline.broker_event(events.POSITION, breach())
+    pipeline.later(lambda: ran.append("the position's records"))  # waits for the lull (LATER_QUIET_S)
+    pipeline.stop()  # before the pipeline's task had its turn: the records are queued now, not dropped
+    assert ran == ["the position's records"]
+    pipeline.later(lambda: ran.append("deferred after the stop"))
+    assert ran[-1] == "deferred after the stop"  # nothing would run it later
+    pipeline.broker_event(events.ORDER, working(7))
+    assert pipeline.decided_on_arrival == 1 and sink.applied == [events.POSITION]  # not decided

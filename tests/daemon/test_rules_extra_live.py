@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from risk_manager.daemon import pipeline as pipeline_module
 from risk_manager.engine.trading_day import trading_date
 from risk_manager.engine.weeks import WEEKDAYS, next_week_start
 from risk_manager.security.admin_token import read_admin_token
@@ -145,6 +146,33 @@ async def test_rule_015_streak_survives_a_restart(sim: Simulator, boot: Start, t
         assert locked["data"]["ruleId"] == "RULE-015" and locked["data"]["kind"] == "cooldown"
         assert "3 losing trades in a row >= 3" in locked["data"]["reason"]
 
+
+
+async def test_a_stop_right_after_the_last_fill_keeps_its_trades_and_the_streak(
+    sim: Simulator, boot: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill is decided on arrival; its trade row is queued by the pipeline's deferred bookkeeping.
+    That bookkeeping is held back here (as a loaded machine may), so the stop comes before it ran:
+    the clean stop must still commit every fill, and the restart must neither lose the streak nor
+    count the fills twice (a third loss and a false cooldown)."""
+    monkeypatch.setattr(pipeline_module, "LATER_QUIET_S", 60.0)
+    monkeypatch.setattr(pipeline_module, "LATER_MAX_DELAY_S", 60.0)
+    accounts = {3016: {"consecutive_losses": {"enabled": True, "max_losses": 3, "cooldown_seconds": 600}}}
+    run = await boot(tmp_path / "s", accounts)
+    engine = run.daemon.engine
+    assert engine is not None
+    _round_trip(sim, 3016)
+    _round_trip(sim, 3016)
+    await until(lambda: engine.account(3016).streak.losses == 2, 10, "two losses in a row")
+    assert await run.stop() == 0
+    stored = _rows(run, "SELECT pnl FROM trades WHERE account_id = 3016 ORDER BY executed_at, trade_id")
+    assert [pnl for (pnl,) in stored] == [None, "-155", None, "-155"]
+    again = await boot(tmp_path / "s", accounts, at=run.clock.now() + timedelta(seconds=5))
+    engine = again.daemon.engine
+    assert engine is not None
+    assert engine.account(3016).streak.losses == 2
+    assert engine.lockouts(3016) == []
+    assert engine.account(3016).realized == Decimal(-310)
 
 async def test_rule_014_locks_until_the_next_week_and_the_week_survives_a_restart(
     sim: Simulator, boot: Start, tmp_path: Path
