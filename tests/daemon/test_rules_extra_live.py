@@ -126,7 +126,16 @@ async def test_rule_013_breach_distance_and_restart(sim: Simulator, boot: Start,
     assert [(r.rule, str(r.kind)) for r in engine.lockouts(3010)] == [("RULE-013", "until_reset")]
 
 
-async def test_rule_015_streak_survives_a_restart(sim: Simulator, boot: Start, tmp_path: Path) -> None:
+async def test_rule_015_streak_survives_a_restart(
+    sim: Simulator, boot: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop comes right after the second loss was decided. A fill is decided on arrival, but its
+    trade row is queued by the pipeline's deferred bookkeeping (after a lull): held back here, as a
+    loaded machine may, so the stop always comes first. The clean stop must still commit every fill
+    with the streak, and the restart must neither lose the streak nor count a fill twice (a third
+    loss, a false cooldown)."""
+    monkeypatch.setattr(pipeline_module, "LATER_QUIET_S", 60.0)
+    monkeypatch.setattr(pipeline_module, "LATER_MAX_DELAY_S", 60.0)
     accounts = {3011: {"consecutive_losses": {"enabled": True, "max_losses": 3, "cooldown_seconds": 600}}}
     run = await boot(tmp_path / "b", accounts)
     engine = run.daemon.engine
@@ -136,43 +145,22 @@ async def test_rule_015_streak_survives_a_restart(sim: Simulator, boot: Start, t
     await until(lambda: engine.account(3011).streak.losses == 2, 10, "two losses in a row")
     assert engine.lockouts(3011) == []
     assert await run.stop() == 0
+    stored = _rows(run, "SELECT pnl FROM trades WHERE account_id = 3011 ORDER BY executed_at, trade_id")
+    assert [pnl for (pnl,) in stored] == [None, "-155", None, "-155"]
+    state = _rows(run, "SELECT state FROM rule_state WHERE account_id = 3011 AND rule_id = 'RULE-015'")
+    assert json.loads(state[0][0])["losses"] == 2  # committed with the fills it counts
+    monkeypatch.undo()  # the bookkeeping on time again (the dashboards' pushes ride on it)
     again = await boot(tmp_path / "b", accounts, at=run.clock.now() + timedelta(seconds=5))
     engine = again.daemon.engine
     assert engine is not None
     assert engine.account(3011).streak.losses == 2
+    assert engine.lockouts(3011) == [] and engine.account(3011).realized == Decimal(-310)
     async with ApiClient(again.api_url) as api:
         _round_trip(sim, 3011)
         locked = await api.wait_for(_of(3011, "lockout_set"), 10, "RULE-015 cooldown")
         assert locked["data"]["ruleId"] == "RULE-015" and locked["data"]["kind"] == "cooldown"
         assert "3 losing trades in a row >= 3" in locked["data"]["reason"]
 
-
-
-async def test_a_stop_right_after_the_last_fill_keeps_its_trades_and_the_streak(
-    sim: Simulator, boot: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A fill is decided on arrival; its trade row is queued by the pipeline's deferred bookkeeping.
-    That bookkeeping is held back here (as a loaded machine may), so the stop comes before it ran:
-    the clean stop must still commit every fill, and the restart must neither lose the streak nor
-    count the fills twice (a third loss and a false cooldown)."""
-    monkeypatch.setattr(pipeline_module, "LATER_QUIET_S", 60.0)
-    monkeypatch.setattr(pipeline_module, "LATER_MAX_DELAY_S", 60.0)
-    accounts = {3016: {"consecutive_losses": {"enabled": True, "max_losses": 3, "cooldown_seconds": 600}}}
-    run = await boot(tmp_path / "s", accounts)
-    engine = run.daemon.engine
-    assert engine is not None
-    _round_trip(sim, 3016)
-    _round_trip(sim, 3016)
-    await until(lambda: engine.account(3016).streak.losses == 2, 10, "two losses in a row")
-    assert await run.stop() == 0
-    stored = _rows(run, "SELECT pnl FROM trades WHERE account_id = 3016 ORDER BY executed_at, trade_id")
-    assert [pnl for (pnl,) in stored] == [None, "-155", None, "-155"]
-    again = await boot(tmp_path / "s", accounts, at=run.clock.now() + timedelta(seconds=5))
-    engine = again.daemon.engine
-    assert engine is not None
-    assert engine.account(3016).streak.losses == 2
-    assert engine.lockouts(3016) == []
-    assert engine.account(3016).realized == Decimal(-310)
 
 async def test_rule_014_locks_until_the_next_week_and_the_week_survives_a_restart(
     sim: Simulator, boot: Start, tmp_path: Path
