@@ -217,6 +217,10 @@ class Pipeline:
         finally:
             handle.cancel()
 
+    def run_deferred(self) -> None:
+        """Run the deferred bookkeeping now (a record that must follow it is about to be queued)."""
+        self._run_later()
+
     def _run_later(self) -> None:
         trace = latency_trace.TRACE
         started = latency_trace.now_ns() if trace is not None else 0
