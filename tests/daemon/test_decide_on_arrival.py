@@ -160,8 +160,14 @@ async def test_an_asynchronous_sink_still_runs_when_decided_on_arrival() -> None
     await asyncio.wait_for(task, 5)
 
 
-async def test_nothing_is_decided_on_arrival_once_the_pipeline_is_stopping(rig: Any) -> None:
+async def test_a_stop_runs_the_deferred_bookkeeping_and_decides_nothing_after_it(rig: Any) -> None:
     pipeline, sink, _ = rig
-    pipeline.stop()  # the daemon is shutting down: no new enforcement may start from here
+    ran: list[str] = []
     pipeline.broker_event(events.POSITION, breach())
-    assert pipeline.decided_on_arrival == 0 and not sink.decided
+    pipeline.later(lambda: ran.append("the position's records"))  # waits for the lull (LATER_QUIET_S)
+    pipeline.stop()  # before the pipeline's task had its turn: the records are queued now, not dropped
+    assert ran == ["the position's records"]
+    pipeline.later(lambda: ran.append("deferred after the stop"))
+    assert ran[-1] == "deferred after the stop"  # nothing would run it later
+    pipeline.broker_event(events.ORDER, working(7))
+    assert pipeline.decided_on_arrival == 1 and sink.applied == [events.POSITION]  # not decided

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from risk_manager.daemon import pipeline as pipeline_module
 from risk_manager.engine.trading_day import trading_date
 from risk_manager.engine.weeks import WEEKDAYS, next_week_start
 from risk_manager.security.admin_token import read_admin_token
@@ -125,7 +126,16 @@ async def test_rule_013_breach_distance_and_restart(sim: Simulator, boot: Start,
     assert [(r.rule, str(r.kind)) for r in engine.lockouts(3010)] == [("RULE-013", "until_reset")]
 
 
-async def test_rule_015_streak_survives_a_restart(sim: Simulator, boot: Start, tmp_path: Path) -> None:
+async def test_rule_015_streak_survives_a_restart(
+    sim: Simulator, boot: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop comes right after the second loss was decided. A fill is decided on arrival, but its
+    trade row is queued by the pipeline's deferred bookkeeping (after a lull): held back here, as a
+    loaded machine may, so the stop always comes first. The clean stop must still commit every fill
+    with the streak, and the restart must neither lose the streak nor count a fill twice (a third
+    loss, a false cooldown)."""
+    monkeypatch.setattr(pipeline_module, "LATER_QUIET_S", 60.0)
+    monkeypatch.setattr(pipeline_module, "LATER_MAX_DELAY_S", 60.0)
     accounts = {3011: {"consecutive_losses": {"enabled": True, "max_losses": 3, "cooldown_seconds": 600}}}
     run = await boot(tmp_path / "b", accounts)
     engine = run.daemon.engine
@@ -135,10 +145,16 @@ async def test_rule_015_streak_survives_a_restart(sim: Simulator, boot: Start, t
     await until(lambda: engine.account(3011).streak.losses == 2, 10, "two losses in a row")
     assert engine.lockouts(3011) == []
     assert await run.stop() == 0
+    stored = _rows(run, "SELECT pnl FROM trades WHERE account_id = 3011 ORDER BY executed_at, trade_id")
+    assert [pnl for (pnl,) in stored] == [None, "-155", None, "-155"]
+    state = _rows(run, "SELECT state FROM rule_state WHERE account_id = 3011 AND rule_id = 'RULE-015'")
+    assert json.loads(state[0][0])["losses"] == 2  # committed with the fills it counts
+    monkeypatch.undo()  # the bookkeeping on time again (the dashboards' pushes ride on it)
     again = await boot(tmp_path / "b", accounts, at=run.clock.now() + timedelta(seconds=5))
     engine = again.daemon.engine
     assert engine is not None
     assert engine.account(3011).streak.losses == 2
+    assert engine.lockouts(3011) == [] and engine.account(3011).realized == Decimal(-310)
     async with ApiClient(again.api_url) as api:
         _round_trip(sim, 3011)
         locked = await api.wait_for(_of(3011, "lockout_set"), 10, "RULE-015 cooldown")

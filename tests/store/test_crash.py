@@ -7,10 +7,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 from risk_manager.daemon.persist.persistence import Persistence
-from tests.store.conftest import ACCOUNT, T0, make_engine
+from risk_manager.engine import Engine, events
+from tests.store.conftest import ACCOUNT, MNQ, T0, make_config, make_engine, trade
 
 CHILD = textwrap.dedent(
     """
@@ -38,10 +40,39 @@ CHILD = textwrap.dedent(
 )
 
 
-def _crash(data: Path, trade_id: int = 1) -> str:
+STREAK_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from datetime import timedelta
+    from pathlib import Path
+    from risk_manager.daemon.persist.persistence import Persistence
+    from risk_manager.engine import Engine, events
+    from tests.store.conftest import ACCOUNT, MNQ, T0, make_config, trade
+
+    async def main() -> None:
+        engine = Engine.from_config(make_config({"consecutive_losses": {"max_losses": 3}}))
+        engine.evaluate("Contract", MNQ, T0)
+        p = await Persistence.open(Path(sys.argv[1]), clock=lambda: T0 + timedelta(minutes=5))
+        await p.restore(engine, T0)
+        for n, pnl in enumerate([None, -100, None, -100], start=1):
+            at = T0 + timedelta(minutes=n)
+            payload = trade(n, pnl, at)
+            engine.evaluate(events.TRADE, payload, at)
+            await p.trade(engine.account(ACCOUNT), events.parse_trade(payload))
+            if n == 2:
+                p.heartbeat()  # the rule memory as the heartbeat saw it: one loss
+        print("committed", engine.account(ACCOUNT).streak.losses, flush=True)
+        os._exit(1)  # killed before the next heartbeat: no close(), no final rule-state write
+
+    asyncio.run(main())
+    """
+)
+
+
+def _crash(data: Path, trade_id: int = 1, child: str = CHILD) -> str:
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(data), str(trade_id)],
+        [sys.executable, "-c", child, str(data), str(trade_id)],
         cwd=root,
         capture_output=True,
         text=True,
@@ -90,3 +121,22 @@ async def test_three_unclean_ends_within_an_hour_are_repeated_failures(tmp_path:
     with sqlite3.connect(tmp_path / "risk.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM trades").fetchone() == (3,)
         assert conn.execute("SELECT COUNT(*) FROM lockouts WHERE active = 1").fetchone() == (1,)
+
+
+async def test_a_losing_streak_committed_with_its_fills_survives_a_crash(tmp_path: Path) -> None:
+    """RULE-015's streak is derived from fills, which are committed at once; a crash between two
+    heartbeats must not take it back to what the last heartbeat saw (spec: nothing committed is
+    lost), nor may the stored fills be counted twice."""
+    assert _crash(tmp_path, child=STREAK_CHILD) == "2"
+    p = await Persistence.open(tmp_path)
+    try:
+        engine = Engine.from_config(make_config({"consecutive_losses": {"max_losses": 3}}))
+        engine.evaluate("Contract", MNQ, T0)
+        await p.restore(engine, T0 + timedelta(minutes=6))
+        assert engine.account(ACCOUNT).streak.losses == 2
+        assert engine.realized_pnl(ACCOUNT) == -200 and engine.lockouts(ACCOUNT) == []
+        # The next loss is the third in a row: the cooldown starts.
+        actions = engine.evaluate(events.TRADE, trade(6, -100, T0 + timedelta(minutes=7)), T0 + timedelta(minutes=7))
+        assert [(a.rule, str(a.kind)) for a in actions if a.lockout is not None] == [("RULE-015", "lockout")]
+    finally:
+        await p.close(clean=True)

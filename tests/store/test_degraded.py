@@ -6,6 +6,7 @@ write that never returns, and the corrupt file is real garbage written over a re
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -204,6 +205,9 @@ async def test_corruption_found_while_running_replaces_the_file_and_writes_memor
         assert rows(db, "SELECT engine_id, rule_id FROM lockouts WHERE active = 1") == [(locks[0].id, "RULE-003")]
         assert rows(db, "SELECT realized FROM daily_pnl") == [("-550",)]
         assert rows(db, "SELECT contract_id FROM contracts") == [(MNQ["id"],)]
+        # The rule memory too (RULE-015's streak agrees with the trades written back with it).
+        memory = rows(db, "SELECT rule_id, state FROM rule_state")
+        assert [(rule, json.loads(state)["losses"]) for rule, state in memory] == [("RULE-015", 0)]
         page = await p.history("history.trades", {"accountId": ACCOUNT})
         assert len(page["items"]) == 2  # the reader works on the fresh file
         assert not p.degraded

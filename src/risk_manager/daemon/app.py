@@ -545,10 +545,13 @@ class Daemon:
 
     def _after_reconcile(self, account_id: int, caught_up: list[Any]) -> list[Any]:
         # Queued after the reconcile's lockouts: a crash can never leave a stored fill whose lockout
-        # was not stored (the fill would not be judged again at the next start).
-        assert self.dispatch is not None and self.engine is not None
+        # was not stored (the fill would not be judged again at the next start). And after the
+        # trade rows of the fills decided before it (deferred bookkeeping, run now): the streak it
+        # stores with the caught-up fills counts those too (engine/rule_state.py).
+        assert self.dispatch is not None and self.engine is not None and self.pipeline is not None
         acct = self.engine.state.accounts.get(account_id)
         if acct is not None and caught_up:
+            self.pipeline.run_deferred()
             self.dispatch.trades_caught_up(acct, caught_up)
         if self.recovery is not None:
             self.recovery.account_reconciled(account_id)

@@ -47,6 +47,7 @@ from risk_manager.engine import Action, Engine, events
 from risk_manager.engine.actions import BROKER_KINDS, ActionKind
 from risk_manager.engine.context import RuleContext
 from risk_manager.engine.lockouts import ClearedBy
+from risk_manager.engine.rule_state import StreakMemo, streak_memo
 from risk_manager.engine.state import AccountState
 
 log = logging.getLogger("risk_manager.daemon.engine")
@@ -114,16 +115,20 @@ class Dispatcher:
             self._executor.on_position(acct.account_id, cid, int(payload.get("size") or 0))
         elif event.name == events.ORDER and isinstance(payload.get("id"), int):
             self._executor.on_order(acct.account_id, payload["id"], payload["id"] in acct.orders)
-        # ... dashboards and records once the queued events have been decided.
+        # ... dashboards and records once the queued events have been decided; a fill's record
+        # carries RULE-015's streak as this fill left it (later fills may be decided before it).
+        streak = streak_memo(acct) if event.name == events.TRADE else None
         if self._defer is not None:
-            self._defer(lambda: self._publish(event.name, payload, acct, cid))
+            self._defer(lambda: self._publish(event.name, payload, acct, cid, streak))
         else:
-            self._publish(event.name, payload, acct, cid)
+            self._publish(event.name, payload, acct, cid, streak)
 
     def _update(self, type_: str, data: dict[str, Any], acct: AccountState, now: datetime) -> None:
         self._notifier.publish(DashboardUpdate(at=now, account_id=acct.account_id, type=type_, data=data))
 
-    def _publish(self, name: str, payload: dict[str, Any], acct: AccountState, cid: Any) -> None:
+    def _publish(
+        self, name: str, payload: dict[str, Any], acct: AccountState, cid: Any, streak: StreakMemo | None = None
+    ) -> None:
         engine, persist = self._engine, self._persist
         now = self._clock.now()
         if name == events.POSITION:
@@ -152,7 +157,7 @@ class Dispatcher:
                 return
             self._update("trade", trade_view(trade), acct, now)
             if persist is not None:
-                self._spawn(persist.trade(acct, trade))
+                self._spawn(persist.trade(acct, trade, streak))
             self.account_changed(acct)
         elif name == events.ACCOUNT:
             self.account_changed(acct)

@@ -190,7 +190,10 @@ class Pipeline:
         already queued have been decided and account events have paused for ``LATER_QUIET_S``
         (at most ``LATER_MAX_DELAY_S`` after it was deferred), so a fill's position event never waits
         behind the bookkeeping of the order and trade events before it, even when they arrive in
-        separate frames."""
+        separate frames. Once the pipeline has stopped nothing would run it later: it runs now."""
+        if self._stopped:
+            self._run_one(work)
+            return
         if not self._later:
             self._later_since = time.monotonic()
         self._later.append(work)
@@ -214,17 +217,24 @@ class Pipeline:
         finally:
             handle.cancel()
 
+    def run_deferred(self) -> None:
+        """Run the deferred bookkeeping now (a record that must follow it is about to be queued)."""
+        self._run_later()
+
     def _run_later(self) -> None:
         trace = latency_trace.TRACE
         started = latency_trace.now_ns() if trace is not None else 0
         while self._later:
-            work = self._later.popleft()
-            try:
-                work()
-            except Exception:
-                log.exception("deferred state push failed")
+            self._run_one(self._later.popleft())
         if trace is not None:
             trace.span("later", started)
+
+    @staticmethod
+    def _run_one(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("deferred state push failed")
 
     # ----- buffering during reconciliation -------------------------------------------------------
     def pause_account(self, account_id: int) -> None:
@@ -256,8 +266,12 @@ class Pipeline:
 
     # ----- the loop ------------------------------------------------------------------------------
     def stop(self) -> None:
+        """No event is decided after this. The deferred bookkeeping of the events already decided
+        runs now: it queues their records (a fill's trade row among them), which a clean stop must
+        commit before the database closes (docs/persistence.md)."""
         self._stopped = True
         self._wake.set()
+        self._run_later()
 
     async def run(self) -> None:
         last_quotes = time.monotonic()

@@ -6,6 +6,12 @@ is skipped and reported, never raised, so a damaged row cannot stop the daemon; 
 restored starts over as on a first start (the drawdown from the configuration or the next balance).
 Both stamp the trading day: a stored RULE-015 streak of an earlier day is dropped, and a stored
 drawdown of an earlier day takes its missed end-of-day sample from the next balance seen.
+
+RULE-015's streak is derived from fills, so the daemon saves it with each fill, in the fill's own
+transaction, as it stood right after that fill was decided (``streak_memo``, taken on the hot path,
+then ``streak_export``): the stored streak always matches the stored trades. A crash can then
+neither lose a loss whose fill was committed nor count one twice when the reconcile catches up on a
+fill that was not.
 """
 
 from __future__ import annotations
@@ -33,9 +39,28 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else to_decimal(value)
 
 
+#: RULE-015's memory at one instant: losses in a row, the last closing order counted, the account's
+#: last reset (which trading day the streak belongs to)
+StreakMemo = tuple[int, int | None, datetime | None]
+
+
 def current_day(acct: AccountState, now: datetime) -> date:
     s = acct.settings
     return trading_date(acct.last_reset or now, s.reset_time, s.timezone)
+
+
+def streak_memo(acct: AccountState) -> StreakMemo:
+    """RULE-015's memory now (three reads: cheap enough for the moment a fill is decided)."""
+    st = acct.streak
+    return st.losses, st.last_order, acct.last_reset
+
+
+def streak_export(acct: AccountState, memo: StreakMemo, now: datetime) -> dict[str, Any]:
+    """RULE-015's stored value (JSON-ready) for ``memo``, stamped with the trading day it belongs to."""
+    losses, last_order, last_reset = memo
+    s = acct.settings
+    day = trading_date(last_reset or now, s.reset_time, s.timezone)
+    return {"day": day.isoformat(), "losses": losses, "lastOrder": last_order}
 
 
 def export(acct: AccountState, now: datetime) -> dict[str, dict[str, Any]]:
@@ -56,8 +81,7 @@ def export(acct: AccountState, now: datetime) -> dict[str, dict[str, Any]]:
             "eodPending": dd.eod_pending,
             "lastEod": None if dd.last_eod is None else [dd.last_eod[0].isoformat(), str(dd.last_eod[1])],
         }
-    st = acct.streak
-    out[STREAK] = {"day": day, "losses": st.losses, "lastOrder": st.last_order}
+    out[STREAK] = streak_export(acct, streak_memo(acct), now)
     return out
 
 

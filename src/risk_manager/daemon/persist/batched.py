@@ -11,6 +11,7 @@ from typing import Any
 
 from risk_manager.engine import Engine, events
 from risk_manager.engine.events import ContractInfo, OrderUpdate
+from risk_manager.engine.rule_state import DRAWDOWN, STREAK
 from risk_manager.engine.state import AccountState, PositionState
 from risk_manager.store import rows, writes
 from risk_manager.store.codec import dumps, ts
@@ -52,21 +53,19 @@ class BatchedRecords:
         self._writer.post(lambda conn: writes.write_day(conn, values, pnl))
 
     def note_rules(self, engine: Engine, acct: AccountState, now: datetime) -> None:
-        """RULE-013/015 memory when it changed, with RULE-013's latest end-of-day sample."""
-        state = engine.rule_state(acct.account_id, now)
-        stamp = dumps({k: {f: v for f, v in d.items() if f != "day"} for k, d in state.items()})
+        """RULE-013's memory when it changed, with its latest end-of-day sample."""
+        state, stamp = _batched_memory(engine, acct, now)
         if self._rules.get(acct.account_id) == stamp:
             return
         self._rules[acct.account_id] = stamp
         values = rows.rule_state_rows(acct.account_id, state, now)
-        drawdown = state.get("RULE-013")
+        drawdown = state.get(DRAWDOWN)
         eod = rows.eod_values(acct.account_id, drawdown, now) if drawdown else None
         self._writer.post(lambda conn: writes.rule_state(conn, values, eod))
 
     def rules_known(self, engine: Engine, acct: AccountState, now: datetime) -> None:
         """The rule memory as just restored (nothing to write back)."""
-        state = engine.rule_state(acct.account_id, now)
-        self._rules[acct.account_id] = dumps({k: {f: v for f, v in d.items() if f != "day"} for k, d in state.items()})
+        self._rules[acct.account_id] = _batched_memory(engine, acct, now)[1]
 
     def sample(self, engine: Engine, acct: AccountState, now: datetime) -> None:
         minute = now.replace(second=0, microsecond=0)
@@ -122,3 +121,12 @@ class BatchedRecords:
     def day_known(self, acct: AccountState) -> None:
         """The account's day state as just committed (no batched write needed for it)."""
         self._day_cache[acct.account_id] = (acct.last_reset, acct.next_reset)
+
+
+def _batched_memory(engine: Engine, acct: AccountState, now: datetime) -> tuple[dict[str, Any], str | None]:
+    """The rule memory written here, and its stamp (without the day) to tell a change. RULE-015's
+    streak is not among it: it is committed with each fill (``Persistence.trade``); a copy written
+    here could be ahead of the stored trades (a fill decided, its row not yet queued), and a fill
+    the reconcile catches up on after a crash would then be counted twice."""
+    state = {k: v for k, v in engine.rule_state(acct.account_id, now).items() if k != STREAK}
+    return state, dumps({k: {f: v for f, v in d.items() if f != "day"} for k, d in state.items()})

@@ -41,6 +41,7 @@ from risk_manager.daemon.persist.values import audit_row, day_bounds, enforcemen
 from risk_manager.engine import Engine
 from risk_manager.engine.events import TradeUpdate
 from risk_manager.engine.lockouts import Lockout
+from risk_manager.engine.rule_state import STREAK, StreakMemo, streak_export, streak_memo
 from risk_manager.engine.state import AccountState
 from risk_manager.engine.symbols import canonical_symbol
 from risk_manager.store import queries, retention, rows, writes
@@ -302,20 +303,31 @@ class Persistence:
             lambda conn: writes.clear_lockout(conn, change, fallback, day, pnl), f"end of lockout {lockout.id}"
         )
 
-    def trade(self, acct: AccountState, trade: TradeUpdate) -> Coroutine[Any, Any, None]:
-        """Commit a fill together with the account's ``daily_pnl`` row (one transaction)."""
+    def trade(
+        self, acct: AccountState, trade: TradeUpdate, streak: StreakMemo | None = None
+    ) -> Coroutine[Any, Any, None]:
+        """Commit a fill together with the account's ``daily_pnl`` row and RULE-015's streak (one
+        transaction). ``streak``: as it stood right after this fill was decided (the daemon queues
+        the commit a little later); default: now."""
         now = self._clock()
         values = rows.trade_values(acct, trade, self._symbol(trade.contract_id), now)
         pnl = rows.daily_pnl_values(acct, now)
         day = rows.day_state_values(acct, now)
+        memory = self._streak_rows(acct, streak, now)
         self._batched.day_known(acct)
-        return self._critical(lambda conn: writes.trade(conn, values, pnl, day), f"trade {trade.trade_id}")
+
+        def job(conn: sqlite3.Connection) -> None:
+            writes.trade(conn, values, pnl, day)
+            writes.rule_state(conn, memory, None)
+
+        return self._critical(job, f"trade {trade.trade_id}")
 
     def trades_caught_up(self, acct: AccountState, trades: list[TradeUpdate]) -> Coroutine[Any, Any, None]:
         """Commit the fills a reconcile gave the engine (missed during a restart or a hub gap) with
-        the account's ``daily_pnl`` row, in one transaction (spec/daemon.md §6.3: every trade the
-        engine counts is stored, whichever path brought it). The day's extremes include the
-        running figures the replayed fills passed through."""
+        the account's ``daily_pnl`` row and RULE-015's streak as it stands now, in one transaction
+        (spec/daemon.md §6.3: every trade the engine counts is stored, whichever path brought it).
+        The day's extremes include the running figures the replayed fills passed through. The
+        caller queues this once the trade rows of every fill decided before are queued."""
         if not trades:
             return _nothing()
         now = self._clock()
@@ -324,11 +336,13 @@ class Persistence:
         low, high = extremes(acct, trades)
         pnl["min_net"], pnl["max_net"] = money(low), money(high)
         day = rows.day_state_values(acct, now)
+        memory = self._streak_rows(acct, None, now)
         self._batched.day_known(acct)
 
         def job(conn: sqlite3.Connection) -> None:
             for v in values:
                 writes.trade(conn, v, pnl, day)
+            writes.rule_state(conn, memory, None)
 
         ids = ", ".join(str(t.trade_id) for t in trades[:5]) + (" ..." if len(trades) > 5 else "")
         return self._critical(job, f"{len(trades)} reconciled trades ({ids})")
@@ -421,7 +435,7 @@ class Persistence:
         if self._closed:
             return
         engine = self._engine
-        if engine is not None and self._writer.alive:  # rule memory changed since the last heartbeat
+        if engine is not None and self._writer.alive:  # RULE-013's memory changed since the last heartbeat
             for account_id in engine.account_ids():
                 self._batched.note_rules(engine, engine.account(account_id), self._clock())
         self._closed = True
@@ -458,6 +472,12 @@ class Persistence:
         return commits.settle(self._writer.submit(job), what, self._unsaved)
 
     # ----- helpers ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _streak_rows(acct: AccountState, memo: StreakMemo | None, now: datetime) -> list[dict[str, Any]]:
+        """RULE-015's ``rule_state`` row, written with the fills it counts (engine/rule_state.py)."""
+        state = streak_export(acct, streak_memo(acct) if memo is None else memo, now)
+        return rows.rule_state_rows(acct.account_id, {STREAK: state}, now)
+
     def _account(self, account_id: int) -> AccountState | None:
         engine = self._engine
         if engine is None:

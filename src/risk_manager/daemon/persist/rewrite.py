@@ -59,6 +59,8 @@ class MemoryState:
     positions: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
     enforcement: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    #: RULE-013's and RULE-015's memory (the streak taken with the trades above: they agree)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> str:
         return (
@@ -87,6 +89,7 @@ def take(engine: Engine, recent: RecentRecords, symbol: Symbol, now: datetime) -
         out.days.append((rows.day_state_values(acct, now), rows.daily_pnl_values(acct, now)))
         for trade in acct.trades.values():
             out.trades.append(rows.trade_values(acct, trade, symbol(trade.contract_id), now))
+        out.rules += rows.rule_state_rows(account_id, engine.rule_state(account_id, now), now)
         for lockout in engine.lockouts(account_id):
             out.lockouts.append(rows.lockout_values(lockout, acct, s.observe_only, now))
         for pos in acct.positions.values():
@@ -110,6 +113,7 @@ def job(
             writes.write_day(conn, day, pnl)
         for values in state.trades:
             writes.upsert_trade(conn, values)
+        writes.rule_state(conn, state.rules, None)
         for values in state.lockouts:
             writes.set_lockout(conn, values, None)
         for values in state.positions:
