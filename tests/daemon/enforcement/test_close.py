@@ -129,3 +129,30 @@ async def test_a_verification_read_without_an_answer_is_retried(rig: Rig, make: 
     assert item.state is WorkState.DONE
     assert rig.broker.size(ACCT, ES) == 0
     assert rig.broker.count("close_contract") == 1
+
+
+async def test_a_flat_event_while_the_answer_is_held_ends_the_wait_for_it(rig: Rig) -> None:
+    """The broker executed the close and its position event says flat, but its answer hangs: the
+    item is done on the event, without waiting for the answer (the call itself is abandoned)."""
+    rig.broker.open_position(ACCT, ES, 1)
+    rig.broker.hold("close_contract")  # the answer never comes while held
+    item = rig.submit(close())
+    await rig.broker.wait_calls("close_contract")
+    rig.executor.on_position(ACCT, ES, 0)  # the hub's event: flat
+    await finish(item)
+    assert item.state is WorkState.DONE
+    assert item.result == {"size": 0, "confirmedBy": "position event"}
+    assert rig.states(item) == [WorkState.SENT, WorkState.VERIFYING, WorkState.DONE]
+    assert rig.broker.names() == ["close_contract"]  # no read, no second close
+    assert rig.broker.active_total == 0  # the held call was abandoned, not left running
+
+
+async def test_a_stop_while_the_answer_is_held_still_interrupts_the_item(rig: Rig) -> None:
+    """The executor's own cancellation (drain at shutdown) is never mistaken for the event's cut."""
+    rig.broker.open_position(ACCT, ES, 1)
+    rig.broker.hold("close_contract")
+    item = rig.submit(close())
+    await rig.broker.wait_calls("close_contract")
+    left = await rig.executor.drain(timeout=0)
+    assert left == [item] and item.state is WorkState.INTERRUPTED
+    assert rig.broker.active_total == 0

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from risk_manager.broker_ops import BrokerRejected, OutcomeUncertain
 from risk_manager.daemon.clock import Clock
-from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
 from risk_manager.gateway.errors import GatewayError
@@ -137,22 +136,36 @@ class Steps:
         event confirms the goal (``confirmed``): an answer held back by a slow or timing-out broker
         must not keep a position that is already flat reported as "sent". Returns True when the
         event confirmed it (the call's answer, if still outstanding, is abandoned)."""
-        sending = start_now(self.mutate(item, call))  # on the wire before the watcher starts
+        me = asyncio.current_task()
+        assert me is not None
         watching = asyncio.ensure_future(confirmed)
+        cut = False
+        answering = True
+
+        def on_confirmed(done: asyncio.Future[bool]) -> None:
+            nonlocal cut
+            if answering and not done.cancelled() and done.exception() is None and done.result():
+                cut = True
+                me.cancel()  # stop waiting for the answer: the broker's own event confirmed the goal
+
+        watching.add_done_callback(on_confirmed)
         try:
-            await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
-            if watching.done() and not watching.cancelled() and watching.result():
-                if not sending.done():
+            try:
+                # In this task, not a new one: the request leaves without waiting for a turn of the loop.
+                await self.mutate(item, call)
+            except asyncio.CancelledError:
+                if cut and me.uncancel() == 0:  # only our own cut (a stop would still be pending)
                     item.result = {"answer": "not awaited: the broker's event confirmed it first"}
                     self.set(item, WorkState.VERIFYING)
-                return True
-            await sending
-            return False
+                    return True
+                raise
+            finally:
+                answering = False
+            return watching.done() and not watching.cancelled() and watching.exception() is None and watching.result()
         finally:
-            for task in (sending, watching):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(sending, watching, return_exceptions=True)
+            if not watching.done():
+                watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
 
     async def read(self, item: WorkItem, fetch: Callable[[], Awaitable[T]]) -> T:
         """A verification read that is retried until the broker answers (spec/daemon.md §4.2).
