@@ -190,10 +190,17 @@ async def breach_latency(http: httpx.AsyncClient, since: int, account: int, time
 
 # ----- the floor: a minimal bare client --------------------------------------------------------------------
 class FloorClient:
-    """The least a client can do: sign in, subscribe, close on a position event. No state, no checks."""
+    """The least a client can do: sign in, subscribe, close on a position event. No state, no checks.
 
-    def __init__(self, urls: dict[str, str], contracts: list[str], watch: PositionWatch) -> None:
+    ``subscribes="all"`` (the default) takes the same user-hub streams the daemon needs (accounts,
+    and orders, positions and trades per account) and decodes every frame, so the simulator does the
+    same work per fill in both phases; ``"positions"`` is the narrower floor of the first round."""
+
+    def __init__(
+        self, urls: dict[str, str], contracts: list[str], watch: PositionWatch, subscribes: str = "all"
+    ) -> None:
         self.urls = urls
+        self.subscribes = subscribes
         self.contracts = contracts
         self.watch = watch
         self.http = httpx.AsyncClient(base_url=urls["api_url"], timeout=10)
@@ -218,7 +225,15 @@ class FloorClient:
         await self._close_request({"accountId": FLOOR_ACCOUNTS[0], "contractId": "none"})  # warm the pool
         user = await self._hub(self.urls["user_hub_url"], self._on_user)
         market = await self._hub(self.urls["market_hub_url"], self._on_market)
-        await self._invoke(user, [("SubscribePositions", [a]) for a in FLOOR_ACCOUNTS])
+        if self.subscribes == "all":
+            streams = [("SubscribeAccounts", [])] + [
+                (method, [a])
+                for a in FLOOR_ACCOUNTS
+                for method in ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
+            ]
+        else:
+            streams = [("SubscribePositions", [a]) for a in FLOOR_ACCOUNTS]
+        await self._invoke(user, streams)
         await self._invoke(market, [("SubscribeContractQuotes", [c]) for c in self.contracts])
 
     async def _hub(self, url: str, handler: Any) -> ClientConnection:
@@ -481,7 +496,12 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
     neighbour = start_neighbour() if args.contend else None
     http = httpx.AsyncClient(base_url=sim.urls["api_url"], timeout=30)
     trace_file = root / "daemon-trace.json"
-    result: dict[str, Any] = {"rate_target": rate, "load_start": load_now(), "contend": bool(args.contend)}
+    result: dict[str, Any] = {
+        "rate_target": rate,
+        "load_start": load_now(),
+        "contend": bool(args.contend),
+        "floor_subscribes": args.floor_subscribes,
+    }
     try:
         # The floor client has no limiter; the daemon's own limiter is paced below. A bounded journal
         # keeps every journal read cheap for the simulator.
@@ -492,10 +512,10 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
 
         # --- floor ---------------------------------------------------------------------------------
         floor_watch = PositionWatch()
-        floor = FloorClient(sim.urls, contracts, floor_watch)
+        floor = FloorClient(sim.urls, contracts, floor_watch, args.floor_subscribes)
         await floor.start()
         rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
-        print(f"floor client connected; {args.breaches} breaches ...", flush=True)
+        print(f"floor client connected (user-hub streams: {args.floor_subscribes}); {args.breaches} breaches ...", flush=True)
         floor_stamps: list[tuple[int, int, int]] = []
         floor_lat = await run_breaches(
             http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", None, floor_stamps
@@ -661,6 +681,12 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=1, help="runs per quote rate; the summary shows their median")
     parser.add_argument("--contend", action="store_true", help="run one CPU-bound neighbour process meanwhile")
+    parser.add_argument(
+        "--floor-subscribes",
+        choices=("all", "positions"),
+        default="all",
+        help="the floor's user-hub streams: all the daemon takes (default) or positions only",
+    )
     parser.add_argument("--trace", action="store_true", help="per-stage timestamps inside the daemon (breakdown)")
     parser.add_argument("--json", help="write every run's figures to this file (for bench/plot_latency.py)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 breaches")
