@@ -171,3 +171,13 @@ async def test_a_stop_runs_the_deferred_bookkeeping_and_decides_nothing_after_it
     assert ran[-1] == "deferred after the stop"  # nothing would run it later
     pipeline.broker_event(events.ORDER, working(7))
     assert pipeline.decided_on_arrival == 1 and sink.applied == [events.POSITION]  # not decided
+
+
+async def test_after_a_turn_of_the_loop_events_are_decided_on_arrival_again(rig: Any) -> None:
+    pipeline, sink, _ = rig
+    for i in range(INLINE_MAX):
+        pipeline.broker_event(events.ORDER, working(300 + i))
+    assert pipeline.decided_on_arrival == INLINE_MAX
+    await asyncio.sleep(0)  # the loop turns (nothing was queued)
+    pipeline.broker_event(events.ORDER, working(400))
+    assert pipeline.decided_on_arrival == INLINE_MAX + 1 and len(sink.applied) == INLINE_MAX + 1

@@ -99,7 +99,7 @@ class Pipeline:
         self._stopped = False
         self._busy = False  # an event is being decided (a control may be awaiting I/O meanwhile)
         self._running = False  # run() is serving the FIFO
-        self._inline_run = 0  # events decided on arrival since the pipeline's task last ran
+        self._inline_run = 0  # events decided on arrival since the event loop last turned
         self._side: set[asyncio.Future[Any]] = set()
 
     # ----- inputs -------------------------------------------------------------------------------
@@ -159,6 +159,8 @@ class Pipeline:
     def _decide_now(self, event: InternalEvent) -> None:
         self._seq += 1
         event.seq = self._seq
+        if not self._inline_run:  # the first of a run: counted until the loop turns
+            asyncio.get_running_loop().call_soon(self._loop_turned)
         self._inline_run += 1
         self.decided_on_arrival += 1
         trace = latency_trace.TRACE
@@ -171,6 +173,9 @@ class Pipeline:
             future.add_done_callback(self._side_done)
         if self._later:
             self._wake.set()  # the pipeline's task runs the deferred bookkeeping after the lull
+
+    def _loop_turned(self) -> None:
+        self._inline_run = 0
 
     def _side_done(self, future: asyncio.Future[Any]) -> None:
         self._side.discard(future)
@@ -283,7 +288,6 @@ class Pipeline:
 
     async def _serve(self, last_quotes: float) -> None:
         while not self._stopped:
-            self._inline_run = 0  # the loop has turned since the last event decided on arrival
             if self._fifo.empty() and not self._quotes:
                 self._fifo_warned = False
                 if self._later:
