@@ -330,12 +330,7 @@ class Pipeline:
 
     async def _process(self, event: InternalEvent) -> None:
         if event.control is None:
-            pending = self._decide(event)
-            if pending is not None:
-                try:
-                    await pending
-                except Exception:
-                    log.exception("action dispatch failed")
+            await self._handed_over(self._decide(event))
             return
         self._busy = True
         try:
@@ -353,12 +348,17 @@ class Pipeline:
             return
         self.events_processed += 1
         if actions:
-            pending = self._dispatch(actions, event)
-            if pending is not None:
-                try:
-                    await pending
-                except Exception:
-                    log.exception("action dispatch failed")
+            await self._handed_over(self._dispatch(actions, event))
+
+    @staticmethod
+    async def _handed_over(pending: Awaitable[None] | None) -> None:
+        """Wait for an asynchronous action sink's work (the daemon's is synchronous: None)."""
+        if pending is None:
+            return
+        try:
+            await pending
+        except Exception:
+            log.exception("action dispatch failed")
 
     def _decide(self, event: InternalEvent) -> Awaitable[None] | None:
         """Apply one broker event or tick and hand its decision over; never waits (nothing here
