@@ -55,10 +55,11 @@ async def test_fills_made_while_killed_are_stored_and_a_recovered_loss_is_locked
     lose_then_recover(r.sim, 6101)  # a loss past the limit that came back, while nobody watched
     round_trip(r.sim, 6102, 1.0)  # a plain winning round trip while down
     round_trip(r.sim, 6103, -1.0)
+    r.sim.order(6102, "RTY", "sell", 1)  # a short inside the net limit: held across the restart, signed
     r.start()
     took = await r.settle()
     print(f"\nrestart: database, snapshot and broker agree {took:.2f} s after the daemon was ready")
-    assert _stored_trades(r.root, 6101) == 4 and _stored_trades(r.root, 6102) == 2
+    assert _stored_trades(r.root, 6101) == 4 and _stored_trades(r.root, 6102) == 3
 
 
 async def test_fills_made_during_a_hub_gap_are_stored_and_a_recovered_loss_is_locked(rig: Any) -> None:
