@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from risk_manager import latency_trace
-from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.enforcement.urgency import READ_PAUSE_S, Urgency
 from risk_manager.engine import Action, Engine, MalformedEvent, events
 
 log = logging.getLogger("risk_manager.daemon.pipeline")
@@ -152,9 +152,16 @@ class Pipeline:
         )
 
     def wants_the_loop(self) -> bool:
-        """An enforcement request is waiting to leave: a hub reader should let the loop turn
-        before it reads its next frame (the request's task runs first)."""
+        """An enforcement request is waiting to leave (the hub reader waits: ``reading_pause``)."""
         return self.urgency is not None and self.urgency.held
+
+    def reading_pause(self) -> asyncio.Future[None] | None:
+        """For the user hub's reader, after each frame: while an enforcement request waits to leave,
+        a future to wait for (done once it is written, at most ``READ_PAUSE_S``), so the fill's
+        next frames are not decoded and decided ahead of it; None otherwise."""
+        if self.urgency is None:
+            return None
+        return self.urgency.cleared(READ_PAUSE_S)
 
     def _decide_now(self, event: InternalEvent) -> None:
         self._seq += 1

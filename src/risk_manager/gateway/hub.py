@@ -112,12 +112,12 @@ class HubConnection:
         token_rejected: TokenRejected | None = None,
         settings: HubSettings | None = None,
         name: str | None = None,
-        yield_when: Callable[[], bool] | None = None,
+        pause_reading: Callable[[], Awaitable[None] | None] | None = None,
     ) -> None:
         self.url = url
-        # Checked after each frame: when true, the reader lets the loop turn before it reads on
+        # Asked after each frame: an awaitable means the reader waits for it before it reads on
         # (the daemon: an enforcement request decided from this frame is waiting to leave).
-        self._yield_when = yield_when
+        self._pause_reading = pause_reading
         self.settings = settings or HubSettings()
         self.name = name or self.kind
         self._token_provider = token_provider
@@ -528,8 +528,10 @@ class HubConnection:
                 if trace is not None:
                     trace.span(f"{self.kind}-frame", started)
                     trace.rx_ns = 0
-                if self._yield_when is not None and self._yield_when():
-                    await asyncio.sleep(0)
+                if self._pause_reading is not None:
+                    pause = self._pause_reading()
+                    if pause is not None:
+                        await pause
         except ConnectionClosed as exc:
             return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         return "connection closed"

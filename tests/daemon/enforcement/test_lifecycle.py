@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from risk_manager.daemon.enforcement.eager import EAGER
 from risk_manager.daemon.enforcement.work import WorkState
+from risk_manager.eager_tasks import EAGER
 from tests.daemon.enforcement.conftest import (
     ACCT,
     ES,

@@ -88,7 +88,7 @@ class BrokerLogin:
             on_gap=self._on_gap,
             token_rejected=self._token_rejected,
             name=f"{name}/user",
-            yield_when=pipeline.wants_the_loop,
+            pause_reading=pipeline.reading_pause,
         )
         # Quotes arrive on a thread of their own, coalesced, so a fill never waits behind them.
         self.market_hub = MarketFeed(

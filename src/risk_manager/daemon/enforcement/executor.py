@@ -28,12 +28,12 @@ from typing import Any
 from risk_manager import latency_trace
 from risk_manager.broker_ops import BrokerOps
 from risk_manager.daemon.clock import SYSTEM_CLOCK, Clock
-from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.evidence import BrokerEvidence
 from risk_manager.daemon.enforcement.procedures import Procedures
 from risk_manager.daemon.enforcement.steps import ExecutorSettings, Steps
 from risk_manager.daemon.enforcement.urgency import Urgency
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState, work_key
+from risk_manager.eager_tasks import start_now
 from risk_manager.engine.actions import BROKER_KINDS, ENFORCEMENT_KINDS, Action, ActionKind
 
 log = logging.getLogger("risk_manager.daemon.executor")

@@ -16,10 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from risk_manager.broker_ops import BrokerOps, BrokerRejected, OutcomeUncertain
-from risk_manager.daemon.enforcement.eager import start_now
 from risk_manager.daemon.enforcement.evidence import BrokerEvidence
 from risk_manager.daemon.enforcement.steps import Steps
 from risk_manager.daemon.enforcement.work import WorkItem, WorkState
+from risk_manager.eager_tasks import start_now
 from risk_manager.engine.actions import ActionKind
 from risk_manager.engine.enums import WORKING_STATUSES, OrderStatus
 from risk_manager.engine.money import to_decimal
