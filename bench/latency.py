@@ -501,6 +501,7 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         "load_start": load_now(),
         "contend": bool(args.contend),
         "floor_subscribes": args.floor_subscribes,
+        "interleave": args.interleave,
     }
     try:
         # The floor client has no limiter; the daemon's own limiter is paced below. A bounded journal
@@ -517,12 +518,16 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         rate_floor, share_floor = await measure_quote_rate(sim, http, 1.0)
         print(f"floor client connected (user-hub streams: {args.floor_subscribes}); {args.breaches} breaches ...", flush=True)
         floor_stamps: list[tuple[int, int, int]] = []
-        floor_lat = await run_breaches(
-            http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", None, floor_stamps
-        )
-        floor_quotes = floor.quotes
-        floor_reads = list(floor.reads)
-        await floor.stop()
+        daemon_stamps: list[tuple[int, int, int]] = []
+        floor_lat: list[float] = []
+        daemon_lat: list[float] = []
+        if not args.interleave:
+            floor_lat = await run_breaches(
+                http, FLOOR_ACCOUNTS, contracts, args.breaches, None, "floor", None, floor_stamps
+            )
+            floor_quotes = floor.quotes
+            floor_reads = list(floor.reads)
+            await floor.stop()
 
         # --- daemon --------------------------------------------------------------------------------
         config = write_config(root / "config", sim.urls, DAEMON_USER, DAEMON_KEY, DAEMON_ACCOUNTS, RULE)
@@ -539,17 +544,30 @@ async def run_once(args: argparse.Namespace, rate: float, root: Path) -> dict[st
         rate_daemon, share_daemon = await measure_quote_rate(sim, http, 1.0)
         result["load_daemon"] = load_now()
         print(f"daemon warm; {args.breaches} breaches (paced to the 200/60 s REST limit) ...", flush=True)
-        daemon_stamps: list[tuple[int, int, int]] = []
-        daemon_lat = await run_breaches(
-            http,
-            DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1],
-            contracts,
-            args.breaches,
-            budget,
-            "daemon",
-            None,
-            daemon_stamps,
-        )
+        daemon_accounts = DAEMON_ACCOUNTS[1:] + DAEMON_ACCOUNTS[:1]
+        if args.interleave:
+            # Both clients connected under the same quote load, measured in alternating blocks: each
+            # sees the machine in the same states over the same minute (see "How it is measured").
+            block = args.interleave
+            while len(floor_lat) < args.breaches or len(daemon_lat) < args.breaches:
+                n = min(block, args.breaches - len(floor_lat))
+                if n:
+                    floor_lat += await run_breaches(
+                        http, FLOOR_ACCOUNTS, contracts, n, None, "floor", None, floor_stamps
+                    )
+                n = min(block, args.breaches - len(daemon_lat))
+                if n:
+                    daemon_lat += await run_breaches(
+                        http, daemon_accounts, contracts, n, budget, "daemon", None, daemon_stamps
+                    )
+                print(f"  interleaved: floor {len(floor_lat)}, daemon {len(daemon_lat)} breaches", flush=True)
+            floor_quotes = floor.quotes
+            floor_reads = list(floor.reads)
+            await floor.stop()
+        else:
+            daemon_lat = await run_breaches(
+                http, daemon_accounts, contracts, args.breaches, budget, "daemon", None, daemon_stamps
+            )
         rate_end, share_end = await measure_quote_rate(sim, http, 1.0)
     finally:
         await http.aclose()
@@ -686,6 +704,13 @@ def main() -> int:
         choices=("all", "positions"),
         default="all",
         help="the floor's user-hub streams: all the daemon takes (default) or positions only",
+    )
+    parser.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure floor and daemon in alternating blocks of N breaches, both connected (default 0: floor first, then daemon)",
     )
     parser.add_argument("--trace", action="store_true", help="per-stage timestamps inside the daemon (breakdown)")
     parser.add_argument("--json", help="write every run's figures to this file (for bench/plot_latency.py)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from risk_manager.daemon.enforcement.urgency import Urgency
+from risk_manager.daemon.enforcement.urgency import READ_PAUSE_S, Urgency
 from risk_manager.daemon.pipeline import INLINE_MAX, InternalEvent, Pipeline
 from risk_manager.engine import Action, Engine, events
 from tests.engine.conftest import ES, config, engine_with_contracts, order, pos
@@ -107,12 +107,25 @@ async def test_events_behind_a_running_control_wait_their_turn(rig: Any) -> None
 async def test_while_an_enforcement_request_is_leaving_events_queue(rig: Any) -> None:
     pipeline, sink, urgency = rig
     urgency.hold()  # the executor holds the gate until its request is written
-    assert pipeline.wants_the_loop()  # the hub reader lets the loop turn for the request
+    pause = pipeline.reading_pause()  # the hub reader waits on this before its next frame
+    assert pause is not None and not pause.done()
     pipeline.broker_event(events.ORDER, working(7))
     assert pipeline.decided_on_arrival == 0 and sink.applied == []
     urgency.release()
-    assert not pipeline.wants_the_loop()
+    assert pause.done() and pipeline.reading_pause() is None  # the reader goes on at once
     await wait_for(lambda: sink.applied == [events.ORDER])
+
+
+async def test_the_hub_reader_never_waits_longer_than_its_bound_for_a_request(rig: Any) -> None:
+    pipeline, _, urgency = rig
+    urgency.hold()  # a request that cannot leave (e.g. the REST budget is spent)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    pause = pipeline.reading_pause()
+    assert pause is not None
+    await asyncio.wait_for(pause, 1.0)  # done by its own timer, the gate still held
+    assert loop.time() - started >= READ_PAUSE_S * 0.9 and urgency.held
+    urgency.release()
 
 
 async def test_a_burst_is_decided_on_arrival_only_up_to_the_limit_then_queued_in_order(rig: Any) -> None:

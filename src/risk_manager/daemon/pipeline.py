@@ -151,10 +151,6 @@ class Pipeline:
             and not (self.urgency is not None and self.urgency.held)
         )
 
-    def wants_the_loop(self) -> bool:
-        """An enforcement request is waiting to leave (the hub reader waits: ``reading_pause``)."""
-        return self.urgency is not None and self.urgency.held
-
     def reading_pause(self) -> asyncio.Future[None] | None:
         """For the user hub's reader, after each frame: while an enforcement request waits to leave,
         a future to wait for (done once it is written, at most ``READ_PAUSE_S``), so the fill's
