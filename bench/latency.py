@@ -12,8 +12,9 @@ journal: latency = ``ts_ns`` of the first later ``rest`` entry ``/api/Position/c
 (size 2, that account) whose ``cause_seq`` is the trader's ``/sim/orders`` control entry
 (gateway.md §6.6). Both timestamps come from the simulator's monotonic clock.
 
-The floor is a minimal client in this process (httpx + websockets, on another simulator user and its
-own 20 accounts, under the same quote load, with the daemon not running yet): it signs in, connects
+The floor is a minimal client in this process (websockets, aiohttp for the close, on another simulator user and its
+own 20 accounts, under the same quote load, with the daemon not running yet, or with ``--interleave N``
+beside it, in alternating blocks of N breaches): it signs in, connects
 the user hub (negotiate, handshake, ``SubscribePositions`` per account) and the market hub (quotes of
 every contract, each frame JSON-decoded), and POSTs ``closeContract`` the moment a
 ``GatewayUserPosition`` with size > 0 arrives.

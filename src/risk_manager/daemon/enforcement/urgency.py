@@ -6,8 +6,9 @@ quotes), so without this an enforcement request would leave only after several u
 been processed. The executor holds the gate from the moment a breach is submitted until its first
 request has been written to the socket (or has failed); the pipeline pauses between events while the
 gate is held, never longer than ``MAX_PAUSE_S``, and the user hub's reader pauses between frames,
-never longer than ``READ_PAUSE_S`` (on Python 3.11 the request needs two turns of the loop to leave,
-and a fill's order and trade frames would otherwise be decoded and decided in between).
+never longer than ``READ_PAUSE_S``. A request started eagerly (``risk_manager/eager_tasks.py``) has
+usually left before the reader asks; when it cannot leave at once (a new connection, a wait for the
+REST budget), the fill's next frames would otherwise be decoded and decided ahead of it.
 """
 
 from __future__ import annotations
