@@ -26,7 +26,7 @@ STAGES = (
     ("hooks (evidence, pushes)", "engine", "dispatched"),
     ("submit, executor start", "dispatched", "exec"),
     ("procedure -> HTTP call", "exec", "http"),
-    ("aiohttp until written", "http", "written"),
+    ("HTTP client until written", "http", "written"),
     ("daemon -> sim handler", "written", "close"),
 )
 INSIDE = ("inside: socket -> written", "rx", "written")
@@ -78,6 +78,9 @@ def breakdown(doc: dict[str, Any], stamps: list[tuple[int, int, int]]) -> dict[s
         for label, a, b in STAGES:
             if a in m and b in m:
                 stages[label].append((m[b] - m[a]) / 1000)
+        if "http" in m:  # which client sent it: the express lane (gateway/express.py) or aiohttp
+            client = "  on the express lane" if "express" in m else "  through aiohttp"
+            stages[client].append((m["written"] - m["http"]) / 1000)
         stages["total"].append((close_ns - event_ns) / 1000)
         stages[INSIDE[0]].append((m["written"] - m["rx"]) / 1000)
         lo, hi = m["rx"], m["written"]
@@ -116,8 +119,8 @@ def _gc_totals(spans: list[list[Any]]) -> dict[str, Any]:
 
 def _summ(values: list[float]) -> dict[str, float]:
     if not values:
-        return {"p50": 0.0, "p99": 0.0, "mean": 0.0}
-    return {"p50": _pct(values, 50), "p99": _pct(values, 99), "mean": statistics.fmean(values)}
+        return {"p50": 0.0, "p99": 0.0, "mean": 0.0, "n": 0}
+    return {"p50": _pct(values, 50), "p99": _pct(values, 99), "mean": statistics.fmean(values), "n": len(values)}
 
 
 def floor_hops(stamps: list[tuple[int, int, int]], reads: list[tuple[int, int]]) -> dict[str, Any]:
@@ -143,6 +146,11 @@ def print_breakdown(b: dict[str, Any], floor: dict[str, Any]) -> None:
         s = b["stages"].get(label)
         if s:
             print(f"{label:<28} {s['p50']:>8.0f} {s['p99']:>8.0f} {s['mean']:>8.0f}")
+        if label.startswith("HTTP client"):
+            for client in ("  on the express lane", "  through aiohttp"):
+                s = b["stages"].get(client)
+                if s:
+                    print(f"{client + ' (' + str(s['n']) + ')':<28} {s['p50']:>8.0f} {s['p99']:>8.0f} {s['mean']:>8.0f}")
     inside = b["stages"].get(INSIDE[0])
     if inside:
         print(f"{INSIDE[0]:<28} {inside['p50']:>8.0f} {inside['p99']:>8.0f} {inside['mean']:>8.0f}")

@@ -18,7 +18,8 @@ from risk_manager import latency_trace
 from tests.e2e.harness import ApiClient, Simulator
 
 LIMIT_ONE = {"max_contracts": {"enabled": True, "limit": 1, "count_type": "net", "enforcement": "reduce_to_limit"}}
-BREACH_STAGES = ["rx", "read", "decoded", "queued", "start", "engine", "dispatched", "exec", "http", "written"]
+# "express": the close went on the session's kept-open express lane (gateway/express.py), not aiohttp
+BREACH_STAGES = ["rx", "read", "decoded", "queued", "start", "engine", "dispatched", "exec", "http", "express", "written"]
 
 
 def test_tracing_is_off_unless_the_variable_names_a_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,7 +51,9 @@ async def lockouts_of(api: ApiClient, account: int) -> list[dict]:
 def test_rule_001_max_contracts_closes_all(stack: Stack) -> None:
     stack.sim.order(2001, "MNQ", "buy", 3)
     wait_until(lambda: flat(stack, 2001), 10, "account 2001 flattened")
-    assert calls(stack, 2001, "/api/Position/closeContract")
+    closes = calls(stack, 2001, "/api/Position/closeContract")
+    # the daemon's enforcement calls go on its kept-open express lane (gateway/express.py)
+    assert closes and closes[0]["agent"].startswith("risk-manager/") and closes[0]["agent"].endswith("(express)")
 
 
 def test_rule_002_per_instrument_reduces_to_limit(stack: Stack) -> None:

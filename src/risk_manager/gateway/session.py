@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import aiohttp
 from aiohttp.client_reqrep import ClientRequest
 
-from risk_manager import latency_trace
+from risk_manager import __version__, latency_trace
 from risk_manager.eager_tasks import start_nested_eagerly
 from risk_manager.gateway.backoff import READ_RETRY_DELAYS_S
 from risk_manager.gateway.errors import (
@@ -52,6 +52,7 @@ from risk_manager.gateway.errors import (
     TransportFailure,
     Unauthorized,
 )
+from risk_manager.gateway.express import ExpressLane, LaneFailed
 from risk_manager.gateway.ratelimit import SlidingWindowLimiter
 from risk_manager.gateway.tokens import SessionToken
 from risk_manager.gateway.urls import TOPSTEPX_API_URL
@@ -83,6 +84,8 @@ class RestSettings:
     rate_limit_retries: int = 5
     priority_rate_limit_retries: int = 5
     login_retry_s: float = 60.0
+    #: keep a connection open for enforcement calls (``express.py``): the daemon's sessions only
+    express_lane: bool = False
 
 
 def _json_default(value: Any) -> Any:
@@ -139,12 +142,17 @@ class _Request(ClientRequest):
         try:
             await super().write_bytes(*args, **kwargs)
         finally:
-            sent = REQUEST_SENT.get()
-            if sent is not None:
-                trace = latency_trace.TRACE
-                if trace is not None:
-                    trace.mark(latency_trace.KEY.get(), "written")
-                sent()
+            _report_sent()
+
+
+def _report_sent() -> None:
+    """The request's bytes are on the socket (or the attempt to put them there failed)."""
+    sent = REQUEST_SENT.get()
+    if sent is not None:
+        trace = latency_trace.TRACE
+        if trace is not None:
+            trace.mark(latency_trace.KEY.get(), "written")
+        sent()
 
 
 # aiohttp writes a request's body in a task of its own; inside an eager start (an enforcement call) it
@@ -156,7 +164,7 @@ def http_client(settings: RestSettings) -> aiohttp.ClientSession:
     """The HTTP client of a REST session: its timeouts, and requests that report ``REQUEST_SENT``."""
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s, connect=settings.connect_timeout_s),
-        headers={"Accept": "application/json"},
+        headers={"Accept": "application/json", "User-Agent": f"risk-manager/{__version__}"},
         request_class=_Request,
     )
 
@@ -174,6 +182,8 @@ class GatewaySession:
         self.limiter = SlidingWindowLimiter(*s.rate_limit, routine_share=s.routine_share)
         self.bars_limiter = SlidingWindowLimiter(*s.bars_rate_limit, routine_share=s.routine_share)
         self._http: aiohttp.ClientSession | None = None  # created on first use, inside the loop
+        # Enforcement calls' own connection (express.py), for the daemon's sessions.
+        self.express = ExpressLane(s.api_url, s.connect_timeout_s) if s.express_lane else None
         self._base = s.api_url.rstrip("/")
         self.logins = 0  # counters for tests and the status view
         self.refreshes = 0
@@ -191,6 +201,8 @@ class GatewaySession:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self.express is not None:
+            await self.express.aclose()
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -205,9 +217,22 @@ class GatewaySession:
     async def _request(
         self, method: str, path: str, data: bytes | None, headers: dict[str, str]
     ) -> HttpAnswer:
+        urgent = REQUEST_SENT.get() is not None
         trace = latency_trace.TRACE
-        if trace is not None and REQUEST_SENT.get() is not None:
+        if trace is not None and urgent:
             trace.mark(latency_trace.KEY.get(), "http")
+        lane = self.express
+        if lane is not None:
+            if urgent and data is not None:
+                conn = lane.ready()
+                if conn is not None:
+                    pending = lane.send(conn, method, path, data, headers)
+                    if pending is not None:
+                        if trace is not None:
+                            trace.mark(latency_trace.KEY.get(), "express")
+                        _report_sent()
+                        return await self._express_answer(lane, conn, pending, path)
+            lane.warm()
         try:
             async with self._client().request(method, self._base + path, data=data, headers=headers) as response:
                 content = await response.read()
@@ -216,6 +241,22 @@ class GatewaySession:
             raise RequestTimeout(f"{path}: timed out ({type(exc).__name__})", path=path) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectionFailed(f"{path}: connection failed ({type(exc).__name__})", path=path) from None
+
+    async def _express_answer(
+        self, lane: ExpressLane, conn: Any, pending: asyncio.Future[tuple[int, Any, bytes]], path: str
+    ) -> HttpAnswer:
+        """The answer to a request sent on the express lane, failures reported as aiohttp's are."""
+        try:
+            status, headers, content = await asyncio.wait_for(pending, self.settings.request_timeout_s)
+        except TimeoutError:
+            lane.drop(conn)
+            raise RequestTimeout(f"{path}: timed out (express lane)", path=path) from None
+        except LaneFailed as exc:
+            raise ConnectionFailed(f"{path}: connection failed ({exc})", path=path) from None
+        except asyncio.CancelledError:
+            lane.drop(conn)  # its answer would come to nobody: the lane starts afresh
+            raise
+        return HttpAnswer(status, content, headers)
 
     # ----- secrets hygiene ------------------------------------------------------------------------------
     def scrub(self, text: str | None) -> str | None:

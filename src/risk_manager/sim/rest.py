@@ -372,6 +372,7 @@ class RestApi:
             response=None,
             done_ns=None,
             fault=None,
+            agent=request.headers.get("User-Agent"),  # which client sent it (risk-manager's two HTTP paths)
         )
         CAUSE.set(entry["seq"])
         hubs = self.sim.hubs

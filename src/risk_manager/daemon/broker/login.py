@@ -77,6 +77,7 @@ class BrokerLogin:
             connect_timeout_s=float(getattr(broker, "connect_timeout_seconds", 5.0)),
             request_timeout_s=float(getattr(broker, "request_timeout_seconds", 10.0)),
             routine_share=ROUTINE_SHARE,
+            express_lane=True,
         )
         self.rest = RestClient(user_name, api_key, settings)
         self.ops = RestBrokerOps(self.rest)
