@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import h11
 import httpx
 import pytest
+import trustme
 
 from risk_manager.broker_ops import OutcomeUncertain
 from risk_manager.gateway import express
@@ -122,7 +124,8 @@ async def test_a_lane_left_idle_is_replaced_before_a_server_would_drop_it(
 class Scripted:
     """An HTTP/1.1 server on 127.0.0.1 that logs in anyone and answers other requests by ``mode``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.mode = "ok"
         self.connections = 0
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -130,9 +133,9 @@ class Scripted:
         self._writers: list[asyncio.StreamWriter] = []
 
     async def start(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
 
     async def stop(self) -> None:
         for writer in self._writers:
@@ -165,7 +168,7 @@ class Scripted:
                     conn.start_next_cycle()
                 elif isinstance(event, h11.ConnectionClosed):
                     return
-        except (ConnectionError, h11.ProtocolError):
+        except (ConnectionError, h11.ProtocolError, ssl.SSLError):
             return
         finally:
             writer.close()
@@ -314,3 +317,31 @@ async def test_an_unreachable_lane_is_retried_at_most_every_few_seconds(monkeypa
         assert lane.ready() is None and lane.connects == 0
     finally:
         await client.aclose()
+
+
+async def test_the_lane_speaks_tls_like_the_real_gateway() -> None:
+    ca = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(served)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    server = Scripted(tls=served)
+    url = await server.start()
+    assert url.startswith("https://")
+    settings = fast_rest_settings(url, express_lane=True, tls=trusted, read_retry_delays_s=())
+    try:
+        async with RestClient("u", "k", settings) as client:
+            await client.login()  # aiohttp, over TLS
+            lane = lane_of(client)
+            await wait_until(lambda: lane.ready() is not None, what="the express lane open over TLS")
+            await _close_on_lane(client)
+            assert lane.requests == 1 and server.requests[-1][0] == "/api/Position/closeContract"
+            assert server.requests[-1][1]["user-agent"].endswith("(express)")
+        stranger = fast_rest_settings(url, express_lane=True, read_retry_delays_s=())  # the default trust store
+        async with RestClient("u", "k", stranger) as client:
+            with pytest.raises(ConnectionFailed):
+                await client.login()  # the certificate is nobody's the system trusts: refused on both paths
+            await wait_until(lambda: lane_of(client)._opening is None, what="the lane's attempt over")
+            assert lane_of(client).connects == 0 and lane_of(client).ready() is None
+    finally:
+        await server.stop()

@@ -172,7 +172,7 @@ class ExpressLane:
     """The lane of one REST session (``GatewaySession`` owns it: ``warm`` after each request,
     ``ready`` and ``send`` for enforcement calls, ``aclose`` at the end)."""
 
-    def __init__(self, api_url: str, connect_timeout_s: float) -> None:
+    def __init__(self, api_url: str, connect_timeout_s: float, tls: ssl.SSLContext | None = None) -> None:
         url = URL(api_url)
         self._usable = url.scheme in ("http", "https") and bool(url.raw_host)
         self._tls = url.scheme == "https"
@@ -187,6 +187,7 @@ class ExpressLane:
         self._opening: asyncio.Task[None] | None = None
         self._checker: asyncio.TimerHandle | None = None
         self._next_try = 0.0
+        self._ssl = tls  # None: the default trust store, loaded at the first connect
         self._closed = False
         self.connects = 0  # counters for tests and the status view
         self.requests = 0
@@ -265,10 +266,16 @@ class ExpressLane:
         if not self._closed:
             self.warm()
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The default trust store, loaded once (a connect every 15-20 s must not reload it)."""
+        if self._tls and self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            context = ssl.create_default_context() if self._tls else None
+            context = self._ssl_context()
             _, conn = await asyncio.wait_for(
                 loop.create_connection(
                     lambda: _Connection(self),

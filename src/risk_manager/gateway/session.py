@@ -27,6 +27,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class RestSettings:
     login_retry_s: float = 60.0
     #: keep a connection open for enforcement calls (``express.py``): the daemon's sessions only
     express_lane: bool = False
+    #: whom to trust over HTTPS (both paths); None: the system's default trust store
+    tls: ssl.SSLContext | None = None
 
 
 def _json_default(value: Any) -> Any:
@@ -166,6 +169,7 @@ def http_client(settings: RestSettings) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s, connect=settings.connect_timeout_s),
         headers={"Accept": "application/json", "User-Agent": f"risk-manager/{__version__}"},
         request_class=_Request,
+        connector=None if settings.tls is None else aiohttp.TCPConnector(ssl=settings.tls),
     )
 
 
@@ -183,7 +187,7 @@ class GatewaySession:
         self.bars_limiter = SlidingWindowLimiter(*s.bars_rate_limit, routine_share=s.routine_share)
         self._http: aiohttp.ClientSession | None = None  # created on first use, inside the loop
         # Enforcement calls' own connection (express.py), for the daemon's sessions.
-        self.express = ExpressLane(s.api_url, s.connect_timeout_s) if s.express_lane else None
+        self.express = ExpressLane(s.api_url, s.connect_timeout_s, s.tls) if s.express_lane else None
         self._base = s.api_url.rstrip("/")
         self.logins = 0  # counters for tests and the status view
         self.refreshes = 0
