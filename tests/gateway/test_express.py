@@ -115,6 +115,7 @@ async def test_a_lane_left_idle_is_replaced_before_a_server_would_drop_it(
         first = lane.ready()
         await wait_until(lambda: lane.connects >= 2 and lane.ready() not in (None, first), what="a fresh one")
         await wait_until(lambda: first is not None and first.closed, what="the stale connection closed")
+        monkeypatch.setattr(express, "FRESH_S", 30.0)  # the new one is used (no replacement race in the check)
         with enforcement([]):
             assert await c.open_positions(1001) == []
         assert lane.requests == 1
@@ -350,3 +351,16 @@ async def test_the_lane_speaks_tls_like_the_real_gateway() -> None:
             assert lane_of(client).connects == 0 and lane_of(client).ready() is None
     finally:
         await server.stop()
+
+
+async def test_a_request_the_socket_refuses_is_left_to_aiohttp(scripted: tuple[Scripted, RestClient]) -> None:
+    _, client = scripted
+    lane = lane_of(client)
+    conn = lane.ready()
+    assert conn is not None and conn.transport is not None
+    conn.transport.write_eof()  # our side shut for writing: the next write raises
+    assert lane.send(conn, "POST", "/api/Order/cancel", b"{}", {"Content-Type": "application/json"}) is None
+    assert conn.closed and conn.waiter is None and lane.requests == 0  # nothing sent, nothing waited for
+    await wait_until(lambda: lane.ready() not in (None, conn), what="a new connection")
+    await _close_on_lane(client)
+    assert lane.requests == 1

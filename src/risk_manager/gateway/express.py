@@ -126,8 +126,8 @@ class _Connection(asyncio.Protocol):
         starts to arrive (h11 pairs an answer with its request; our own serialisation of the request
         costs ~1 us where h11's costs ~27 us, and neither belongs between a breach and its request)."""
         assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
+        self.waiter = asyncio.get_running_loop().create_future()
         self._sent = (method, target, length)
 
     def _tell_parser(self) -> None:
@@ -208,7 +208,8 @@ class ExpressLane:
         self, conn: _Connection, method: str, path: str, data: bytes, headers: Mapping[str, str]
     ) -> asyncio.Future[tuple[int, CIMultiDictProxy[str], bytes]] | None:
         """Write the request on ``conn`` at once; the future gives (status, headers, body). None when
-        a header value is not safe to put on the wire as it is (the caller uses aiohttp)."""
+        nothing was written (a header value not safe on the wire as it is, or the write failed): the
+        caller uses aiohttp."""
         lines = [f"{method} {self._prefix}{path} HTTP/1.1\r\nHost: {self._host_header}\r\n"]
         for name, value in headers.items():
             if _SAFE_VALUE.fullmatch(value) is None:
@@ -217,7 +218,12 @@ class ExpressLane:
         lines.append(
             f"Accept: application/json\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {len(data)}\r\n\r\n"
         )
-        conn.write("".join(lines).encode("latin-1") + data, method, self._prefix + path, len(data))
+        try:
+            conn.write("".join(lines).encode("latin-1") + data, method, self._prefix + path, len(data))
+        except (OSError, RuntimeError) as exc:  # not written: aiohttp may still send it, on a new connection
+            log.warning("express lane to %s: write failed (%s)", self._host_header, type(exc).__name__)
+            conn.close()
+            return None
         self.requests += 1
         waiter = conn.waiter
         assert waiter is not None
@@ -231,11 +237,13 @@ class ExpressLane:
     # ----- keeping it open ----------------------------------------------------------------------------
     def warm(self) -> None:
         """Open (or replace) the connection in the background when it is missing, lost or stale."""
-        if self._closed or not self._usable or self._opening is not None:
+        if self._closed or not self._usable:
             return
         loop = asyncio.get_running_loop()
-        if self._checker is None:
+        if self._checker is None:  # the periodic check lives as long as the lane (a connect in flight too)
             self._checker = loop.call_later(CHECK_EVERY_S, self._check)
+        if self._opening is not None:
+            return
         conn = self._conn
         now = time.monotonic()
         if conn is not None and not conn.closed and (conn.waiter is not None or now - conn.idle_since <= FRESH_S / 2):
