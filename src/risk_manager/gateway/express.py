@@ -294,7 +294,7 @@ class ExpressLane:
                 ),
                 self._connect_timeout_s,
             )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
+        except Exception as exc:  # refused, unreachable, TLS, anything: aiohttp carries the calls meanwhile
             self._next_try = time.monotonic() + RETRY_S
             log.debug("express lane to %s: connect failed (%s)", self._host_header, type(exc).__name__)
             return
