@@ -254,8 +254,7 @@ class ExpressLane:
 
     def _check(self) -> None:
         self._checker = None
-        if not self._closed:
-            self.warm()
+        self.warm()  # which schedules the next check (a closed lane does nothing)
 
     def current(self, conn: _Connection) -> bool:
         return conn is self._conn
@@ -268,11 +267,7 @@ class ExpressLane:
             self._next_try = time.monotonic() + RETRY_S
         if not self._closed:
             delay = max(0.0, self._next_try - time.monotonic())
-            asyncio.get_running_loop().call_later(delay, self._reopen)
-
-    def _reopen(self) -> None:
-        if not self._closed:
-            self.warm()
+            asyncio.get_running_loop().call_later(delay, self.warm)
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """The default trust store, loaded once (a connect every 15-20 s must not reload it)."""
